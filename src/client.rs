@@ -1,0 +1,600 @@
+//! The user-facing handle: [`ClientBuilder`] validates and starts, [`Client`] owns the I/O
+//! thread, [`Handle`] sends and controls from any thread (including callbacks).
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
+use crate::error::Error;
+use crate::event::{Event, Message};
+use crate::io_loop::{Command, IoLoop, Sink};
+use crate::outbox::Gauge;
+use crate::tls::TlsOptions;
+
+/// Where the client is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Resolving, connecting, TLS or WebSocket handshake.
+    Connecting = 0,
+    /// The WebSocket is open.
+    Open = 1,
+    /// Waiting out a backoff delay before the next attempt.
+    Reconnecting = 2,
+    /// Close handshake under way after [`Handle::close`].
+    Closing = 3,
+    /// Stopped for good.
+    Stopped = 4,
+}
+
+impl State {
+    fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::Connecting,
+            1 => State::Open,
+            2 => State::Reconnecting,
+            3 => State::Closing,
+            _ => State::Stopped,
+        }
+    }
+}
+
+/// Counters and measurements of a client, from [`Handle::stats`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Successful opens (first connect and reconnects).
+    pub connects: u64,
+    /// Successful opens after the first.
+    pub reconnects: u64,
+    /// Heartbeats that went unanswered (each dropped a connection).
+    pub missed_heartbeats: u64,
+    /// Data messages received (heartbeat replies excluded).
+    pub messages_in: u64,
+    /// Data messages written to a socket (heartbeats excluded).
+    pub messages_out: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Payload bytes written.
+    pub bytes_out: u64,
+    /// The last heartbeat round trip.
+    pub last_rtt: Option<Duration>,
+    /// Exponentially smoothed round trip (RFC 6298 style, alpha 1/8).
+    pub smoothed_rtt: Option<Duration>,
+    /// Messages accepted but not yet written to a socket.
+    pub outbox_len: usize,
+    /// How long the current connection has been open (`None` when not open).
+    pub uptime: Option<Duration>,
+    /// The close code of the last connection that ended.
+    pub last_close_code: Option<u16>,
+    /// The close reason of the last connection that ended.
+    pub last_close_reason: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) connects: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    pub(crate) missed_heartbeats: AtomicU64,
+    pub(crate) messages_in: AtomicU64,
+    pub(crate) messages_out: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+}
+
+#[derive(Default)]
+pub(crate) struct Slow {
+    pub(crate) last_rtt: Option<Duration>,
+    pub(crate) smoothed_rtt: Option<Duration>,
+    pub(crate) open_since: Option<Instant>,
+    pub(crate) last_close: Option<(u16, String)>,
+}
+
+/// State shared by handles and the I/O thread.
+pub(crate) struct Shared {
+    pub(crate) state: AtomicU8,
+    pub(crate) counters: Counters,
+    pub(crate) slow: Mutex<Slow>,
+    pub(crate) gauge: Gauge,
+    pub(crate) waker: mio::Waker,
+    /// Set by the I/O thread while it sleeps in the poller: senders wake it only then.
+    pub(crate) sleeping: AtomicBool,
+    /// Senders between their state check and their push (see `IoLoop::finish`).
+    pub(crate) in_send: AtomicUsize,
+    pub(crate) io_thread: OnceLock<ThreadId>,
+    pub(crate) done: (Mutex<bool>, Condvar),
+    pub(crate) max_message_size: usize,
+    pub(crate) close_wait: Duration,
+}
+
+impl Shared {
+    pub(crate) fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::SeqCst);
+    }
+
+    pub(crate) fn lock_slow(&self) -> std::sync::MutexGuard<'_, Slow> {
+        self.slow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn wake(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.waker.wake() {
+                log::error!("waking the I/O thread failed: {e}");
+            }
+        }
+    }
+
+    fn on_io_thread(&self) -> bool {
+        self.io_thread.get() == Some(&thread::current().id())
+    }
+
+    /// Wait until the I/O thread has exited, at most `bound`. True if it has.
+    fn wait_done(&self, bound: Duration) -> bool {
+        let (lock, cv) = &self.done;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, bound, |done| !*done)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+}
+
+/// A cheap, cloneable, `Send + Sync` handle that sends and controls a client from any thread,
+/// including from inside the event callback. Unlike [`Client`], dropping handles never closes
+/// the connection.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) tx: Sender<Command>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Queue a text message. It goes out at once when open; while connecting or reconnecting it
+    /// waits in the outbox and is sent, in order, after the next open. Returns
+    /// [`Error::OutboxFull`] when the outbox bound is reached (nothing is queued then),
+    /// [`Error::MessageTooLarge`] above the message size limit, and [`Error::Closed`] after the
+    /// client stopped.
+    pub fn send_text(&self, text: impl Into<String>) -> Result<(), Error> {
+        let text: String = text.into();
+        self.send_raw(tungstenite::Message::Text(text.into()))
+    }
+
+    /// Queue a binary message (same rules as [`Handle::send_text`]).
+    pub fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<(), Error> {
+        let data: Vec<u8> = data.into();
+        self.send_raw(tungstenite::Message::Binary(data.into()))
+    }
+
+    /// Queue a [`Message`].
+    pub fn send(&self, msg: Message) -> Result<(), Error> {
+        match msg {
+            Message::Text(t) => self.send_text(t),
+            Message::Binary(b) => self.send_binary(b),
+        }
+    }
+
+    fn send_raw(&self, msg: tungstenite::Message) -> Result<(), Error> {
+        let shared = &self.shared;
+        let len = msg.len();
+        if len > shared.max_message_size {
+            return Err(Error::MessageTooLarge {
+                size: len,
+                limit: shared.max_message_size,
+            });
+        }
+        shared.in_send.fetch_add(1, Ordering::SeqCst);
+        let result = (|| {
+            if matches!(shared.state(), State::Stopped | State::Closing) {
+                return Err(Error::Closed);
+            }
+            shared.gauge.reserve(len)?;
+            let priority = shared.on_io_thread();
+            if self.tx.send(Command::Send(msg, priority)).is_err() {
+                shared.gauge.release(len);
+                return Err(Error::Closed);
+            }
+            Ok(())
+        })();
+        shared.in_send.fetch_sub(1, Ordering::SeqCst);
+        if result.is_ok() {
+            shared.wake();
+        }
+        result
+    }
+
+    /// Close gracefully: send a close frame with `code` and `reason`, wait for the server's
+    /// (at most the close timeout), stop for good. Never reconnects, also when called during
+    /// a handshake or a backoff wait. Blocks until the I/O thread has stopped (bounded by
+    /// the close timeout plus 500 ms), except when called from the event callback.
+    ///
+    /// `code` must be 1000 or within 3000..=4999; `reason` at most 123 bytes.
+    pub fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        if !(code == 1000 || (3000..=4999).contains(&code)) {
+            return Err(Error::InvalidArgument(format!(
+                "close code {code} is not allowed (use 1000 or 3000..=4999)"
+            )));
+        }
+        if reason.len() > 123 {
+            return Err(Error::InvalidArgument(
+                "close reason longer than 123 bytes".into(),
+            ));
+        }
+        self.request_close(code, reason);
+        if !self.shared.on_io_thread() {
+            self.shared.wait_done(self.shared.close_wait);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn request_close(&self, code: u16, reason: &str) {
+        if self
+            .tx
+            .send(Command::Close(code, reason.to_owned()))
+            .is_ok()
+        {
+            self.shared.wake();
+        }
+    }
+
+    /// Drop the current connection (or cut a backoff wait short) and connect again at once.
+    pub fn reconnect_now(&self) -> Result<(), Error> {
+        if self.state() == State::Stopped {
+            return Err(Error::Closed);
+        }
+        self.tx
+            .send(Command::ReconnectNow)
+            .map_err(|_| Error::Closed)?;
+        self.shared.wake();
+        Ok(())
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        let slow = self.shared.lock_slow();
+        Stats {
+            connects: c.connects.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            missed_heartbeats: c.missed_heartbeats.load(Ordering::Relaxed),
+            messages_in: c.messages_in.load(Ordering::Relaxed),
+            messages_out: c.messages_out.load(Ordering::Relaxed),
+            bytes_in: c.bytes_in.load(Ordering::Relaxed),
+            bytes_out: c.bytes_out.load(Ordering::Relaxed),
+            last_rtt: slow.last_rtt,
+            smoothed_rtt: slow.smoothed_rtt,
+            outbox_len: self.shared.gauge.messages(),
+            uptime: slow.open_since.map(|t| t.elapsed()),
+            last_close_code: slow.last_close.as_ref().map(|c| c.0),
+            last_close_reason: slow.last_close.as_ref().map(|c| c.1.clone()),
+        }
+    }
+}
+
+struct Owner {
+    handle: Handle,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    events: Option<Receiver<Event>>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let shared = &self.handle.shared;
+        if shared.state() != State::Stopped {
+            self.handle.request_close(1000, "");
+        }
+        if shared.on_io_thread() {
+            return; // dropped by a callback's captures on the I/O thread: it is exiting anyway
+        }
+        let joined = shared.wait_done(shared.close_wait);
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match (joined, thread) {
+            (true, Some(t)) => {
+                let _ = t.join();
+            }
+            (false, Some(_)) => log::warn!("I/O thread did not stop in time; detached"),
+            _ => {}
+        }
+    }
+}
+
+/// A WebSocket client whose connection lives on its own I/O thread.
+///
+/// Cloning is cheap and shares the connection; dropping the last clone closes it (close code
+/// 1000) and joins the thread within the close timeout plus 500 ms. All sending and control
+/// methods come from [`Handle`] (through `Deref`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use wsbeat::{Client, Event, Heartbeat};
+///
+/// let client = Client::builder("ws://127.0.0.1:8002")
+///     .heartbeat(Heartbeat::ping(Duration::from_secs(4), Duration::from_secs(2)))
+///     .connect()?;
+/// client.send_text("hello")?;
+/// for event in client.events().unwrap() {
+///     match event {
+///         Event::Text(t) => println!("got {t}"),
+///         Event::Stopped { .. } => break,
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), wsbeat::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for Client {
+    type Target = Handle;
+    fn deref(&self) -> &Handle {
+        &self.owner.handle
+    }
+}
+
+impl Client {
+    /// Start configuring a client for `url` (`ws://` or `wss://`). The URL is checked by
+    /// [`ClientBuilder::connect`].
+    pub fn builder(url: impl AsRef<str>) -> ClientBuilder {
+        ClientBuilder::new(url.as_ref())
+    }
+
+    /// The event receiver (channel mode, the default); `None` when an event callback was set.
+    /// Every clone of the receiver takes events from the same queue.
+    pub fn events(&self) -> Option<Receiver<Event>> {
+        self.owner.events.clone()
+    }
+
+    /// A handle that does not keep the connection open (for callbacks and other owners).
+    pub fn handle(&self) -> Handle {
+        self.owner.handle.clone()
+    }
+}
+
+/// The type of the event callback: runs on the I/O thread, in event order.
+pub type EventCallback = Box<dyn FnMut(&Handle, Event) + Send + 'static>;
+
+/// Configures and starts a [`Client`]. Every setter's doc gives its default.
+pub struct ClientBuilder {
+    url: Result<url::Url, Error>,
+    heartbeat: Heartbeat,
+    reconnect: Reconnect,
+    limits: Limits,
+    headers: Vec<(String, String)>,
+    subprotocols: Vec<String>,
+    tls: TlsOptions,
+    before_connect: Option<crate::config::BeforeConnectFn>,
+    callback: Option<EventCallback>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    fn new(url: &str) -> Self {
+        ClientBuilder {
+            url: parse_url(url),
+            heartbeat: Heartbeat::default(),
+            reconnect: Reconnect::default(),
+            limits: Limits::default(),
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            tls: TlsOptions::default(),
+            before_connect: None,
+            callback: None,
+        }
+    }
+
+    /// Heartbeat mode, interval and timeout. Defaults to ping every 20 s, timeout 10 s.
+    pub fn heartbeat(mut self, hb: Heartbeat) -> Self {
+        self.heartbeat = hb;
+        self
+    }
+
+    /// Reconnect policy. Defaults to [`Reconnect::exponential`].
+    pub fn reconnect(mut self, r: Reconnect) -> Self {
+        self.reconnect = r;
+        self
+    }
+
+    /// Add a request header (sent on every connect). Values never appear in logs.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Offer a subprotocol (`Sec-WebSocket-Protocol`). Defaults to none.
+    pub fn subprotocol(mut self, p: impl Into<String>) -> Self {
+        self.subprotocols.push(p.into());
+        self
+    }
+
+    /// TLS options for `wss://`. Defaults to verified TLS with the bundled Mozilla roots.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Largest message accepted in either direction, in bytes. Defaults to 16 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.limits.max_message_size = bytes;
+        self
+    }
+
+    /// Outbox bound: messages and bytes queued but not yet written. Defaults to 4096 and 64 MiB.
+    pub fn outbox_limit(mut self, messages: usize, bytes: usize) -> Self {
+        self.limits.outbox_max_messages = messages;
+        self.limits.outbox_max_bytes = bytes;
+        self
+    }
+
+    /// Bound on DNS + TCP + TLS + WebSocket handshake of one attempt. Defaults to 10 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.limits.connect_timeout = d;
+        self
+    }
+
+    /// Bound on the close handshake. Defaults to 2 s.
+    pub fn close_timeout(mut self, d: Duration) -> Self {
+        self.limits.close_timeout = d;
+        self
+    }
+
+    /// Capacity of the event channel (channel mode). When it is full the I/O thread stops
+    /// reading from the socket until the consumer catches up (TCP flow control pushes back on
+    /// the server): memory stays bounded, nothing is dropped. Defaults to 1024.
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.limits.event_capacity = n;
+        self
+    }
+
+    /// Called on the I/O thread before every connection attempt; it may change the URL and
+    /// headers (e.g. refresh a token).
+    pub fn before_connect(
+        mut self,
+        f: impl Fn(&mut ConnectRequest) + Send + Sync + 'static,
+    ) -> Self {
+        self.before_connect = Some(Arc::new(f));
+        self
+    }
+
+    /// Deliver events to `f` on the I/O thread instead of the channel. `f` must not block for
+    /// long: while it runs, the connection is not serviced. It may call any [`Handle`] method;
+    /// messages it sends from the `Opened` event go out before the queued outbox.
+    pub fn on_event(mut self, f: impl FnMut(&Handle, Event) + Send + 'static) -> Self {
+        self.callback = Some(Box::new(f));
+        self
+    }
+
+    /// Validate the whole configuration and start the I/O thread. Returns at once; connecting
+    /// happens on the I/O thread and is reported by events.
+    pub fn connect(self) -> Result<Client, Error> {
+        let config = Config {
+            url: self.url?,
+            heartbeat: self.heartbeat,
+            reconnect: self.reconnect,
+            limits: self.limits,
+            headers: self.headers,
+            subprotocols: self.subprotocols,
+            tls: self.tls,
+            before_connect: self.before_connect,
+        };
+        config.validate()?;
+        let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;
+        let waker = mio::Waker::new(poll.registry(), crate::io_loop::WAKE)
+            .map_err(|e| Error::Spawn(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            state: AtomicU8::new(State::Connecting as u8),
+            counters: Counters::default(),
+            slow: Mutex::new(Slow::default()),
+            gauge: Gauge::new(
+                config.limits.outbox_max_messages,
+                config.limits.outbox_max_bytes,
+            ),
+            waker,
+            sleeping: AtomicBool::new(false),
+            in_send: AtomicUsize::new(0),
+            io_thread: OnceLock::new(),
+            done: (Mutex::new(false), Condvar::new()),
+            max_message_size: config.limits.max_message_size,
+            close_wait: config.limits.close_timeout + Duration::from_millis(500),
+        });
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let handle = Handle {
+            tx,
+            shared: shared.clone(),
+        };
+        let (sink, events) = match self.callback {
+            Some(cb) => (Sink::Callback(cb), None),
+            None => {
+                let (etx, erx) = crossbeam_channel::bounded(config.limits.event_capacity);
+                (Sink::Channel(etx), Some(erx))
+            }
+        };
+        let io = IoLoop::new(config, handle.clone(), rx, sink, poll)?;
+        let thread = thread::Builder::new()
+            .name("wsbeat-io".into())
+            .stack_size(256 * 1024)
+            .spawn(move || io.run())
+            .map_err(|e| Error::Spawn(e.to_string()))?;
+        Ok(Client {
+            owner: Arc::new(Owner {
+                handle,
+                thread: Mutex::new(Some(thread)),
+                events,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_sync() {
+        assert_send_sync::<Client>();
+        assert_send_sync::<Handle>();
+        assert_send_sync::<Stats>();
+        assert_send_sync::<Event>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn bad_config_starts_nothing() {
+        let e = Client::builder("http://x").connect().unwrap_err();
+        assert!(matches!(e, Error::InvalidUrl(_)));
+        let e = Client::builder("ws://127.0.0.1:1")
+            .heartbeat(Heartbeat::ping(
+                Duration::from_millis(10),
+                Duration::from_millis(20),
+            ))
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::builder("ws://127.0.0.1:1")
+            .header("bad header", "v")
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidHeader(_)), "{e}");
+        let e = Client::builder("ws://127.0.0.1:1")
+            .outbox_limit(0, 1)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    }
+}

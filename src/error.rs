@@ -1,0 +1,158 @@
+//! The one error type returned by the Rust API, and the kinds of failure reported in events.
+
+use std::fmt;
+
+/// An error returned by a call on the Rust API ([`crate::ClientBuilder::connect`],
+/// [`crate::Handle::send_text`], ...).
+///
+/// Failures of the connection itself (refused, TLS, heartbeat timeout, ...) are not returned
+/// from calls: the I/O thread reports them as [`crate::Event::Error`] with an [`ErrorKind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL could not be parsed, has no host, or has a scheme other than `ws`/`wss`.
+    InvalidUrl(String),
+    /// A configuration value is out of range or inconsistent; the text names the option.
+    InvalidConfig(String),
+    /// A header name or value, or a subprotocol, is not valid in an HTTP request.
+    InvalidHeader(String),
+    /// `wss://` was requested but this build has no TLS backend, or the TLS options are invalid
+    /// (unreadable CA file, bad PEM, key not matching the certificate).
+    Tls(String),
+    /// The outbox is full (by count or bytes): the message was not queued and is handed back
+    /// to the caller through this error's absence of side effects. Retry later or drop it.
+    OutboxFull {
+        /// Messages queued when the send was refused.
+        queued_messages: usize,
+        /// Bytes queued when the send was refused.
+        queued_bytes: usize,
+    },
+    /// The message is larger than the configured maximum outgoing message size.
+    MessageTooLarge {
+        /// Size of the refused message in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// An argument is out of range (a close code outside the allowed ranges, a close reason
+    /// over 123 bytes, ...).
+    InvalidArgument(String),
+    /// The client was closed or stopped for good: nothing more can be sent.
+    Closed,
+    /// The I/O thread could not be started (the OS refused a thread or a poller).
+    Spawn(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl(m) => write!(f, "invalid URL: {m}"),
+            Error::InvalidConfig(m) => write!(f, "invalid configuration: {m}"),
+            Error::InvalidHeader(m) => write!(f, "invalid header: {m}"),
+            Error::Tls(m) => write!(f, "TLS configuration: {m}"),
+            Error::OutboxFull {
+                queued_messages,
+                queued_bytes,
+            } => write!(
+                f,
+                "outbox full ({queued_messages} messages, {queued_bytes} bytes queued): message not sent"
+            ),
+            Error::MessageTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "message of {size} bytes exceeds the limit of {limit} bytes"
+                )
+            }
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::Closed => write!(f, "client is closed"),
+            Error::Spawn(m) => write!(f, "could not start the I/O thread: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What kind of failure an [`crate::Event::Error`] reports.
+///
+/// The numeric values are part of the C ABI and are never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u32)]
+pub enum ErrorKind {
+    /// The host name could not be resolved.
+    Dns = 1,
+    /// The TCP connection was refused or could not be made.
+    Connect = 2,
+    /// Connecting (TCP, TLS and WebSocket handshake) took longer than the connect timeout.
+    ConnectTimeout = 3,
+    /// TLS failed: handshake, or certificate verification (see the message).
+    Tls = 4,
+    /// The server answered the WebSocket handshake with a non-101 HTTP status.
+    HttpStatus = 5,
+    /// The handshake response was not valid HTTP/WebSocket.
+    Handshake = 6,
+    /// The peer violated the WebSocket protocol (bad frame, invalid UTF-8 in text, ...).
+    Protocol = 7,
+    /// An incoming message exceeded the configured maximum message size.
+    MessageTooLarge = 8,
+    /// Reading from or writing to the socket failed (reset, broken pipe, ...).
+    Io = 9,
+    /// No frame was received within the heartbeat timeout.
+    HeartbeatTimeout = 10,
+    /// A user callback panicked; the panic was caught and the client kept running.
+    Callback = 11,
+    /// The connection was closed by the peer without a close handshake.
+    ConnectionLost = 12,
+    /// A TLS certificate was rejected (unknown issuer, expired, wrong host name).
+    Certificate = 13,
+    /// An internal error of the library (a bug); the client stops.
+    Internal = 14,
+}
+
+impl ErrorKind {
+    /// A short stable name, as used in logs and the CLI's JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Handshake => "handshake",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::MessageTooLarge => "message_too_large",
+            ErrorKind::Io => "io",
+            ErrorKind::HeartbeatTimeout => "heartbeat_timeout",
+            ErrorKind::Callback => "callback",
+            ErrorKind::ConnectionLost => "connection_lost",
+            ErrorKind::Certificate => "certificate",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(std::mem::size_of::<Error>() <= 32);
+    }
+
+    #[test]
+    fn display_names_the_problem() {
+        let e = Error::OutboxFull {
+            queued_messages: 3,
+            queued_bytes: 10,
+        };
+        assert!(e.to_string().contains("outbox full"));
+        assert_eq!(ErrorKind::HeartbeatTimeout.to_string(), "heartbeat_timeout");
+    }
+}

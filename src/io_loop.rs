@@ -1,0 +1,949 @@
+//! The I/O thread: connect, run the open connection, back off, repeat; one place decides what
+//! follows a failure and one place changes state. See ARCHITECTURE.md for the picture.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::handshake::client::Request;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::{WebSocketConfig, frame::coding::CloseCode};
+use tungstenite::{ClientHandshake, Message as WsMessage, WebSocket};
+
+use crate::backoff::{Backoff, Hint};
+use crate::client::{EventCallback, Handle, Shared, State};
+use crate::config::{Config, ConnectRequest, check_header, check_url};
+use crate::error::{Error, ErrorKind};
+use crate::event::{CloseInitiator, Event, Message, StopReason};
+use crate::heartbeat::{Due, HeartbeatState, Outgoing, Reply};
+use crate::log_util::redact_url;
+use crate::outbox::{Outbox, to_public};
+use crate::tls::{Stream, TlsConnector, classify_io};
+
+/// The poller token of the cross-thread waker.
+pub(crate) const WAKE: Token = Token(0);
+const CONN: Token = Token(1);
+/// Messages read per wake-up before commands and timers get a turn.
+const READ_BATCH: usize = 256;
+
+/// What other threads ask of the I/O thread.
+pub(crate) enum Command {
+    /// A message; `true` when sent from the I/O thread itself (a callback): it goes ahead of
+    /// the backlog.
+    Send(WsMessage, bool),
+    Close(u16, String),
+    ReconnectNow,
+}
+
+/// Where events go.
+pub(crate) enum Sink {
+    Callback(EventCallback),
+    Channel(Sender<Event>),
+}
+
+/// How a connection (or an attempt) ended, and what the policy needs to know about it.
+struct Failure {
+    /// Whether a connection had opened (then a `Closed` event is due).
+    opened: bool,
+    code: u16,
+    reason: String,
+    initiator: CloseInitiator,
+    retry: bool,
+    hint: Hint,
+    immediate: bool,
+    unconfirmed: Vec<WsMessage>,
+}
+
+impl Failure {
+    fn attempt(retry: bool, hint: Hint) -> Self {
+        Failure {
+            opened: false,
+            code: 1006,
+            reason: String::new(),
+            initiator: CloseInitiator::Abnormal,
+            retry,
+            hint,
+            immediate: false,
+            unconfirmed: Vec::new(),
+        }
+    }
+}
+
+enum Abort {
+    Close,
+    Failed(Failure),
+}
+
+enum End {
+    UserClosed,
+    Lost(Failure),
+}
+
+struct Conn {
+    ws: WebSocket<Stream>,
+    hb: HeartbeatState,
+    /// Data messages written since the last confirmed flush.
+    inflight: Vec<WsMessage>,
+    /// Set once our close frame is queued: when to give up waiting for the server's.
+    closing: Option<Instant>,
+}
+
+pub(crate) struct IoLoop {
+    cfg: Config,
+    handle: Handle,
+    shared: Arc<Shared>,
+    rx: Receiver<Command>,
+    sink: Sink,
+    poll: Poll,
+    events: Events,
+    outbox: Outbox,
+    /// Commands taken off the channel while blocked delivering an event.
+    pending: VecDeque<Command>,
+    backoff: Backoff,
+    tls: Option<TlsConnector>,
+    ws_config: WebSocketConfig,
+    ever_opened: bool,
+    close_req: Option<(u16, String)>,
+}
+
+type Ws = WebSocket<Stream>;
+
+impl IoLoop {
+    pub(crate) fn new(
+        cfg: Config,
+        handle: Handle,
+        rx: Receiver<Command>,
+        sink: Sink,
+        poll: Poll,
+    ) -> Result<Self, Error> {
+        let tls = if cfg.url.scheme() == "wss" {
+            Some(TlsConnector::new(&cfg.tls)?)
+        } else {
+            None
+        };
+        let max = cfg.limits.max_message_size;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(64 * 1024)
+            .max_write_buffer_size(64 * 1024 + max + 1024)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        Ok(IoLoop {
+            backoff: Backoff::new(cfg.reconnect.clone()),
+            shared: handle.shared.clone(),
+            cfg,
+            handle,
+            rx,
+            sink,
+            poll,
+            events: Events::with_capacity(8),
+            outbox: Outbox::default(),
+            pending: VecDeque::new(),
+            tls,
+            ws_config,
+            ever_opened: false,
+            close_req: None,
+        })
+    }
+
+    /// The thread's body.
+    pub(crate) fn run(mut self) {
+        let _ = self.shared.io_thread.set(thread::current().id());
+        let reason = match catch_unwind(AssertUnwindSafe(|| self.lifecycle())) {
+            Ok(r) => r,
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                log::error!("wsbeat I/O thread panicked: {what}");
+                StopReason::Internal(what)
+            }
+        };
+        self.finish(reason);
+        let shared = self.shared.clone();
+        drop(self); // drops the callback and its captures before anyone is told we are done
+        let (lock, cv) = &shared.done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    fn lifecycle(&mut self) -> StopReason {
+        let mut attempt = 0;
+        loop {
+            if self.close_req.is_some() {
+                return StopReason::Closed;
+            }
+            self.shared.set_state(State::Connecting);
+            self.emit(Event::Connecting { attempt });
+            let failure = match self.connect(attempt) {
+                Err(Abort::Close) => return StopReason::Closed,
+                Err(Abort::Failed(f)) => f,
+                Ok((ws, protocol)) => match self.run_open(ws, attempt, protocol) {
+                    End::UserClosed => return StopReason::Closed,
+                    End::Lost(f) => f,
+                },
+            };
+            let decision = self.decide(&failure);
+            if failure.opened {
+                self.emit(Event::Closed {
+                    code: failure.code,
+                    reason: failure.reason,
+                    initiator: failure.initiator,
+                    will_reconnect: decision.is_ok(),
+                    unconfirmed: failure
+                        .unconfirmed
+                        .into_iter()
+                        .filter_map(to_public)
+                        .collect(),
+                });
+            }
+            let (n, delay) = match decision {
+                Ok(d) => d,
+                Err(reason) => return reason,
+            };
+            log::info!("reconnecting in {delay:?} (attempt {n})");
+            self.shared.set_state(State::Reconnecting);
+            self.emit(Event::Reconnecting { attempt: n, delay });
+            attempt = n;
+            if !self.wait_backoff(delay) {
+                return StopReason::Closed;
+            }
+        }
+    }
+
+    /// The one place that decides what follows a failure.
+    fn decide(&mut self, f: &Failure) -> Result<(u32, Duration), StopReason> {
+        if f.immediate {
+            self.backoff.connection_lasted(Duration::MAX);
+            let (n, _) = self
+                .backoff
+                .next_delay(Hint::None)
+                .unwrap_or((1, Duration::ZERO));
+            return Ok((n, Duration::ZERO));
+        }
+        if !self.cfg.reconnect.enabled {
+            return Err(StopReason::ReconnectDisabled);
+        }
+        if !f.retry {
+            return Err(StopReason::PolicyDeclined);
+        }
+        let attempts = self.backoff.attempt();
+        self.backoff
+            .next_delay(f.hint)
+            .ok_or(StopReason::MaxAttempts(attempts))
+    }
+
+    /// Wait out a backoff delay; false if the user closed meanwhile.
+    fn wait_backoff(&mut self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        loop {
+            let cmd = match self.pending.pop_front() {
+                Some(c) => c,
+                None => match self.rx.recv_deadline(deadline) {
+                    Ok(c) => c,
+                    Err(_) => return true,
+                },
+            };
+            match cmd {
+                Command::Send(m, prio) => self.queue(m, prio),
+                Command::Close(code, reason) => {
+                    self.close_req = Some((code, reason));
+                    return false;
+                }
+                Command::ReconnectNow => return true,
+            }
+        }
+    }
+
+    fn queue(&mut self, m: WsMessage, priority: bool) {
+        if priority {
+            self.outbox.push_priority(m)
+        } else {
+            self.outbox.push_back(m)
+        }
+    }
+
+    // ---- connecting -------------------------------------------------------------------
+
+    fn fail_attempt(&mut self, kind: ErrorKind, message: String, retry: bool, hint: Hint) -> Abort {
+        log::warn!("connect failed: {message}");
+        self.emit(Event::Error { kind, message });
+        Abort::Failed(Failure::attempt(retry, hint))
+    }
+
+    fn connect(&mut self, attempt: u32) -> Result<(Ws, Option<String>), Abort> {
+        let deadline = Instant::now() + self.cfg.limits.connect_timeout;
+        let mut req = ConnectRequest {
+            url: self.cfg.url.clone(),
+            headers: self.cfg.headers.clone(),
+            attempt,
+        };
+        if let Some(hook) = self.cfg.before_connect.clone()
+            && catch_unwind(AssertUnwindSafe(|| hook(&mut req))).is_err()
+        {
+            return Err(self.fail_attempt(
+                ErrorKind::Callback,
+                "before_connect hook panicked".into(),
+                true,
+                Hint::None,
+            ));
+        }
+        let checked = check_url(&req.url)
+            .and_then(|_| req.headers.iter().try_for_each(|(k, v)| check_header(k, v)));
+        if let Err(e) = checked {
+            return Err(self.fail_attempt(ErrorKind::Handshake, e.to_string(), false, Hint::None));
+        }
+        log::info!("connecting to {} (attempt {attempt})", redact_url(&req.url));
+        let port = req.url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = match req.url.host() {
+            Some(url::Host::Ipv4(a)) => vec![SocketAddr::new(a.into(), port)],
+            Some(url::Host::Ipv6(a)) => vec![SocketAddr::new(a.into(), port)],
+            Some(url::Host::Domain(d)) => match (d, port).to_socket_addrs() {
+                Ok(a) => a.collect(),
+                Err(e) => {
+                    let msg = format!("cannot resolve {d}: {e}");
+                    return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
+                }
+            },
+            None => unreachable!("check_url ensures a host"),
+        };
+        if addrs.is_empty() {
+            let msg = "host resolved to no address".to_string();
+            return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
+        }
+        let mut last_err = None;
+        let mut tcp = None;
+        for addr in addrs {
+            match self.tcp_connect(addr, deadline)? {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let Some(tcp) = tcp else {
+            let (kind, msg) = last_err.unwrap_or((ErrorKind::Connect, "no address".into()));
+            return Err(self.fail_attempt(kind, msg, true, Hint::None));
+        };
+        let _ = tcp.set_nodelay(true);
+        let host = req
+            .url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let tls = self.tls.as_ref().map(|c| (c, host.as_str()));
+        if self.cfg.tls.dangerous_no_verify && tls.is_some() {
+            log::warn!("TLS certificate verification is DISABLED for this connection");
+        }
+        let stream = match Stream::new(tcp, tls) {
+            Ok(s) => s,
+            Err((kind, msg)) => return Err(self.fail_attempt(kind, msg, false, Hint::None)),
+        };
+        let request = match self.build_request(&req) {
+            Ok(r) => r,
+            Err(msg) => {
+                return Err(self.fail_attempt(ErrorKind::Handshake, msg, false, Hint::None));
+            }
+        };
+        let mut round = match ClientHandshake::start(stream, request, Some(self.ws_config)) {
+            Ok(mid) => mid.handshake(),
+            Err(e) => return Err(self.handshake_error(e)),
+        };
+        loop {
+            match round {
+                Ok((ws, response)) => {
+                    let protocol = response
+                        .headers()
+                        .get("sec-websocket-protocol")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    return Ok((ws, protocol));
+                }
+                Err(HandshakeError::Interrupted(mid)) => {
+                    self.wait_connecting(deadline)?;
+                    round = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => return Err(self.handshake_error(e)),
+            }
+        }
+    }
+
+    fn build_request(&self, req: &ConnectRequest) -> Result<Request, String> {
+        use tungstenite::client::IntoClientRequest;
+        use tungstenite::http::{HeaderName, HeaderValue};
+        let mut request = req
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        let headers = request.headers_mut();
+        for (k, v) in &req.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+            let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+            headers.append(name, value);
+        }
+        if !self.cfg.subprotocols.is_empty() {
+            let v = HeaderValue::from_str(&self.cfg.subprotocols.join(", "))
+                .map_err(|e| e.to_string())?;
+            headers.insert("sec-websocket-protocol", v);
+        }
+        Ok(request)
+    }
+
+    /// Non-blocking TCP connect, waiting for writability until `deadline`.
+    fn tcp_connect(
+        &mut self,
+        addr: SocketAddr,
+        deadline: Instant,
+    ) -> Result<Result<TcpStream, (ErrorKind, String)>, Abort> {
+        let mut s = match TcpStream::connect(addr) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}")))),
+        };
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut s, CONN, Interest::READABLE | Interest::WRITABLE)
+        {
+            return Ok(Err((ErrorKind::Io, format!("poller: {e}"))));
+        }
+        loop {
+            // Connected once writable with no pending error and a peer address.
+            match s.take_error() {
+                Ok(Some(e)) | Err(e) => {
+                    let _ = self.poll.registry().deregister(&mut s);
+                    return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
+                }
+                Ok(None) => {}
+            }
+            match s.peer_addr() {
+                Ok(_) => return Ok(Ok(s)),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => {
+                    let _ = self.poll.registry().deregister(&mut s);
+                    return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
+                }
+            }
+            if let Err(a) = self.wait_connecting(deadline) {
+                let _ = self.poll.registry().deregister(&mut s);
+                return Err(a);
+            }
+        }
+    }
+
+    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes.
+    fn wait_connecting(&mut self, deadline: Instant) -> Result<(), Abort> {
+        if Instant::now() >= deadline {
+            let msg = format!(
+                "connect timed out after {:?}",
+                self.cfg.limits.connect_timeout
+            );
+            return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
+        }
+        self.sleep(Some(deadline));
+        while let Some(cmd) = self.next_command() {
+            match cmd {
+                Command::Send(m, prio) => self.queue(m, prio),
+                Command::Close(code, reason) => {
+                    self.close_req = Some((code, reason));
+                    return Err(Abort::Close);
+                }
+                Command::ReconnectNow => {} // already connecting
+            }
+        }
+        Ok(())
+    }
+
+    fn handshake_error(&mut self, e: tungstenite::Error) -> Abort {
+        match e {
+            tungstenite::Error::Http(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let hint = match (status, retry_after) {
+                    (429 | 503, Some(d)) => Hint::RetryAfter(d),
+                    _ => Hint::None,
+                };
+                let msg = format!("server answered the handshake with HTTP {status}");
+                self.fail_attempt(ErrorKind::HttpStatus, msg, true, hint)
+            }
+            tungstenite::Error::Io(e) => {
+                let (kind, msg) = classify_io(&e);
+                let kind = if kind == ErrorKind::Io || kind == ErrorKind::ConnectionLost {
+                    ErrorKind::Handshake
+                } else {
+                    kind
+                };
+                let retry =
+                    kind != ErrorKind::Certificate || self.cfg.reconnect.retry_certificate_errors;
+                self.fail_attempt(kind, format!("handshake: {msg}"), retry, Hint::None)
+            }
+            other => self.fail_attempt(
+                ErrorKind::Handshake,
+                format!("handshake: {other}"),
+                true,
+                Hint::None,
+            ),
+        }
+    }
+
+    // ---- open ---------------------------------------------------------------------------
+
+    fn run_open(&mut self, ws: Ws, attempt: u32, protocol: Option<String>) -> End {
+        let opened_at = Instant::now();
+        let reconnect = self.ever_opened;
+        self.ever_opened = true;
+        let c = &self.shared.counters;
+        c.connects.fetch_add(1, Ordering::Relaxed);
+        if reconnect {
+            c.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared.lock_slow().open_since = Some(opened_at);
+        self.shared.set_state(State::Open);
+        log::info!("open (reconnect: {reconnect}, attempt {attempt})");
+        let mut conn = Conn {
+            ws,
+            hb: HeartbeatState::new(self.cfg.heartbeat.clone(), opened_at),
+            inflight: Vec::new(),
+            closing: None,
+        };
+        self.emit(Event::Opened {
+            reconnect,
+            attempt,
+            protocol,
+        });
+        let end = self.open_loop(&mut conn);
+        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp_mut());
+        let _ = conn.ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        {
+            let mut slow = self.shared.lock_slow();
+            slow.open_since = None;
+            slow.last_close = match &end {
+                End::Lost(f) => Some((f.code, f.reason.clone())),
+                End::UserClosed => self.close_req.clone(),
+            };
+        }
+        self.backoff.connection_lasted(opened_at.elapsed());
+        end
+    }
+
+    fn open_loop(&mut self, c: &mut Conn) -> End {
+        loop {
+            if let Some(end) = self.take_commands(c) {
+                return end;
+            }
+            if let Err(end) = self.write_and_flush(c) {
+                return end;
+            }
+            let more = match self.read_batch(c) {
+                Ok(more) => more,
+                Err(end) => return end,
+            };
+            // Pongs to server pings and our close reply were queued by reads: push them out.
+            if let Err(end) = self.write_and_flush(c) {
+                return end;
+            }
+            let now = Instant::now();
+            if let Some(at) = c.closing {
+                if now >= at {
+                    log::info!("close handshake timed out; dropping the connection");
+                    return End::UserClosed;
+                }
+            } else {
+                match c.hb.poll(now) {
+                    Due::Nothing => {}
+                    Due::Send(out) => {
+                        let msg = match out {
+                            Outgoing::Ping(p) => WsMessage::Ping(p.into()),
+                            Outgoing::Message(Message::Text(t)) => WsMessage::Text(t.into()),
+                            Outgoing::Message(Message::Binary(b)) => WsMessage::Binary(b.into()),
+                        };
+                        log::trace!("heartbeat sent");
+                        if let Err(e) = c.ws.write(msg).and_then(|_| c.ws.flush())
+                            && !would_block(&e)
+                        {
+                            return self.lost_by_error(c, e);
+                        }
+                    }
+                    Due::TimedOut(silent_for) => {
+                        self.shared
+                            .counters
+                            .missed_heartbeats
+                            .fetch_add(1, Ordering::Relaxed);
+                        log::warn!("no heartbeat reply: peer silent for {silent_for:?}; dropping");
+                        self.emit(Event::HeartbeatTimeout { silent_for });
+                        return End::Lost(self.abnormal(c, "heartbeat timeout", true));
+                    }
+                }
+            }
+            if more {
+                continue; // unread frames are buffered: no sleeping
+            }
+            let deadline = match (c.closing, c.hb.next_deadline()) {
+                (Some(at), _) => Some(at),
+                (None, hb) => hb,
+            };
+            self.sleep(deadline);
+        }
+    }
+
+    /// A connection that ended without a close handshake.
+    fn abnormal(&self, c: &mut Conn, reason: &str, retry: bool) -> Failure {
+        Failure {
+            opened: true,
+            code: 1006,
+            reason: reason.into(),
+            initiator: CloseInitiator::Abnormal,
+            retry,
+            hint: Hint::None,
+            immediate: false,
+            unconfirmed: std::mem::take(&mut c.inflight),
+        }
+    }
+
+    fn take_commands(&mut self, c: &mut Conn) -> Option<End> {
+        while let Some(cmd) = self.next_command() {
+            match cmd {
+                Command::Send(m, prio) => self.queue(m, prio),
+                Command::Close(code, reason) => {
+                    if c.closing.is_none() {
+                        self.shared.set_state(State::Closing);
+                        log::info!("closing with code {code}");
+                        let frame = CloseFrame {
+                            code: CloseCode::from(code),
+                            reason: reason.as_str().into(),
+                        };
+                        // Data sent before close() goes out before the close frame.
+                        let _ = self.write_and_flush(c);
+                        let _ = c.ws.close(Some(frame));
+                        let _ = c.ws.flush();
+                        c.closing = Some(Instant::now() + self.cfg.limits.close_timeout);
+                        self.close_req = Some((code, reason));
+                    }
+                }
+                Command::ReconnectNow => {
+                    if c.closing.is_none() {
+                        let _ = c.ws.close(Some(CloseFrame {
+                            code: CloseCode::Normal,
+                            reason: "reconnecting".into(),
+                        }));
+                        let _ = c.ws.flush();
+                        let mut f = self.abnormal(c, "reconnect requested", true);
+                        f.code = 1000;
+                        f.initiator = CloseInitiator::Local;
+                        f.immediate = true;
+                        return Some(End::Lost(f));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Write queued messages and flush. Err ends the connection.
+    fn write_and_flush(&mut self, c: &mut Conn) -> Result<(), End> {
+        if c.closing.is_some() {
+            return match c.ws.flush() {
+                Err(e) if !would_block(&e) && !closed(&e) => Err(End::UserClosed),
+                _ => Ok(()),
+            };
+        }
+        loop {
+            let mut wrote = false;
+            while let Some(m) = self.outbox.pop_front() {
+                let len = m.len();
+                match c.ws.write(m.clone()) {
+                    Ok(()) => {}
+                    Err(e) if would_block(&e) => {} // buffered: never resend
+                    Err(tungstenite::Error::WriteBufferFull(_)) => {
+                        self.outbox.push_front(m);
+                        break;
+                    }
+                    Err(e) => {
+                        self.outbox.push_front(m);
+                        return Err(self.lost_by_error(c, e));
+                    }
+                }
+                wrote = true;
+                self.shared.gauge.release(len);
+                let k = &self.shared.counters;
+                k.messages_out.fetch_add(1, Ordering::Relaxed);
+                k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
+                log::trace!("sent {len} bytes");
+                c.inflight.push(m);
+            }
+            match c.ws.flush() {
+                Ok(()) => {
+                    c.inflight.clear();
+                    if self.outbox.is_empty() || !wrote {
+                        return Ok(());
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(()), // woken when writable
+                Err(e) => return Err(self.lost_by_error(c, e)),
+            }
+        }
+    }
+
+    /// Read up to a batch of frames. Ok(true): more may be buffered.
+    fn read_batch(&mut self, c: &mut Conn) -> Result<bool, End> {
+        for _ in 0..READ_BATCH {
+            let msg = match c.ws.read() {
+                Ok(m) => m,
+                Err(e) if would_block(&e) => return Ok(false),
+                Err(e) if closed(&e) => {
+                    if c.closing.is_some() {
+                        return Err(End::UserClosed);
+                    }
+                    self.emit(Event::Error {
+                        kind: ErrorKind::ConnectionLost,
+                        message: "connection closed by the peer without a close frame".into(),
+                    });
+                    return Err(End::Lost(self.abnormal(c, "connection lost", true)));
+                }
+                Err(e) => return Err(self.lost_by_error(c, e)),
+            };
+            let now = Instant::now();
+            c.hb.heard(now);
+            match msg {
+                WsMessage::Text(t) => {
+                    let text = Message::Text(t.as_str().to_owned());
+                    self.on_data(c, text, now);
+                }
+                WsMessage::Binary(b) => self.on_data(c, Message::Binary(Vec::from(b)), now),
+                WsMessage::Ping(_) => log::trace!("ping received"),
+                WsMessage::Pong(p) => {
+                    if let Some(rtt) = c.hb.on_pong(&p, now) {
+                        self.on_rtt(rtt);
+                    }
+                }
+                WsMessage::Close(frame) => {
+                    if c.closing.is_some() {
+                        return Err(End::UserClosed);
+                    }
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.as_str().to_owned()))
+                        .unwrap_or((1005, String::new()));
+                    log::info!("server closed with code {code}");
+                    let _ = c.ws.flush(); // our close reply
+                    let hint = match code {
+                        1012 => Hint::Restart,
+                        1013 => Hint::TryLater,
+                        _ => Hint::None,
+                    };
+                    return Err(End::Lost(Failure {
+                        opened: true,
+                        code,
+                        reason,
+                        initiator: CloseInitiator::Remote,
+                        retry: self.cfg.reconnect.retries_close_code(code),
+                        hint,
+                        immediate: false,
+                        unconfirmed: std::mem::take(&mut c.inflight),
+                    }));
+                }
+                WsMessage::Frame(_) => {}
+            }
+        }
+        Ok(true)
+    }
+
+    fn on_data(&mut self, c: &mut Conn, msg: Message, now: Instant) {
+        match c.hb.on_message(&msg, now) {
+            Reply::Reply(rtt) => {
+                if let Some(rtt) = rtt {
+                    self.on_rtt(rtt);
+                }
+            }
+            Reply::NotReply => {
+                let k = &self.shared.counters;
+                k.messages_in.fetch_add(1, Ordering::Relaxed);
+                k.bytes_in.fetch_add(msg.len() as u64, Ordering::Relaxed);
+                log::trace!("received {} bytes", msg.len());
+                self.emit(match msg {
+                    Message::Text(t) => Event::Text(t),
+                    Message::Binary(b) => Event::Binary(b),
+                });
+            }
+        }
+    }
+
+    fn on_rtt(&mut self, rtt: Duration) {
+        {
+            let mut slow = self.shared.lock_slow();
+            slow.last_rtt = Some(rtt);
+            slow.smoothed_rtt = Some(match slow.smoothed_rtt {
+                None => rtt,
+                Some(s) => (s * 7 + rtt) / 8,
+            });
+        }
+        log::debug!("heartbeat answered in {rtt:?}");
+        self.emit(Event::Pong { rtt });
+    }
+
+    /// Report a read/write error and end the connection.
+    fn lost_by_error(&mut self, c: &mut Conn, e: tungstenite::Error) -> End {
+        let (kind, message, code) = match e {
+            tungstenite::Error::Capacity(e) => (ErrorKind::MessageTooLarge, e.to_string(), 1009),
+            tungstenite::Error::Protocol(e) => (ErrorKind::Protocol, e.to_string(), 1002),
+            tungstenite::Error::Utf8(e) => {
+                (ErrorKind::Protocol, format!("invalid UTF-8: {e}"), 1007)
+            }
+            tungstenite::Error::Io(e) => {
+                let (k, m) = classify_io(&e);
+                (k, m, 1006)
+            }
+            other => (ErrorKind::Io, other.to_string(), 1006),
+        };
+        if code != 1006 {
+            // Tell the server why, best effort: it is not waited for.
+            let _ = c.ws.close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "".into(),
+            }));
+            let _ = c.ws.flush();
+        }
+        if c.closing.is_some() {
+            return End::UserClosed;
+        }
+        log::warn!("connection failed: {message}");
+        self.emit(Event::Error {
+            kind,
+            message: message.clone(),
+        });
+        let mut f = self.abnormal(c, &message, true);
+        f.code = code;
+        End::Lost(f)
+    }
+
+    // ---- waiting and commands ---------------------------------------------------------
+
+    fn next_command(&mut self) -> Option<Command> {
+        self.pending.pop_front().or_else(|| self.rx.try_recv().ok())
+    }
+
+    /// Block in the poller until I/O, a sender's wake-up, or `deadline`.
+    fn sleep(&mut self, deadline: Option<Instant>) {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.shared.sleeping.store(true, Ordering::SeqCst);
+        // A sender that pushed before seeing the flag did not wake us: look before sleeping.
+        if self.pending.is_empty() && self.rx.is_empty() {
+            if let Err(e) = self.poll.poll(&mut self.events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                log::error!("poller failed: {e}");
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// Deliver an event. A slow channel consumer blocks the I/O thread (bounded memory);
+    /// commands are still taken meanwhile so `close()` is noticed.
+    fn emit(&mut self, ev: Event) {
+        match &mut self.sink {
+            Sink::Callback(cb) => {
+                let handle = &self.handle;
+                if catch_unwind(AssertUnwindSafe(|| cb(handle, ev))).is_err() {
+                    log::error!("the event callback panicked; the client continues");
+                }
+            }
+            Sink::Channel(tx) => match tx.try_send(ev) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(ev)) => {
+                    let tx = tx.clone();
+                    self.emit_blocking(&tx, ev);
+                }
+            },
+        }
+    }
+
+    fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) {
+        let mut give_up: Option<Instant> = None;
+        loop {
+            let mut sel = Select::new();
+            let s = sel.send(tx);
+            let r = sel.recv(&self.rx);
+            let op = match give_up {
+                Some(at) => match sel.select_deadline(at) {
+                    Ok(op) => op,
+                    Err(_) => {
+                        log::warn!(
+                            "event channel full after close(): dropping a {} event",
+                            ev.name()
+                        );
+                        return;
+                    }
+                },
+                None => sel.select(),
+            };
+            if op.index() == s {
+                let _ = op.send(tx, ev);
+                return;
+            }
+            debug_assert_eq!(op.index(), r);
+            if let Ok(cmd) = op.recv(&self.rx) {
+                if matches!(cmd, Command::Close(..)) {
+                    give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
+                }
+                self.pending.push_back(cmd);
+            }
+        }
+    }
+
+    /// The client stops for good: report what was never sent.
+    fn finish(&mut self, reason: StopReason) {
+        self.shared.set_state(State::Stopped);
+        // Senders that passed their state check before this point are finishing their push.
+        let spin_until = Instant::now() + Duration::from_secs(1);
+        while self.shared.in_send.load(Ordering::SeqCst) != 0 && Instant::now() < spin_until {
+            thread::yield_now();
+        }
+        let mut unsent = self.outbox.drain_all();
+        while let Some(cmd) = self.next_command() {
+            if let Command::Send(m, _) = cmd {
+                unsent.push(m);
+            }
+        }
+        for m in &unsent {
+            self.shared.gauge.release(m.len());
+        }
+        let unsent: Vec<Message> = unsent.into_iter().filter_map(to_public).collect();
+        if !unsent.is_empty() {
+            log::warn!(
+                "stopped with {} unsent messages (returned in the Stopped event)",
+                unsent.len()
+            );
+        }
+        log::info!("stopped: {}", reason.as_str());
+        self.emit(Event::Stopped { reason, unsent });
+    }
+}
+
+fn would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
+}
+
+fn closed(e: &tungstenite::Error) -> bool {
+    matches!(
+        e,
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed
+    )
+}

@@ -1,0 +1,242 @@
+//! A small WebSocket server speaking the seed article's protocol, for demos, tests and
+//! benchmarks (it is what `examples/echo_server.rs` and `wsbeat --serve` run).
+//!
+//! Every text message that is JSON with `ModeCode` `"message"` or `"heart_beat"` is echoed
+//! unchanged; so is any other text (non-JSON does not crash it, unlike the seed's `server.js`)
+//! and every binary message. Pings are answered. Switches make it misbehave on purpose:
+//! stop answering anything while keeping connections open, delay replies, close every
+//! connection with a given code, stop abruptly, restart on the same port.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use tungstenite::{Message, WebSocket};
+
+#[derive(Default)]
+struct Control {
+    stopping: AtomicBool,
+    /// While set, connections stop reading and answering (a half-open peer).
+    silent: Mutex<bool>,
+    silent_cv: Condvar,
+    delay_ms: AtomicU64,
+    conns: Mutex<Vec<(u64, TcpStream)>>,
+    next_id: AtomicU64,
+    accepted: AtomicUsize,
+    echoed: AtomicU64,
+}
+
+/// A running seed-protocol echo server. Stops (closing every connection abruptly) on
+/// [`EchoServer::stop`] or drop.
+pub struct EchoServer {
+    addr: SocketAddr,
+    control: Arc<Control>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EchoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EchoServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl EchoServer {
+    /// Listen on `addr` (use port 0 for an ephemeral port, e.g. `"127.0.0.1:0"`).
+    pub fn start(addr: &str) -> io::Result<EchoServer> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let control = Arc::new(Control::default());
+        let c = control.clone();
+        let acceptor = thread::Builder::new()
+            .name("echo-accept".into())
+            .spawn(move || accept_loop(listener, c))?;
+        Ok(EchoServer {
+            addr,
+            control,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// Start again on the same address after [`EchoServer::stop`] (retries briefly while the
+    /// port is still held by the old listener).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        let mut last = None;
+        for _ in 0..50 {
+            match EchoServer::start(&self.addr.to_string()) {
+                Ok(new) => {
+                    *self = new;
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("restart failed")))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://` URL of the server.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Stop answering: connections stay open but nothing is read or sent (a dead peer
+    /// behind a half-open connection). `false` resumes.
+    pub fn set_silent(&self, silent: bool) {
+        *self
+            .control
+            .silent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = silent;
+        self.control.silent_cv.notify_all();
+    }
+
+    /// Delay every reply by `d`.
+    pub fn set_reply_delay(&self, d: Duration) {
+        self.control
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Send a close frame with `code` to every connection and drop them.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        let conns =
+            std::mem::take(&mut *self.control.conns.lock().unwrap_or_else(|p| p.into_inner()));
+        let reason = &reason.as_bytes()[..reason.len().min(123)];
+        let mut frame = vec![0x88, (2 + reason.len()) as u8];
+        frame.extend_from_slice(&code.to_be_bytes());
+        frame.extend_from_slice(reason);
+        for (_, mut s) in conns {
+            let _ = s.write_all(&frame);
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.control.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.control
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Messages echoed so far (heartbeats included).
+    pub fn echoed(&self) -> u64 {
+        self.control.echoed.load(Ordering::SeqCst)
+    }
+
+    /// Stop listening and cut every connection abruptly (no close frame), like a crash.
+    pub fn stop(&mut self) {
+        self.control.stopping.store(true, Ordering::SeqCst);
+        self.set_silent(false);
+        // Unblock accept().
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+        let conns =
+            std::mem::take(&mut *self.control.conns.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, s) in conns {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn accept_loop(listener: TcpListener, c: Arc<Control>) {
+    for stream in listener.incoming() {
+        if c.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        let id = c.next_id.fetch_add(1, Ordering::SeqCst);
+        c.accepted.fetch_add(1, Ordering::SeqCst);
+        c.conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, clone));
+        let c2 = c.clone();
+        let spawned = thread::Builder::new()
+            .name("echo-conn".into())
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                let _ = stream.set_nodelay(true);
+                if let Ok(ws) = tungstenite::accept(stream) {
+                    serve(ws, &c2);
+                }
+                c2.conns
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|(i, _)| *i != id);
+            });
+        if spawned.is_err() {
+            log::error!("echo server: cannot spawn a connection thread");
+        }
+    }
+}
+
+/// Whether a text message is one the seed server echoes (or any non-JSON text, which we echo
+/// instead of crashing).
+fn wait_while_silent(c: &Control) {
+    let mut silent = c.silent.lock().unwrap_or_else(|p| p.into_inner());
+    while *silent && !c.stopping.load(Ordering::SeqCst) {
+        silent = c.silent_cv.wait(silent).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+fn serve(mut ws: WebSocket<TcpStream>, c: &Control) {
+    loop {
+        let msg = match ws.read() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        if *c.silent.lock().unwrap_or_else(|p| p.into_inner()) {
+            // Half-open: stop reading and answering until told otherwise.
+            wait_while_silent(c);
+            continue;
+        }
+        let delay = c.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            thread::sleep(Duration::from_millis(delay));
+        }
+        let reply = match msg {
+            Message::Text(t) => Some(Message::Text(t)),
+            Message::Binary(b) => Some(Message::Binary(b)),
+            _ => None, // pings are answered by tungstenite; close is handled by read()
+        };
+        if let Some(r) = reply {
+            c.echoed.fetch_add(1, Ordering::Relaxed);
+            if ws.send(r).is_err() {
+                return;
+            }
+        } else if ws.flush().is_err() {
+            return;
+        }
+    }
+}
