@@ -584,14 +584,22 @@ const YELLOW: &str = "\x1b[33m";
 const MAGENTA: &str = "\x1b[35m";
 const CYAN: &str = "\x1b[36m";
 
+struct Countdown {
+    attempt: u32,
+    delay: Duration,
+    deadline: Instant,
+    /// When the reconnect was scheduled.
+    stamp: String,
+}
+
 /// Writes events: human status lines on stderr (with a live backoff countdown on a tty), or
 /// JSON lines on stdout; received messages on stdout.
 struct Printer {
     json: bool,
     tty: bool,
     url: String,
-    /// Backoff countdown on a tty: (attempt, delay, deadline); the line is open (no newline).
-    countdown: Option<(u32, Duration, Instant)>,
+    /// The backoff countdown on a tty; while set, its line is open (no newline yet).
+    countdown: Option<Countdown>,
     /// Stdout is gone (e.g. `| head`): stop writing to it.
     stdout_broken: bool,
 }
@@ -621,48 +629,52 @@ impl Printer {
         }
     }
 
-    fn countdown_line(&self, attempt: u32, left: Duration) -> String {
-        format!(
-            "\r\x1b[K{DIM}{}{RESET} {MAGENTA}reconnect #{attempt} in {}s{RESET}",
-            timestamp(),
-            left.as_secs_f64().ceil() as u64
-        )
+    /// The countdown line, rewritten in place: `reconnect #3 in 4.0s (2s left)`.
+    fn draw_countdown(&self, c: &Countdown, last: bool) {
+        let left = c.deadline.saturating_duration_since(Instant::now());
+        let mut line = format!(
+            "\r\x1b[K{DIM}{}{RESET} {MAGENTA}reconnect #{} in {}",
+            c.stamp,
+            c.attempt,
+            human(c.delay)
+        );
+        if !last {
+            let _ = write!(line, " ({}s left)", left.as_secs_f64().ceil() as u64);
+        }
+        line.push_str(RESET);
+        if last {
+            line.push('\n');
+        }
+        let _ = write!(io::stderr(), "{line}");
     }
 
-    /// When the next countdown tick is due.
+    /// When the next countdown tick is due (on each whole second left).
     fn next_tick(&self) -> Option<Instant> {
-        let (_, _, deadline) = self.countdown?;
-        let left = deadline.saturating_duration_since(Instant::now());
+        let c = self.countdown.as_ref()?;
+        let now = Instant::now();
+        let left = c.deadline.saturating_duration_since(now);
         let frac = Duration::from_nanos((left.as_nanos() % 1_000_000_000) as u64);
         Some(
-            Instant::now()
-                + if frac.is_zero() {
-                    left.min(Duration::from_secs(1))
-                } else {
-                    frac
-                },
+            now + if frac.is_zero() {
+                left.min(Duration::from_secs(1))
+            } else {
+                frac
+            },
         )
     }
 
     fn tick(&mut self) {
-        if let Some((attempt, _, deadline)) = self.countdown {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            let line = self.countdown_line(attempt, left);
-            let _ = write!(io::stderr(), "{line}");
+        if let Some(c) = &self.countdown
+            && c.deadline > Instant::now()
+        {
+            self.draw_countdown(c, false);
         }
     }
 
+    /// Leave the countdown line as a plain status line.
     fn end_countdown(&mut self) {
-        if let Some((attempt, delay, _)) = self.countdown.take() {
-            let _ = writeln!(
-                io::stderr(),
-                "\r\x1b[K{DIM}{}{RESET} {MAGENTA}reconnect #{attempt} after {}{RESET}",
-                timestamp(),
-                human(delay)
-            );
+        if let Some(c) = self.countdown.take() {
+            self.draw_countdown(&c, true);
         }
     }
 
@@ -733,9 +745,14 @@ impl Printer {
             Event::Reconnecting { attempt, delay } => {
                 if self.tty && *delay >= Duration::from_secs(1) {
                     self.end_countdown();
-                    self.countdown = Some((*attempt, *delay, Instant::now() + *delay));
-                    let line = self.countdown_line(*attempt, *delay);
-                    let _ = write!(io::stderr(), "{line}");
+                    let c = Countdown {
+                        attempt: *attempt,
+                        delay: *delay,
+                        deadline: Instant::now() + *delay,
+                        stamp: timestamp(),
+                    };
+                    self.draw_countdown(&c, false);
+                    self.countdown = Some(c);
                 } else {
                     self.status(
                         MAGENTA,

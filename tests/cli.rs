@@ -420,6 +420,17 @@ fn serve_close_after_makes_the_client_reconnect() {
 }
 
 #[test]
+fn serve_reply_delay_shows_in_the_heartbeat_rtt() {
+    let (_server, url) = serve(&["--reply-delay", "150ms"]);
+    let mut p = Proc::spawn(&["--json", "--interval", "300ms", "--timeout", "250ms", &url]);
+    let pong = p.expect_event("a pong", is("pong"));
+    let rtt = pong["rtt_ms"].as_f64().unwrap();
+    assert!(rtt >= 150.0, "{pong}");
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+}
+
+#[test]
 fn embedded_server_silent_after_causes_heartbeat_timeouts() {
     let mut p = Proc::spawn(&args(&["--json", "--silent-after", "300ms"], &[]));
     let listening = p.next_event();
