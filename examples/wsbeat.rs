@@ -222,6 +222,8 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
         server: ServerOpts::default(),
     };
     let mut serve: Option<String> = None;
+    // The first client-only option seen (an error with --serve).
+    let mut client_only: Option<String> = None;
     let mut positional: Vec<String> = Vec::new();
     let mut i = 0;
     let mut only_positional = false;
@@ -260,6 +262,13 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
                 .filter(|f| f.is_finite())
                 .ok_or_else(|| ArgError(format!("{name}: `{v}` is not a number")))
         };
+        if !matches!(
+            name,
+            "--serve" | "--silent-after" | "--close-after" | "--close-code" | "--reply-delay"
+        ) && client_only.is_none()
+        {
+            client_only = Some(name.to_owned());
+        }
         let flag = |inline: &Option<String>| -> Result<(), ArgError> {
             match inline {
                 Some(_) => Err(ArgError(format!("{name} takes no value"))),
@@ -367,6 +376,11 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
         return Err(ArgError("--close-code needs --close-after".into()));
     }
     if let Some(addr) = serve {
+        if let Some(opt) = client_only {
+            return Err(ArgError(format!(
+                "{opt} is a client option: not with --serve"
+            )));
+        }
         if !positional.is_empty() {
             return Err(ArgError(format!(
                 "unexpected argument `{}` with --serve (the address follows --serve)",
@@ -871,6 +885,9 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
         }
         if let Some(d) = o.backoff_max {
             r = r.max(d);
+            if o.backoff_initial.is_none() && d < Duration::from_millis(500) {
+                r = r.initial(d);
+            }
         }
         if let Some(f) = o.backoff_factor {
             r = r.factor(f);
@@ -1199,6 +1216,7 @@ mod tests {
             &["--max-attempts", "0"],
             &["--client-cert", "c.pem"],
             &["--heartbeat", "off", "--interval", "1s"],
+            &["--serve", "--json"],
         ] {
             assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
         }
