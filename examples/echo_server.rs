@@ -23,12 +23,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> u64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| {
-                    eprintln!("{name} needs a number of milliseconds");
-                    usage()
-                })
+            args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("{name} needs a number of milliseconds");
+                usage()
+            })
         };
         match a.as_str() {
             "--reply-delay" => delay = Some(num("--reply-delay")),

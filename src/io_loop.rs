@@ -495,6 +495,14 @@ impl IoLoop {
                     kind != ErrorKind::Certificate || self.cfg.reconnect.retry_certificate_errors;
                 self.fail_attempt(kind, format!("handshake: {msg}"), retry, Hint::None)
             }
+            tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::HandshakeIncomplete,
+            ) => self.fail_attempt(
+                ErrorKind::Handshake,
+                "the server closed the connection during the handshake".into(),
+                true,
+                Hint::None,
+            ),
             other => self.fail_attempt(
                 ErrorKind::Handshake,
                 format!("handshake: {other}"),
@@ -541,6 +549,16 @@ impl IoLoop {
             };
         }
         self.backoff.connection_lasted(opened_at.elapsed());
+        if matches!(end, End::UserClosed) {
+            let (code, reason) = self.close_req.clone().unwrap_or((1000, String::new()));
+            self.emit(Event::Closed {
+                code,
+                reason,
+                initiator: CloseInitiator::Local,
+                will_reconnect: false,
+                unconfirmed: conn.inflight.drain(..).filter_map(to_public).collect(),
+            });
+        }
         end
     }
 
@@ -844,13 +862,13 @@ impl IoLoop {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.shared.sleeping.store(true, Ordering::SeqCst);
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
-        if self.pending.is_empty() && self.rx.is_empty() {
-            if let Err(e) = self.poll.poll(&mut self.events, timeout)
-                && e.kind() != io::ErrorKind::Interrupted
-            {
-                log::error!("poller failed: {e}");
-                thread::sleep(Duration::from_millis(10));
-            }
+        if self.pending.is_empty()
+            && self.rx.is_empty()
+            && let Err(e) = self.poll.poll(&mut self.events, timeout)
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            log::error!("poller failed: {e}");
+            thread::sleep(Duration::from_millis(10));
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
     }
