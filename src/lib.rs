@@ -62,3 +62,8 @@ pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, Message, StopReason};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
 pub use tls::TlsOptions;
+
+/// The README's Rust examples, compiled as doctests so the README cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
