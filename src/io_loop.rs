@@ -384,12 +384,38 @@ impl IoLoop {
     fn build_request(&self, req: &ConnectRequest) -> Result<Request, String> {
         use tungstenite::client::IntoClientRequest;
         use tungstenite::http::{HeaderName, HeaderValue};
-        let mut request = req
-            .url
+        let mut url = req.url.clone();
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let user_pass = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or(""))
+            );
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            format!("Basic {}", crate::log_util::base64(user_pass.as_bytes()))
+        });
+        let mut request = url
             .as_str()
             .into_client_request()
             .map_err(|e| e.to_string())?;
         let headers = request.headers_mut();
+        let has_auth = req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        if let (Some(basic), false) = (credentials, has_auth) {
+            // URL credentials become Basic auth (and never reach the logs).
+            let value = HeaderValue::from_str(&basic).map_err(|e| e.to_string())?;
+            headers.insert("authorization", value);
+        }
+
         for (k, v) in &req.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
             let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;

@@ -793,3 +793,39 @@ fn invalid_urls_and_configs_are_typed_errors() {
         Err(Error::InvalidHeader(_))
     ));
 }
+
+#[test]
+fn headers_subprotocols_and_url_credentials_reach_the_server() {
+    use tungstenite::handshake::server::{Request, Response};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, seen_rx) = crossbeam_channel::bounded(1);
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept_hdr(stream, |req: &Request, mut resp: Response| {
+            let h = |n: &str| req.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+            let _ = tx.send((h("authorization"), h("x-token"), h("sec-websocket-protocol"), req.uri().to_string()));
+            resp.headers_mut().insert("sec-websocket-protocol", "chat".parse().unwrap());
+            Ok(resp)
+        })
+        .unwrap();
+        let _ = ws.read(); // until the client closes
+    });
+    let client = Client::builder(format!("ws://alice:s3cret@127.0.0.1:{port}/path?q=1"))
+        .header("X-Token", "abc")
+        .subprotocol("chat")
+        .subprotocol("superchat")
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    let opened = wait_for(&rx, ms(5000), &mut seen, |e| matches!(e, Event::Opened { .. }));
+    assert!(matches!(opened, Event::Opened { protocol: Some(ref p), .. } if p == "chat"), "{opened:?}");
+    let (auth, token, protos, uri) = seen_rx.recv_timeout(ms(1000)).unwrap();
+    assert_eq!(auth.as_deref(), Some("Basic YWxpY2U6czNjcmV0"));
+    assert_eq!(token.as_deref(), Some("abc"));
+    assert_eq!(protos.as_deref(), Some("chat, superchat"));
+    assert_eq!(uri, "/path?q=1");
+    client.close(1000, "").unwrap();
+    server.join().unwrap();
+}
