@@ -795,6 +795,7 @@ fn invalid_urls_and_configs_are_typed_errors() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
 fn headers_subprotocols_and_url_credentials_reach_the_server() {
     use tungstenite::handshake::server::{Request, Response};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
