@@ -113,6 +113,9 @@ pub(crate) struct IoLoop {
     ws_config: WebSocketConfig,
     ever_opened: bool,
     close_req: Option<(u16, String)>,
+    /// Set once a close arrived while the event channel was full: the latest time to keep
+    /// waiting for room.
+    events_give_up: Option<Instant>,
 }
 
 type Ws = WebSocket<Stream>;
@@ -152,6 +155,7 @@ impl IoLoop {
             ws_config,
             ever_opened: false,
             close_req: None,
+            events_give_up: None,
         })
     }
 
@@ -620,8 +624,11 @@ impl IoLoop {
                             Outgoing::Message(Message::Binary(b)) => WsMessage::Binary(b.into()),
                         };
                         log::trace!("heartbeat sent");
+                        // A full write buffer means the peer is not reading: the heartbeat
+                        // timeout, not this write, decides about it.
                         if let Err(e) = c.ws.write(msg).and_then(|_| c.ws.flush())
                             && !would_block(&e)
+                            && !matches!(e, tungstenite::Error::WriteBufferFull(_))
                         {
                             return self.lost_by_error(c, e);
                         }
@@ -920,7 +927,7 @@ impl IoLoop {
     }
 
     fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) {
-        let mut give_up: Option<Instant> = None;
+        let mut give_up = self.events_give_up;
         loop {
             let mut sel = Select::new();
             let s = sel.send(tx);
@@ -945,7 +952,11 @@ impl IoLoop {
             debug_assert_eq!(op.index(), r);
             if let Ok(cmd) = op.recv(&self.rx) {
                 if matches!(cmd, Command::Close(..)) {
-                    give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
+                    let at = Instant::now() + self.cfg.limits.close_timeout;
+                    give_up = Some(at);
+                    // Later events wait no longer than this one: the user is closing and not
+                    // draining the channel.
+                    self.events_give_up = Some(at);
                 }
                 self.pending.push_back(cmd);
             }
