@@ -161,7 +161,7 @@ impl IoLoop {
 
     /// The thread's body.
     pub(crate) fn run(mut self) {
-        let _ = self.shared.io_thread.set(thread::current().id());
+        self.shared.mark_io_thread();
         let reason = match catch_unwind(AssertUnwindSafe(|| self.lifecycle())) {
             Ok(r) => r,
             Err(p) => {
