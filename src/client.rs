@@ -139,7 +139,7 @@ impl Shared {
     }
 
     /// Whether the caller runs on this client's I/O thread (i.e. inside its callback).
-    fn on_io_thread(&self) -> bool {
+    pub(crate) fn on_io_thread(&self) -> bool {
         IO_THREAD_OF.with(|c| c.get()) == self as *const Shared as usize
     }
 
