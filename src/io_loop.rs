@@ -377,7 +377,12 @@ impl IoLoop {
                     return Ok((ws, protocol));
                 }
                 Err(HandshakeError::Interrupted(mid)) => {
-                    self.wait_connecting(deadline)?;
+                    let phase = if mid.get_ref().get_ref().tls_handshaking() {
+                        "the TLS handshake"
+                    } else {
+                        "the WebSocket handshake"
+                    };
+                    self.wait_connecting(deadline, phase)?;
                     round = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) => return Err(self.handshake_error(e)),
@@ -467,18 +472,19 @@ impl IoLoop {
                     return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
                 }
             }
-            if let Err(a) = self.wait_connecting(deadline) {
+            if let Err(a) = self.wait_connecting(deadline, "TCP connect") {
                 let _ = self.poll.registry().deregister(&mut s);
                 return Err(a);
             }
         }
     }
 
-    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes.
-    fn wait_connecting(&mut self, deadline: Instant) -> Result<(), Abort> {
+    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
+    /// (`phase` names the step that was waiting, for the timeout message).
+    fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
         if Instant::now() >= deadline {
             let msg = format!(
-                "connect timed out after {:?}",
+                "connect timed out after {:?} (during {phase})",
                 self.cfg.limits.connect_timeout
             );
             return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));

@@ -154,6 +154,15 @@ impl Stream {
         }
     }
 
+    /// Whether this is a TLS stream whose TLS handshake has not completed yet.
+    pub(crate) fn tls_handshaking(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            #[cfg(feature = "rustls")]
+            Stream::Tls(s) => s.conn.is_handshaking(),
+        }
+    }
+
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
@@ -178,7 +187,14 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.write(buf),
+            Stream::Tls(s) => match s.write(buf) {
+                // rustls buffers at most 64 KiB of unsent TLS output. When the socket is
+                // blocked but a read made progress, `write` accepts nothing and returns
+                // Ok(0), which tungstenite would take for a reset connection. It is a
+                // would-block: the pending output is flushed when the socket is writable.
+                Ok(0) if !buf.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+                r => r,
+            },
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -213,7 +229,9 @@ mod rustls_impl {
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-    use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+    use rustls::{
+        AlertDescription, CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    };
 
     use super::TlsOptions;
     use crate::error::{Error, ErrorKind};
@@ -290,10 +308,15 @@ mod rustls_impl {
                     CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                         "certificate expired".to_string()
                     }
+                    CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                        "certificate not valid yet".to_string()
+                    }
                     CertificateError::NotValidForName
                     | CertificateError::NotValidForNameContext { .. } => {
                         "certificate not valid for this host name".to_string()
                     }
+                    CertificateError::Revoked => "certificate revoked".to_string(),
+                    CertificateError::BadSignature => "bad certificate signature".to_string(),
                     other => format!("{other:?}"),
                 };
                 (
@@ -301,6 +324,20 @@ mod rustls_impl {
                     format!("TLS certificate rejected: {what}"),
                 )
             }
+            // The server only verifies certificates in mutual TLS: any certificate alert it
+            // sends is about ours (missing, from an issuer it does not trust, expired, ...).
+            rustls::Error::AlertReceived(
+                alert @ (AlertDescription::CertificateRequired
+                | AlertDescription::BadCertificate
+                | AlertDescription::UnsupportedCertificate
+                | AlertDescription::CertificateRevoked
+                | AlertDescription::CertificateExpired
+                | AlertDescription::CertificateUnknown
+                | AlertDescription::UnknownCA),
+            ) => (
+                ErrorKind::Certificate,
+                format!("TLS: the server rejected the client certificate ({alert:?})"),
+            ),
             other => (ErrorKind::Tls, format!("TLS: {other}")),
         }
     }
