@@ -574,8 +574,7 @@ impl IoLoop {
             protocol,
         });
         let end = self.open_loop(&mut conn);
-        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp_mut());
-        let _ = conn.ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        conn.ws.get_mut().shutdown(self.poll.registry());
         {
             let mut slow = self.shared.lock_slow();
             slow.open_since = None;

@@ -1,6 +1,6 @@
 //! wss:// end to end: a rustls echo server on 127.0.0.1 with certificates generated at test
 //! time by rcgen; scaled-down intervals; every wait is bounded and synchronized on events.
-#![cfg(feature = "rustls")]
+#![cfg(any(feature = "rustls", feature = "native-tls"))]
 
 #[path = "support/tls_server.rs"]
 mod tls_server;
@@ -102,11 +102,23 @@ impl Ca {
     }
 }
 
-/// Trust only the test CA (not the bundled roots).
-fn trusting(ca: &Ca) -> TlsOptions {
-    TlsOptions::default()
-        .add_ca_pem(ca.pem.clone())
-        .without_bundled_roots()
+/// The TLS backends under test: rustls always, native-tls with its feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    #[allow(dead_code)] // without the rustls feature
+    Rustls,
+    #[allow(dead_code)] // without the native-tls feature
+    NativeTls,
+}
+
+/// Default options on backend `b`.
+fn base(b: Backend) -> TlsOptions {
+    TlsOptions::default().use_native_tls(b == Backend::NativeTls)
+}
+
+/// Trust only the test CA (not the default roots).
+fn trusting(ca: &Ca, b: Backend) -> TlsOptions {
+    base(b).add_ca_pem(ca.pem.clone()).without_bundled_roots()
 }
 
 fn open(rx: &Receiver<Event>, seen: &mut Vec<Event>) {
@@ -159,12 +171,11 @@ fn refused_for_certificate(client: &Client, what: &str) -> Vec<Event> {
 
 // ---- verification -----------------------------------------------------------------------
 
-#[test]
-fn accepted_with_the_test_ca_echoes_and_keeps_heartbeating() {
+fn accepted_with_the_test_ca_echoes_and_keeps_heartbeating(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .connect()
         .unwrap();
@@ -204,12 +215,11 @@ fn accepted_with_the_test_ca_echoes_and_keeps_heartbeating() {
     assert_eq!(client.stats().last_close_code, Some(1000));
 }
 
-#[test]
-fn ip_address_url_with_an_ip_san_is_accepted() {
+fn ip_address_url_with_an_ip_san_is_accepted(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["127.0.0.1"]);
     let client = Client::builder(server.url("127.0.0.1"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .connect()
         .unwrap();
     let rx = client.events().unwrap();
@@ -219,14 +229,13 @@ fn ip_address_url_with_an_ip_san_is_accepted() {
     assert_eq!(server.last_sni(), None);
 }
 
-#[test]
-fn bulk_traffic_both_ways_arrives_whole_and_in_order() {
+fn bulk_traffic_both_ways_arrives_whole_and_in_order(b: Backend) {
     // Enough bytes in flight at once that TLS writes block while the echo keeps arriving:
     // reads that need writes and writes that need reads, on one non-blocking socket.
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(90)))
         .max_message_size(4 << 20)
         .connect()
@@ -261,12 +270,12 @@ fn bulk_traffic_both_ways_arrives_whole_and_in_order() {
     assert_eq!(client.stats().missed_heartbeats, 0);
 }
 
-#[test]
-fn unknown_issuer_is_refused_and_not_retried_by_default() {
+fn unknown_issuer_is_refused_and_not_retried_by_default(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     // Default options: the bundled Mozilla roots only.
     let client = Client::builder(server.url("localhost"))
+        .tls(base(b))
         .reconnect(fast_reconnect())
         .connect()
         .unwrap();
@@ -276,18 +285,18 @@ fn unknown_issuer_is_refused_and_not_retried_by_default() {
     // A CA that signed nothing here does not help either.
     let other = Ca::new("another CA");
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&other))
+        .tls(trusting(&other, b))
         .reconnect(fast_reconnect())
         .connect()
         .unwrap();
     refused_for_certificate(&client, "unknown issuer");
 }
 
-#[test]
-fn certificate_errors_are_retried_when_the_policy_says_so() {
+fn certificate_errors_are_retried_when_the_policy_says_so(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
+        .tls(base(b))
         .reconnect(
             fast_reconnect()
                 .retry_certificate_errors(true)
@@ -326,45 +335,42 @@ fn certificate_errors_are_retried_when_the_policy_says_so() {
     assert_eq!(server.accepted(), 3);
 }
 
-#[test]
-fn hostname_mismatch_is_refused() {
+fn hostname_mismatch_is_refused(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["other.example"]);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .connect()
         .unwrap();
     refused_for_certificate(&client, "not valid for this host name");
     // A certificate for `localhost` does not cover the address 127.0.0.1 either.
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("127.0.0.1"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .connect()
         .unwrap();
     refused_for_certificate(&client, "not valid for this host name");
 }
 
-#[test]
-fn expired_certificate_is_refused() {
+fn expired_certificate_is_refused(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let (chain, key) = ca.leaf(&["localhost"], false, true);
     let server = TlsEchoServer::start(server_config(&chain, &key, None));
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .connect()
         .unwrap();
     refused_for_certificate(&client, "certificate expired");
 }
 
-#[test]
-fn mutual_tls_accepted_with_the_client_certificate() {
+fn mutual_tls_accepted_with_the_client_certificate(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let client_ca = Ca::new("wsbeat client CA");
     let (chain, key) = ca.leaf(&["localhost"], false, false);
     let server = TlsEchoServer::start(server_config(&chain, &key, Some(&client_ca.pem)));
     let (cert, ckey) = client_ca.leaf(&["wsbeat-client"], true, false);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca).client_cert_pem(cert, ckey))
+        .tls(trusting(&ca, b).client_cert_pem(cert, ckey))
         .connect()
         .unwrap();
     let rx = client.events().unwrap();
@@ -381,14 +387,13 @@ fn mutual_tls_accepted_with_the_client_certificate() {
     );
 }
 
-#[test]
-fn mutual_tls_refused_without_a_client_certificate() {
+fn mutual_tls_refused_without_a_client_certificate(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let client_ca = Ca::new("wsbeat client CA");
     let (chain, key) = ca.leaf(&["localhost"], false, false);
     let server = TlsEchoServer::start(server_config(&chain, &key, Some(&client_ca.pem)));
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .connect()
         .unwrap();
     refused_for_certificate(&client, "server rejected the client certificate");
@@ -398,21 +403,20 @@ fn mutual_tls_refused_without_a_client_certificate() {
     let stranger = Ca::new("stranger CA");
     let (cert, ckey) = stranger.leaf(&["wsbeat-client"], true, false);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca).client_cert_pem(cert, ckey))
+        .tls(trusting(&ca, b).client_cert_pem(cert, ckey))
         .connect()
         .unwrap();
     refused_for_certificate(&client, "server rejected the client certificate");
     assert_eq!(server.opened(), 0);
 }
 
-#[test]
-fn dangerous_mode_connects_to_a_self_signed_server() {
+fn dangerous_mode_connects_to_a_self_signed_server(b: Backend) {
     let key = KeyPair::generate().unwrap();
     let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
     let server = TlsEchoServer::start(server_config(&cert.pem(), &key.serialize_pem(), None));
     let client = Client::builder(server.url("localhost"))
-        .tls(TlsOptions::default().dangerous_disable_verification(true))
+        .tls(base(b).dangerous_disable_verification(true))
         .connect()
         .unwrap();
     let rx = client.events().unwrap();
@@ -426,14 +430,14 @@ fn dangerous_mode_connects_to_a_self_signed_server() {
 
 // ---- timeouts, dead peers, reconnects ---------------------------------------------------
 
-#[test]
-fn tls_handshake_timeout_is_a_connect_timeout() {
+fn tls_handshake_timeout_is_a_connect_timeout(b: Backend) {
     // The kernel completes the TCP handshake for a listener that never accepts: the
     // ClientHello is never answered.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let t0 = Instant::now();
     let client = Client::builder(format!("wss://localhost:{port}"))
+        .tls(base(b))
         .connect_timeout(ms(300))
         .reconnect(Reconnect::disabled())
         .connect()
@@ -465,12 +469,11 @@ fn tls_handshake_timeout_is_a_connect_timeout() {
     drop(listener);
 }
 
-#[test]
-fn silent_server_is_detected_and_reconnected_over_tls() {
+fn silent_server_is_detected_and_reconnected_over_tls(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(50)))
         .reconnect(fast_reconnect())
         .connect()
@@ -520,12 +523,11 @@ fn silent_server_is_detected_and_reconnected_over_tls() {
     assert_eq!(client.stats().missed_heartbeats, 1);
 }
 
-#[test]
-fn restart_delivers_outage_messages_in_order_over_tls() {
+fn restart_delivers_outage_messages_in_order_over_tls(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let mut server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
-        .tls(trusting(&ca))
+        .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .reconnect(fast_reconnect())
         .connect()
@@ -588,38 +590,60 @@ fn restart_delivers_outage_messages_in_order_over_tls() {
 
 // ---- options ----------------------------------------------------------------------------
 
-#[test]
-fn bad_tls_options_are_refused_at_connect() {
+fn bad_tls_options_are_refused_at_connect(b: Backend) {
     let e = Client::builder("wss://localhost:1")
-        .tls(TlsOptions::default().add_ca_pem("not a certificate"))
+        .tls(base(b).add_ca_pem("not a certificate"))
         .connect()
         .unwrap_err();
     assert!(matches!(e, wsbeat::Error::Tls(_)), "{e}");
-    let e = TlsOptions::default()
+    let e = base(b)
         .add_ca_file("/nonexistent/wsbeat-ca.pem")
         .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/wsbeat-ca.pem"), "{e}");
     let ca = Ca::new("wsbeat test CA");
     let (cert, _) = ca.leaf(&["c"], true, false);
+    let (_, other_key) = ca.leaf(&["c"], true, false);
+    for key in ["garbage".to_string(), other_key] {
+        let e = Client::builder("wss://localhost:1")
+            .tls(base(b).client_cert_pem(cert.clone(), key))
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, wsbeat::Error::Tls(_)), "{e}");
+    }
+    // Trusting nothing at all is a configuration error, not a certificate failure later.
     let e = Client::builder("wss://localhost:1")
-        .tls(TlsOptions::default().client_cert_pem(cert, "garbage"))
+        .tls(base(b).without_bundled_roots())
         .connect()
         .unwrap_err();
-    assert!(matches!(e, wsbeat::Error::Tls(_)), "{e}");
+    assert!(e.to_string().contains("trusts nothing"), "{e}");
+    // ws:// ignores the TLS options.
+    assert!(
+        Client::builder("ws://localhost:1")
+            .tls(base(b).without_bundled_roots())
+            .reconnect(Reconnect::disabled())
+            .connect()
+            .is_ok()
+    );
 }
 
+#[cfg(not(feature = "native-tls"))]
 #[test]
-fn ca_file_is_read() {
+fn native_tls_without_its_feature_is_a_configuration_error() {
+    let e = Client::builder("wss://localhost:1")
+        .tls(TlsOptions::default().use_native_tls(true))
+        .connect()
+        .unwrap_err();
+    assert!(e.to_string().contains("`native-tls` feature"), "{e}");
+}
+
+fn ca_file_is_read(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let dir = std::env::temp_dir().join(format!("wsbeat-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ca.pem");
     std::fs::write(&path, &ca.pem).unwrap();
-    let opts = TlsOptions::default()
-        .without_bundled_roots()
-        .add_ca_file(&path)
-        .unwrap();
+    let opts = base(b).without_bundled_roots().add_ca_file(&path).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let client = Client::builder(server.url("localhost"))
         .tls(opts)
@@ -629,3 +653,45 @@ fn ca_file_is_read() {
     let mut seen = Vec::new();
     open(&rx, &mut seen);
 }
+
+// ---- every scenario on every backend ------------------------------------------------------
+
+macro_rules! on_backend {
+    ($module:ident, $backend:expr, $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($backend)
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(feature = "rustls")]
+        on_backend!(rustls, super::Backend::Rustls, $($name),*);
+        #[cfg(feature = "native-tls")]
+        on_backend!(native_tls, super::Backend::NativeTls, $($name),*);
+    };
+}
+
+scenarios!(
+    accepted_with_the_test_ca_echoes_and_keeps_heartbeating,
+    ip_address_url_with_an_ip_san_is_accepted,
+    bulk_traffic_both_ways_arrives_whole_and_in_order,
+    unknown_issuer_is_refused_and_not_retried_by_default,
+    certificate_errors_are_retried_when_the_policy_says_so,
+    hostname_mismatch_is_refused,
+    expired_certificate_is_refused,
+    mutual_tls_accepted_with_the_client_certificate,
+    mutual_tls_refused_without_a_client_certificate,
+    dangerous_mode_connects_to_a_self_signed_server,
+    tls_handshake_timeout_is_a_connect_timeout,
+    silent_server_is_detected_and_reconnected_over_tls,
+    restart_delivers_outage_messages_in_order_over_tls,
+    bad_tls_options_are_refused_at_connect,
+    ca_file_is_read,
+);
