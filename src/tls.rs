@@ -627,3 +627,8 @@ mod native_impl {
         ))
     }
 }
+
+/// docs/TLS.md (a README section), compiled as doctests so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/TLS.md")]
+pub struct TlsDocDoctests;
