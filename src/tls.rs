@@ -239,7 +239,10 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.read(buf),
+            Stream::Tls(s) => {
+                let handshaking = s.conn.is_handshaking();
+                s.read(buf).map_err(|e| closed_in_handshake(e, handshaking))
+            }
             #[cfg(feature = "native-tls")]
             Stream::Native(s) => s.read(buf),
         }
@@ -252,6 +255,7 @@ impl Write for Stream {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "rustls")]
             Stream::Tls(s) => match s.write(buf) {
+                Err(e) => Err(closed_in_handshake(e, s.conn.is_handshaking())),
                 // rustls buffers at most 64 KiB of unsent TLS output. When the socket is
                 // blocked but a read made progress, `write` accepts nothing and returns
                 // Ok(0), which tungstenite would take for a reset connection. It is a
@@ -267,15 +271,56 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.flush(),
+            Stream::Tls(s) => {
+                let handshaking = s.conn.is_handshaking();
+                s.flush().map_err(|e| closed_in_handshake(e, handshaking))
+            }
             #[cfg(feature = "native-tls")]
             Stream::Native(s) => s.flush(),
         }
     }
 }
 
+/// The server hung up before the TLS handshake completed: typically a `wss://` URL pointing
+/// at a plain-TCP port.
+#[derive(Debug)]
+struct ClosedInHandshake;
+
+impl std::fmt::Display for ClosedInHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "TLS: the server closed the connection during the TLS handshake (is it a TLS port?)",
+        )
+    }
+}
+
+impl std::error::Error for ClosedInHandshake {}
+
+/// Name a connection closed while `handshaking` for what it is.
+#[cfg_attr(not(any(feature = "rustls", feature = "native-tls")), allow(dead_code))]
+fn closed_in_handshake(e: io::Error, handshaking: bool) -> io::Error {
+    let closed = matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    );
+    if handshaking && closed {
+        io::Error::new(e.kind(), ClosedInHandshake)
+    } else {
+        e
+    }
+}
+
 /// Classify an I/O error that may carry a TLS error: certificate problems get their own kind.
 pub(crate) fn classify_io(e: &io::Error) -> (ErrorKind, String) {
+    if let Some(closed) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<ClosedInHandshake>())
+    {
+        return (ErrorKind::Tls, closed.to_string());
+    }
     #[cfg(feature = "rustls")]
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return rustls_impl::classify(tls);
@@ -503,7 +548,7 @@ mod native_impl {
         Handshaking(MidHandshakeTlsStream<TcpStream>),
         Open(TlsStream<TcpStream>),
         /// The handshake failed (with the error, until reported); the socket is closed.
-        Failed(Option<native_tls::Error>),
+        Failed(Option<io::Error>),
     }
 
     impl NativeStream {
@@ -518,7 +563,7 @@ mod native_impl {
                 // On loopback the whole handshake can complete (or fail) in this first call.
                 // The failure is reported by the first read or write, like any later one, so
                 // that it follows the same retry policy.
-                Err(HandshakeError::Failure(e)) => NativeStream::Failed(Some(e)),
+                Err(HandshakeError::Failure(e)) => NativeStream::Failed(Some(handshake_error(e))),
             })
         }
 
@@ -538,15 +583,14 @@ mod native_impl {
                         *self = NativeStream::Handshaking(mid);
                         return Err(io::ErrorKind::WouldBlock.into());
                     }
-                    Err(HandshakeError::Failure(e)) => return Err(io::Error::other(e)),
+                    Err(HandshakeError::Failure(e)) => return Err(handshake_error(e)),
                 }
             }
             match self {
                 NativeStream::Open(s) => Ok(s),
-                NativeStream::Failed(e) => Err(match e.take() {
-                    Some(e) => io::Error::other(e),
-                    None => io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed"),
-                }),
+                NativeStream::Failed(e) => Err(e.take().unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
+                })),
                 NativeStream::Handshaking(_) => Err(io::ErrorKind::WouldBlock.into()),
             }
         }
@@ -573,6 +617,18 @@ mod native_impl {
 
         pub(super) fn flush(&mut self) -> io::Result<()> {
             self.open()?.flush()
+        }
+    }
+
+    /// A failed handshake as an I/O error (a hang-up named as such).
+    fn handshake_error(e: native_tls::Error) -> io::Error {
+        if e.to_string()
+            .to_ascii_lowercase()
+            .contains("unexpected eof")
+        {
+            super::closed_in_handshake(io::ErrorKind::UnexpectedEof.into(), true)
+        } else {
+            io::Error::other(e)
         }
     }
 

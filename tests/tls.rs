@@ -588,7 +588,62 @@ fn restart_delivers_outage_messages_in_order_over_tls(b: Backend) {
     );
 }
 
+fn wss_to_a_plain_ws_server_is_a_tls_error(b: Backend) {
+    let server = wsbeat::server::EchoServer::start("127.0.0.1:0").unwrap();
+    let port = server.local_addr().port();
+    let client = Client::builder(format!("wss://localhost:{port}"))
+        .tls(base(b))
+        .reconnect(Reconnect::disabled())
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(10_000), &mut seen, |e| {
+        matches!(e, Event::Stopped { .. })
+    });
+    let errors: Vec<(ErrorKind, String)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error { kind, message } => Some((*kind, message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{seen:#?}");
+    assert_eq!(errors[0].0, ErrorKind::Tls, "{seen:#?}");
+    assert!(
+        errors[0].1.contains("during the TLS handshake"),
+        "{}",
+        errors[0].1
+    );
+}
+
 // ---- options ----------------------------------------------------------------------------
+
+#[cfg(feature = "native-roots")]
+#[test]
+fn native_roots_are_loaded_and_do_not_include_the_test_ca() {
+    let ca = Ca::new("wsbeat test CA");
+    let server = ca.server(&["localhost"]);
+    let client = Client::builder(server.url("localhost"))
+        .tls(
+            TlsOptions::default()
+                .without_bundled_roots()
+                .native_roots(true),
+        )
+        .connect()
+        .unwrap();
+    refused_for_certificate(&client, "unknown issuer");
+}
+
+#[cfg(all(feature = "rustls", not(feature = "native-roots")))]
+#[test]
+fn native_roots_without_their_feature_are_a_configuration_error() {
+    let e = Client::builder("wss://localhost:1")
+        .tls(TlsOptions::default().native_roots(true))
+        .connect()
+        .unwrap_err();
+    assert!(e.to_string().contains("`native-roots` feature"), "{e}");
+}
 
 fn bad_tls_options_are_refused_at_connect(b: Backend) {
     let e = Client::builder("wss://localhost:1")
@@ -692,6 +747,7 @@ scenarios!(
     tls_handshake_timeout_is_a_connect_timeout,
     silent_server_is_detected_and_reconnected_over_tls,
     restart_delivers_outage_messages_in_order_over_tls,
+    wss_to_a_plain_ws_server_is_a_tls_error,
     bad_tls_options_are_refused_at_connect,
     ca_file_is_read,
 );
