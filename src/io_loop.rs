@@ -350,7 +350,10 @@ impl IoLoop {
             .to_owned();
         let tls = self.tls.as_ref().map(|c| (c, host.as_str()));
         if self.cfg.tls.dangerous_no_verify && tls.is_some() {
-            log::warn!("TLS certificate verification is DISABLED for this connection");
+            log::warn!(
+                "TLS certificate verification is DISABLED (dangerous_disable_verification) \
+                 for this connection to {host}:{port}"
+            );
         }
         let stream = match Stream::new(tcp, tls) {
             Ok(s) => s,

@@ -410,13 +410,15 @@ fn mutual_tls_refused_without_a_client_certificate(b: Backend) {
     assert_eq!(server.opened(), 0);
 }
 
-fn dangerous_mode_connects_to_a_self_signed_server(b: Backend) {
+fn dangerous_mode_connects_to_a_self_signed_server_and_warns_at_every_connect(b: Backend) {
+    capture_warnings();
     let key = KeyPair::generate().unwrap();
     let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
-    let server = TlsEchoServer::start(server_config(&cert.pem(), &key.serialize_pem(), None));
+    let mut server = TlsEchoServer::start(server_config(&cert.pem(), &key.serialize_pem(), None));
     let client = Client::builder(server.url("localhost"))
         .tls(base(b).dangerous_disable_verification(true))
+        .reconnect(fast_reconnect())
         .connect()
         .unwrap();
     let rx = client.events().unwrap();
@@ -425,6 +427,59 @@ fn dangerous_mode_connects_to_a_self_signed_server(b: Backend) {
     client.send_text("insecure").unwrap();
     wait_for(&rx, ms(5000), &mut seen, |e| {
         *e == Event::Text("insecure".into())
+    });
+    server.restart();
+    wait_for(&rx, ms(10_000), &mut seen, |e| {
+        matches!(
+            e,
+            Event::Opened {
+                reconnect: true,
+                ..
+            }
+        )
+    });
+    let this_server = format!("localhost:{}", server.port());
+    let warnings = WARNINGS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|w| w.contains("verification is DISABLED") && w.ends_with(&this_server))
+        .count();
+    let count = |pred: fn(&Event) -> bool| seen.iter().filter(|e| pred(e)).count();
+    let opened = count(|e| matches!(e, Event::Opened { .. }));
+    let attempts = count(|e| matches!(e, Event::Connecting { .. }));
+    // One warning per attempt that got a TCP connection: every open, maybe a refused attempt.
+    assert_eq!(opened, 2, "{seen:#?}");
+    assert!(
+        (opened..=attempts).contains(&warnings),
+        "{warnings} warnings for {opened} opens and {attempts} attempts"
+    );
+}
+
+/// Warnings logged by the library (all tests of this binary share the logger).
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureWarnings;
+
+impl log::Log for CaptureWarnings {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            WARNINGS.lock().unwrap().push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn capture_warnings() {
+    static LOGGER: CaptureWarnings = CaptureWarnings;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Warn);
+        }
     });
 }
 
@@ -743,7 +798,7 @@ scenarios!(
     expired_certificate_is_refused,
     mutual_tls_accepted_with_the_client_certificate,
     mutual_tls_refused_without_a_client_certificate,
-    dangerous_mode_connects_to_a_self_signed_server,
+    dangerous_mode_connects_to_a_self_signed_server_and_warns_at_every_connect,
     tls_handshake_timeout_is_a_connect_timeout,
     silent_server_is_detected_and_reconnected_over_tls,
     restart_delivers_outage_messages_in_order_over_tls,
