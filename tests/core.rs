@@ -1,5 +1,8 @@
 //! The core client against in-process servers on 127.0.0.1 with scaled-down intervals.
 
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -230,4 +233,658 @@ fn close_is_clean_and_never_reconnects() {
     );
     assert!(matches!(client.send_text("x"), Err(wsbeat::Error::Closed)));
     assert_eq!(client.stats().last_close_code, Some(1000));
+}
+
+/// A port nothing listens on (bound once, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn delays(seen: &[Event]) -> Vec<(u32, Duration)> {
+    seen.iter()
+        .filter_map(|e| match e {
+            Event::Reconnecting { attempt, delay } => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn backoff_grows_to_max_and_max_attempts_stops_for_good() {
+    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+        .reconnect(
+            Reconnect::exponential()
+                .initial(ms(20))
+                .max(ms(80))
+                .jitter(0.0)
+                .max_attempts(Some(5)),
+        )
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    let stopped = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Stopped { .. })
+    });
+    assert_eq!(
+        stopped,
+        Event::Stopped {
+            reason: StopReason::MaxAttempts(5),
+            unsent: vec![]
+        }
+    );
+    assert_eq!(
+        delays(&seen),
+        vec![
+            (1, ms(20)),
+            (2, ms(40)),
+            (3, ms(80)),
+            (4, ms(80)),
+            (5, ms(80))
+        ]
+    );
+    let errors = seen
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Error {
+                    kind: wsbeat::ErrorKind::Connect,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        errors, 6,
+        "one error per attempt, one attempt per failure: {seen:#?}"
+    );
+    assert_eq!(client.state(), State::Stopped);
+}
+
+#[test]
+fn jittered_delays_stay_within_bounds() {
+    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+        .reconnect(
+            Reconnect::exponential()
+                .initial(ms(40))
+                .max(ms(40))
+                .jitter(0.5)
+                .max_attempts(Some(6)),
+        )
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Stopped { .. })
+    });
+    let d = delays(&seen);
+    assert_eq!(d.len(), 6);
+    assert!(d.iter().all(|(_, d)| *d >= ms(20) && *d <= ms(40)), "{d:?}");
+}
+
+#[test]
+fn backoff_resets_only_after_min_uptime() {
+    let mut server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::off())
+        .reconnect(
+            Reconnect::exponential()
+                .initial(ms(30))
+                .max(ms(1000))
+                .jitter(0.0)
+                .min_uptime(ms(400)),
+        )
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    // Up only briefly: the schedule keeps growing across the short-lived reconnect.
+    server.restart().unwrap();
+    let first = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    assert_eq!(
+        first,
+        Event::Reconnecting {
+            attempt: 1,
+            delay: ms(30)
+        }
+    );
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(
+            e,
+            Event::Opened {
+                reconnect: true,
+                ..
+            }
+        )
+    });
+    server.restart().unwrap();
+    let second = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    assert_eq!(
+        second,
+        Event::Reconnecting {
+            attempt: 2,
+            delay: ms(60)
+        }
+    );
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(
+            e,
+            Event::Opened {
+                reconnect: true,
+                ..
+            }
+        )
+    });
+    // Up longer than min_uptime: the schedule starts over.
+    assert!(
+        rx.recv_timeout(ms(500)).is_err(),
+        "nothing happens while up"
+    );
+    server.restart().unwrap();
+    let third = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    assert_eq!(
+        third,
+        Event::Reconnecting {
+            attempt: 1,
+            delay: ms(30)
+        }
+    );
+}
+
+#[test]
+fn close_during_backoff_returns_promptly_and_reports_unsent() {
+    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+        .reconnect(Reconnect::fixed(Duration::from_secs(30)))
+        .outbox_limit(3, 1 << 20)
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    for m in ["a", "b", "c"] {
+        client.send_text(m).unwrap();
+    }
+    assert!(matches!(
+        client.send_text("d"),
+        Err(wsbeat::Error::OutboxFull {
+            queued_messages: 3,
+            ..
+        })
+    ));
+    assert_eq!(client.stats().outbox_len, 3);
+    let t0 = Instant::now();
+    client.close(1000, "").unwrap();
+    assert!(t0.elapsed() < ms(1000), "close took {:?}", t0.elapsed());
+    let stopped = wait_for(&rx, ms(1000), &mut seen, |e| {
+        matches!(e, Event::Stopped { .. })
+    });
+    let unsent: Vec<wsbeat::Message> = ["a", "b", "c"]
+        .iter()
+        .map(|s| wsbeat::Message::Text(s.to_string()))
+        .collect();
+    assert_eq!(
+        stopped,
+        Event::Stopped {
+            reason: StopReason::Closed,
+            unsent
+        }
+    );
+    assert!(rx.recv_timeout(ms(200)).is_err(), "nothing after Stopped");
+}
+
+#[test]
+fn close_during_hanging_handshake_returns_promptly_and_never_reconnects() {
+    // Accepts TCP, never answers the WebSocket handshake.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (acc_tx, acc_rx) = crossbeam_channel::bounded(1);
+    let acceptor = std::thread::spawn(move || {
+        let conn = listener.accept().map(|(s, _)| s);
+        let _ = acc_tx.send(());
+        // Hold the connection until the client gives up on it.
+        if let Ok(mut c) = conn {
+            let mut buf = [0u8; 1024];
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            while matches!(std::io::Read::read(&mut c, &mut buf), Ok(n) if n > 0) {}
+        }
+    });
+    let client = Client::builder(format!("ws://127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    acc_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("client connected");
+    let t0 = Instant::now();
+    client.close(1000, "").unwrap();
+    assert!(t0.elapsed() < ms(1000), "close took {:?}", t0.elapsed());
+    let events: Vec<Event> = rx.try_iter().collect();
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Stopped {
+                reason: StopReason::Closed,
+                ..
+            })
+        ),
+        "{events:#?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Reconnecting { .. } | Event::Opened { .. }))
+    );
+    acceptor.join().unwrap();
+}
+
+#[test]
+fn dropping_the_last_client_closes_and_joins() {
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Flag(dropped.clone());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(server.url())
+        .on_event(move |_, ev| {
+            let _ = &flag;
+            let _ = tx.send(ev);
+        })
+        .connect()
+        .unwrap();
+    let handle = client.handle();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    let clone = client.clone();
+    drop(client);
+    assert_eq!(clone.state(), State::Open, "a clone keeps it alive");
+    let t0 = Instant::now();
+    drop(clone);
+    assert!(t0.elapsed() < ms(2600));
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the I/O thread finished and dropped the callback"
+    );
+    assert_eq!(handle.state(), State::Stopped);
+    assert!(matches!(handle.send_text("x"), Err(wsbeat::Error::Closed)));
+    let rest: Vec<Event> = rx.try_iter().collect();
+    assert!(
+        matches!(
+            rest.last(),
+            Some(Event::Stopped {
+                reason: StopReason::Closed,
+                ..
+            })
+        ),
+        "{rest:#?}"
+    );
+}
+
+#[test]
+fn eight_threads_sending_keep_per_thread_order_and_deliver_once() {
+    const THREADS: usize = 8;
+    const EACH: usize = 250;
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url()).connect().unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    let senders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let h = client.handle();
+            std::thread::spawn(move || {
+                for n in 0..EACH {
+                    let mut msg = format!("{t}:{n}");
+                    // Bounded retry if the outbox is momentarily full.
+                    for _ in 0..10_000 {
+                        match h.send_text(msg) {
+                            Ok(()) => break,
+                            Err(wsbeat::Error::OutboxFull { .. }) => {
+                                msg = format!("{t}:{n}");
+                                std::thread::yield_now();
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let mut next = [0usize; THREADS];
+    let mut total = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while total < THREADS * EACH {
+        let ev = rx.recv_deadline(deadline).expect("all echoes arrive");
+        if let Event::Text(t) = ev {
+            let (th, n) = t.split_once(':').unwrap();
+            let (th, n): (usize, usize) = (th.parse().unwrap(), n.parse().unwrap());
+            assert_eq!(n, next[th], "thread {th} out of order");
+            next[th] += 1;
+            total += 1;
+        }
+    }
+    assert!(next.iter().all(|&n| n == EACH));
+    assert!(
+        rx.recv_timeout(ms(200))
+            .map(|e| !matches!(e, Event::Text(_)))
+            .unwrap_or(true),
+        "no duplicates"
+    );
+    assert_eq!(client.stats().messages_out, (THREADS * EACH) as u64);
+}
+
+#[test]
+fn seed_json_heartbeat_keeps_the_connection_and_hides_replies() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::seed_json(ms(100), ms(60)))
+        .reconnect(fast_reconnect())
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    let hello = r#"{"ModeCode":"message","msg":"hello world"}"#;
+    client.send_text(hello).unwrap();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        *e == Event::Text(hello.into())
+    });
+    let mut pongs = 0;
+    while pongs < 6 {
+        if let Event::Pong { .. } = wait_for(&rx, ms(5000), &mut seen, |e| {
+            matches!(e, Event::Pong { .. } | Event::Closed { .. })
+        }) {
+            pongs += 1;
+        } else {
+            panic!("dropped: {seen:#?}");
+        }
+    }
+    let texts: Vec<_> = seen
+        .iter()
+        .filter(|e| matches!(e, Event::Text(_)))
+        .collect();
+    assert_eq!(
+        texts.len(),
+        1,
+        "heart_beat replies are not delivered as messages"
+    );
+    assert!(server.echoed() >= 7, "the server saw the JSON heartbeats");
+    assert_eq!(client.stats().missed_heartbeats, 0);
+    // And when the server stops answering, the JSON heartbeat notices.
+    server.set_silent(true);
+    wait_for(&rx, ms(3000), &mut seen, |e| {
+        matches!(e, Event::HeartbeatTimeout { .. })
+    });
+}
+
+#[test]
+fn messages_sent_from_the_open_callback_go_before_the_backlog() {
+    let port = free_port();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(format!("ws://127.0.0.1:{port}"))
+        .reconnect(Reconnect::fixed(ms(50)))
+        .on_event(move |h, ev| {
+            if let Event::Opened { .. } = ev {
+                h.send_text("auth").unwrap();
+                h.send_text("subscribe").unwrap();
+            }
+            let _ = tx.send(ev);
+        })
+        .connect()
+        .unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    client.send_text("old1").unwrap();
+    client.send_text("old2").unwrap();
+    let _server = EchoServer::start(&format!("127.0.0.1:{port}")).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        if let Event::Text(t) = wait_for(&rx, ms(5000), &mut seen, |e| matches!(e, Event::Text(_)))
+        {
+            got.push(t);
+        }
+    }
+    assert_eq!(got, ["auth", "subscribe", "old1", "old2"]);
+}
+
+#[test]
+fn reconnect_now_drops_and_reconnects_at_once() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url()).connect().unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    client.reconnect_now().unwrap();
+    let closed = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Closed { .. })
+    });
+    assert!(matches!(
+        closed,
+        Event::Closed {
+            initiator: CloseInitiator::Local,
+            will_reconnect: true,
+            ..
+        }
+    ));
+    let r = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Reconnecting { .. })
+    });
+    assert!(matches!(r, Event::Reconnecting { delay, .. } if delay == Duration::ZERO));
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(
+            e,
+            Event::Opened {
+                reconnect: true,
+                ..
+            }
+        )
+    });
+    assert_eq!(server.accepted(), 2, "exactly one new connection");
+}
+
+#[test]
+fn before_connect_hook_can_rewrite_the_url() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let real = server.url();
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let a = attempts.clone();
+    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+        .reconnect(fast_reconnect())
+        .before_connect(move |req| {
+            a.lock().unwrap().push(req.attempt);
+            if req.attempt >= 1 {
+                req.url = wsbeat::parse_url(&real).unwrap();
+                req.headers
+                    .push(("Authorization".into(), "Bearer fresh".into()));
+            }
+        })
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    assert_eq!(*attempts.lock().unwrap(), vec![0, 1]);
+}
+
+#[test]
+fn oversized_sends_are_refused_with_a_typed_error() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .max_message_size(1024)
+        .connect()
+        .unwrap();
+    assert!(matches!(
+        client.send_binary(vec![0u8; 1025]),
+        Err(wsbeat::Error::MessageTooLarge {
+            size: 1025,
+            limit: 1024
+        })
+    ));
+    assert!(client.send_binary(vec![0u8; 1024]).is_ok());
+    assert!(matches!(
+        client.close(999, ""),
+        Err(wsbeat::Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        client.close(1000, &"x".repeat(124)),
+        Err(wsbeat::Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn invalid_urls_and_configs_are_typed_errors() {
+    use wsbeat::Error;
+    for url in ["", "http://x/", "ftp://h", "ws://", "not a url"] {
+        assert!(
+            matches!(Client::builder(url).connect(), Err(Error::InvalidUrl(_))),
+            "{url}"
+        );
+    }
+    let bad = [
+        Client::builder("ws://h").heartbeat(Heartbeat::ping(ms(0), ms(0))),
+        Client::builder("ws://h").heartbeat(Heartbeat::ping(ms(100), ms(200))),
+        Client::builder("ws://h").reconnect(Reconnect::exponential().jitter(2.0)),
+        Client::builder("ws://h").reconnect(Reconnect::exponential().factor(0.1)),
+        Client::builder("ws://h").connect_timeout(ms(0)),
+        Client::builder("ws://h").max_message_size(0),
+    ];
+    for b in bad {
+        assert!(matches!(b.connect(), Err(Error::InvalidConfig(_))));
+    }
+    assert!(matches!(
+        Client::builder("ws://h").subprotocol("a b").connect(),
+        Err(Error::InvalidHeader(_))
+    ));
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
+fn headers_subprotocols_and_url_credentials_reach_the_server() {
+    use tungstenite::handshake::server::{Request, Response};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, seen_rx) = crossbeam_channel::bounded(1);
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept_hdr(stream, |req: &Request, mut resp: Response| {
+            let h = |n: &str| req.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+            let _ = tx.send((
+                h("authorization"),
+                h("x-token"),
+                h("sec-websocket-protocol"),
+                req.uri().to_string(),
+            ));
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", "chat".parse().unwrap());
+            Ok(resp)
+        })
+        .unwrap();
+        let _ = ws.read(); // until the client closes
+    });
+    let client = Client::builder(format!("ws://alice:s3cret@127.0.0.1:{port}/path?q=1"))
+        .header("X-Token", "abc")
+        .subprotocol("chat")
+        .subprotocol("superchat")
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    let opened = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    assert!(
+        matches!(opened, Event::Opened { protocol: Some(ref p), .. } if p == "chat"),
+        "{opened:?}"
+    );
+    let (auth, token, protos, uri) = seen_rx.recv_timeout(ms(1000)).unwrap();
+    assert_eq!(auth.as_deref(), Some("Basic YWxpY2U6czNjcmV0"));
+    assert_eq!(token.as_deref(), Some("abc"));
+    assert_eq!(protos.as_deref(), Some("chat, superchat"));
+    assert_eq!(uri, "/path?q=1");
+    client.close(1000, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .event_capacity(4)
+        .close_timeout(ms(300))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    for i in 0..300 {
+        client.send_text(format!("{i}")).unwrap();
+    }
+    // The consumer is slow: the I/O thread waits for room instead of dropping events.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 300 {
+        if let Event::Text(t) = rx.recv_deadline(deadline).expect("echoes keep coming") {
+            got.push(t.parse::<usize>().unwrap());
+        }
+        if got.len() % 50 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    assert_eq!(got, (0..300).collect::<Vec<_>>());
+    // Now nobody drains: fill the channel, then close must still return in bounded time.
+    for i in 0..50 {
+        client.send_text(format!("late{i}")).unwrap();
+    }
+    let fill_deadline = Instant::now() + Duration::from_secs(5);
+    while rx.len() < 4 && Instant::now() < fill_deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(rx.len(), 4, "channel full");
+    let t0 = Instant::now();
+    client.close(1000, "").unwrap();
+    assert!(
+        t0.elapsed() < ms(300 + 500 + 500),
+        "close took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(client.state(), State::Stopped);
 }
