@@ -3,6 +3,10 @@
 //! server, with scaled-down intervals. Every wait is on an output line or on the process's
 //! exit, bounded by a deadline; every child is killed and reaped by a guard, also on failure.
 
+#[cfg(feature = "rustls")]
+#[path = "support/tls_server.rs"]
+mod tls_server;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -373,7 +377,7 @@ fn events_in_order_across_a_server_restart() {
             "stopped" => p.fail("stopped instead of reconnecting"),
             other => {
                 if other == "closed" {
-                    // The code is not checked: the core reports a reset as 1002, not 1006.
+                    assert_eq!(ev["code"], 1006, "{ev}");
                     assert_eq!(ev["initiator"], "abnormal", "{ev}");
                     assert_eq!(ev["will_reconnect"], true, "{ev}");
                 }
@@ -530,4 +534,103 @@ fn bad_arguments_exit_2_with_usage() {
     let first = p.expect_line("the usage", |_| true);
     assert!(first.starts_with("Usage: wsbeat"), "{first}");
     assert_eq!(p.wait_exit().code(), Some(0));
+}
+
+/// The TLS options end to end: a private CA (`--ca-file`), mutual TLS (`--client-cert`,
+/// `--client-key`), a rejected certificate (not retried: exit 1) and `--insecure`.
+#[cfg(feature = "rustls")]
+#[test]
+fn tls_options_against_a_wss_server() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    use tls_server::{TlsEchoServer, server_config};
+
+    fn ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let pem = p.self_signed(&key).unwrap().pem();
+        (Issuer::new(p, key), pem)
+    }
+    fn leaf(issuer: &Issuer<'static, KeyPair>, client: bool) -> (String, String) {
+        let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        p.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let key = KeyPair::generate().unwrap();
+        (
+            p.signed_by(&key, issuer).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    }
+
+    let (server_ca, server_ca_pem) = ca("wsbeat cli test server CA");
+    let (client_ca, client_ca_pem) = ca("wsbeat cli test client CA");
+    let (chain, key) = leaf(&server_ca, false);
+    let (client_chain, client_key) = leaf(&client_ca, true);
+    let server = TlsEchoServer::start(server_config(&chain, &key, Some(&client_ca_pem)));
+    let url = server.url("localhost");
+
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let ca_file = write("ca.pem", &server_ca_pem);
+    let cert_file = write("client.pem", &client_chain);
+    let key_file = write("client.key", &client_key);
+    let mtls = [
+        "--client-cert",
+        cert_file.as_str(),
+        "--client-key",
+        key_file.as_str(),
+    ];
+
+    // Trusted through --ca-file, client certificate presented: echo, then exit 0 on EOF.
+    let mut a = vec!["--json", "--ca-file", ca_file.as_str()];
+    a.extend(mtls);
+    let mut p = Proc::spawn(&args(&a, &[&url]));
+    p.expect_event("opened", is("opened"));
+    p.send_line("over tls");
+    assert_eq!(p.expect_event("the echo", is("text"))["data"], "over tls");
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+
+    // Without the CA: the certificate is rejected, which is not retried: exit 1 with the reason.
+    let mut a = vec!["--json"];
+    a.extend(mtls);
+    let mut p = Proc::spawn(&args(&a, &[&url]));
+    let err = p.expect_event("the certificate error", is("error"));
+    assert_eq!(err["kind"], "certificate", "{err}");
+    assert_eq!(p.next_event()["reason"], "policy_declined");
+    assert_eq!(p.wait_exit().code(), Some(1));
+    assert!(p.stderr().contains("certificate"), "{}", p.stderr());
+
+    // --insecure: connects without the CA, with a warning.
+    let mut a = vec!["--json", "--insecure"];
+    a.extend(mtls);
+    let mut p = Proc::spawn(&args(&a, &[&url]));
+    p.expect_event("opened", is("opened"));
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+    assert!(p.stderr().contains("NOT verified"), "{}", p.stderr());
+
+    // An unreadable CA file is an argument error.
+    let missing = dir.join("missing.pem");
+    let mut p = Proc::spawn(&["--ca-file", missing.to_str().unwrap(), &url]);
+    assert_eq!(p.wait_exit().code(), Some(2));
+    assert!(p.stderr().contains("missing.pem"), "{}", p.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
 }
