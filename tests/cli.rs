@@ -69,8 +69,27 @@ fn wsbeat_bin() -> &'static PathBuf {
                 cmd.env_remove(key);
             }
         }
+        // The same features as this test binary, so the library is not rebuilt differently.
+        let features: Vec<&str> = [
+            ("default", cfg!(feature = "default")),
+            ("rustls", cfg!(feature = "rustls")),
+            ("native-roots", cfg!(feature = "native-roots")),
+            ("native-tls", cfg!(feature = "native-tls")),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| *name)
+        .collect();
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--example", "wsbeat", "--target-dir"])
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "wsbeat",
+                "--no-default-features",
+            ])
+            .arg(format!("--features={}", features.join(",")))
+            .arg("--target-dir")
             .arg(target_dir);
         match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => {}
