@@ -39,6 +39,8 @@ Output:
                             event on stderr and raw messages on stdout
   --seed-json               Wrap each stdin line as {\"ModeCode\":\"message\",\"msg\":LINE}
   --no-stdin                Do not read stdin: run until the client stops or is killed
+  -v, --verbose             Also print the library's log on stderr (-v info, -vv debug,
+                            -vvv trace)
 
 Heartbeat:
   --heartbeat MODE          ping | seed-json | off                          [default: ping]
@@ -116,6 +118,7 @@ impl ServerOpts {
 #[derive(Debug)]
 struct ClientOpts {
     url: Option<String>,
+    verbose: u8,
     json: bool,
     seed_json: bool,
     read_stdin: bool,
@@ -142,7 +145,11 @@ struct ClientOpts {
 enum Command {
     Help,
     Version,
-    Serve { addr: String, opts: ServerOpts },
+    Serve {
+        addr: String,
+        opts: ServerOpts,
+        verbose: u8,
+    },
     Client(Box<ClientOpts>),
 }
 
@@ -200,6 +207,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn parse_args(args: &[String]) -> Result<Command, ArgError> {
     let mut o = ClientOpts {
         url: None,
+        verbose: 0,
         json: false,
         seed_json: false,
         read_stdin: true,
@@ -264,7 +272,15 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
         };
         if !matches!(
             name,
-            "--serve" | "--silent-after" | "--close-after" | "--close-code" | "--reply-delay"
+            "--serve"
+                | "--silent-after"
+                | "--close-after"
+                | "--close-code"
+                | "--reply-delay"
+                | "-v"
+                | "-vv"
+                | "-vvv"
+                | "--verbose"
         ) && client_only.is_none()
         {
             client_only = Some(name.to_owned());
@@ -290,6 +306,12 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
                 flag(&inline)?;
                 o.read_stdin = false;
             }
+            "-v" | "--verbose" => {
+                flag(&inline)?;
+                o.verbose = o.verbose.saturating_add(1);
+            }
+            "-vv" => o.verbose = o.verbose.saturating_add(2),
+            "-vvv" => o.verbose = o.verbose.saturating_add(3),
             "--heartbeat" => {
                 o.hb_mode = match value("ping|seed-json|off")?.as_str() {
                     "ping" => HbMode::Ping,
@@ -390,6 +412,7 @@ fn parse_args(args: &[String]) -> Result<Command, ArgError> {
         return Ok(Command::Serve {
             addr,
             opts: o.server,
+            verbose: o.verbose,
         });
     }
     if positional.len() > 1 {
@@ -792,6 +815,40 @@ impl Printer {
     }
 }
 
+/// The library's `log` records on stderr: `HH:MM:SS.mmm LEVEL target: message`.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            let _ = writeln!(
+                io::stderr(),
+                "{} {:<5} {}: {}",
+                timestamp(),
+                r.level(),
+                r.target(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Nothing by default (events already say what happened); more with each `-v`.
+fn init_log(verbose: u8) {
+    static LOGGER: StderrLog = StderrLog;
+    if verbose > 0 && log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(match verbose {
+            1 => log::LevelFilter::Info,
+            2 => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        });
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running
 // ---------------------------------------------------------------------------------------------
@@ -1146,8 +1203,18 @@ fn main() -> ExitCode {
             println!("wsbeat {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Ok(Command::Serve { addr, opts }) => serve(&addr, &opts),
-        Ok(Command::Client(o)) => run_client(*o),
+        Ok(Command::Serve {
+            addr,
+            opts,
+            verbose,
+        }) => {
+            init_log(verbose);
+            serve(&addr, &opts)
+        }
+        Ok(Command::Client(o)) => {
+            init_log(o.verbose);
+            run_client(*o)
+        }
     }
 }
 
@@ -1188,7 +1255,7 @@ mod tests {
             matches!(parse_args(&args(&["--serve"])), Ok(Command::Serve { addr, .. }) if addr == "127.0.0.1:8002")
         );
         assert!(
-            matches!(parse_args(&args(&["--serve", "127.0.0.1:0", "--close-after", "1s"])), Ok(Command::Serve { addr, opts }) if addr == "127.0.0.1:0" && opts.close_after.is_some())
+            matches!(parse_args(&args(&["--serve", "127.0.0.1:0", "--close-after", "1s"])), Ok(Command::Serve { addr, opts, .. }) if addr == "127.0.0.1:0" && opts.close_after.is_some())
         );
         let Ok(Command::Client(o)) = parse_args(&args(&[
             "--json",
