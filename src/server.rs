@@ -89,6 +89,17 @@ impl EchoServer {
         for _ in 0..50 {
             match EchoServer::start(&self.addr.to_string()) {
                 Ok(new) => {
+                    // The per-connection schedules survive a restart (they model the server).
+                    let schedule = self
+                        .control
+                        .schedule
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    *new.control
+                        .schedule
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = schedule;
                     *self = new;
                     return Ok(());
                 }
@@ -132,7 +143,8 @@ impl EchoServer {
     /// Close every connection accepted from now on with a clean close handshake (`code`,
     /// `reason`) `after` its WebSocket handshake; `None` turns this off for new connections
     /// (open ones keep their schedule). `code` should be one a server may send (1000..=1003,
-    /// 1007..=1014, 3000..=4999); `reason` is cut to 123 bytes. Defaults to off.
+    /// 1007..=1014, 3000..=4999); `reason` is cut to 123 bytes. Kept across
+    /// [`EchoServer::restart`]. Defaults to off.
     pub fn set_close_after(&self, after: Option<Duration>, code: u16, reason: &str) {
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
@@ -149,7 +161,8 @@ impl EchoServer {
     /// handshake: from then on nothing is answered (no echo, no pong, no close reply) and what
     /// the client sends is read and discarded until it drops the connection. Unlike
     /// [`EchoServer::set_silent`] this does not end; the next connection is served normally
-    /// until its own deadline. `None` turns this off for new connections. Defaults to off.
+    /// until its own deadline. `None` turns this off for new connections. Kept across
+    /// [`EchoServer::restart`]. Defaults to off.
     pub fn set_silent_after(&self, after: Option<Duration>) {
         self.control
             .schedule

@@ -443,6 +443,21 @@ fn serve_close_after_makes_the_client_reconnect() {
 }
 
 #[test]
+fn in_process_close_schedule_survives_a_restart() {
+    let mut server = EchoServer::start("127.0.0.1:0").unwrap();
+    server.set_close_after(Some(Duration::from_millis(200)), 4001, "scheduled");
+    server.restart().unwrap();
+    let url = server.url();
+    let mut p = Proc::spawn(&args(&["--json"], &[&url]));
+    p.expect_event("opened", is("opened"));
+    let closed = p.expect_event("closed", is("closed"));
+    assert_eq!(closed["code"], 4001, "{closed}");
+    assert_eq!(closed["reason"], "scheduled", "{closed}");
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+}
+
+#[test]
 fn serve_reply_delay_shows_in_the_heartbeat_rtt() {
     let (_server, url) = serve(&["--reply-delay", "150ms"]);
     let mut p = Proc::spawn(&["--json", "--interval", "300ms", "--timeout", "250ms", &url]);
