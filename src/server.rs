@@ -82,7 +82,8 @@ impl EchoServer {
     }
 
     /// Start again on the same address after [`EchoServer::stop`] (retries briefly while the
-    /// port is still held by the old listener).
+    /// port is still held by the old listener). The reply delay and per-connection schedules
+    /// carry over.
     pub fn restart(&mut self) -> io::Result<()> {
         self.stop();
         let mut last = None;
@@ -100,6 +101,8 @@ impl EchoServer {
                         .schedule
                         .lock()
                         .unwrap_or_else(|p| p.into_inner()) = schedule;
+                    let delay = self.control.delay_ms.load(Ordering::SeqCst);
+                    new.control.delay_ms.store(delay, Ordering::SeqCst);
                     *self = new;
                     return Ok(());
                 }
@@ -263,8 +266,7 @@ fn accept_loop(listener: TcpListener, c: Arc<Control>) {
     }
 }
 
-/// Whether a text message is one the seed server echoes (or any non-JSON text, which we echo
-/// instead of crashing).
+/// Park a connection thread while the server is silent (no reading, no answering).
 fn wait_while_silent(c: &Control) {
     let mut silent = c.silent.lock().unwrap_or_else(|p| p.into_inner());
     while *silent && !c.stopping.load(Ordering::SeqCst) {
