@@ -860,6 +860,15 @@ impl IoLoop {
     /// Report a read/write error and end the connection.
     fn lost_by_error(&mut self, c: &mut Conn, e: tungstenite::Error) -> End {
         let (kind, message, code) = match e {
+            // End of stream without a close frame (server crashed, path cut with FIN): the
+            // peer broke no protocol rule we could tell it about; it is a lost connection.
+            tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => (
+                ErrorKind::ConnectionLost,
+                "connection closed by the peer without a close frame".to_string(),
+                1006,
+            ),
             tungstenite::Error::Capacity(e) => (ErrorKind::MessageTooLarge, e.to_string(), 1009),
             tungstenite::Error::Protocol(e) => (ErrorKind::Protocol, e.to_string(), 1002),
             tungstenite::Error::Utf8(e) => {
