@@ -229,6 +229,24 @@ fn ip_address_url_with_an_ip_san_is_accepted(b: Backend) {
     assert_eq!(server.last_sni(), None);
 }
 
+fn ipv6_literal_url_is_verified_against_an_ip_san(b: Backend) {
+    let ca = Ca::new("wsbeat test CA");
+    let (chain, key) = ca.leaf(&["::1"], false, false);
+    let Ok(server) = TlsEchoServer::start_on("[::1]:0", server_config(&chain, &key, None)) else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let client = Client::builder(server.url("[::1]"))
+        .tls(trusting(&ca, b))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    open(&rx, &mut seen);
+    client.send_text("v6").unwrap();
+    wait_for(&rx, ms(5000), &mut seen, |e| *e == Event::Text("v6".into()));
+}
+
 fn bulk_traffic_both_ways_arrives_whole_and_in_order(b: Backend) {
     // Enough bytes in flight at once that TLS writes block while the echo keeps arriving:
     // reads that need writes and writes that need reads, on one non-blocking socket.
@@ -791,6 +809,7 @@ macro_rules! scenarios {
 scenarios!(
     accepted_with_the_test_ca_echoes_and_keeps_heartbeating,
     ip_address_url_with_an_ip_san_is_accepted,
+    ipv6_literal_url_is_verified_against_an_ip_san,
     bulk_traffic_both_ways_arrives_whole_and_in_order,
     unknown_issuer_is_refused_and_not_retried_by_default,
     certificate_errors_are_retried_when_the_policy_says_so,

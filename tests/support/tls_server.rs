@@ -82,7 +82,8 @@ impl TlsEchoServer {
         TlsEchoServer::start_on("127.0.0.1:0", config).expect("bind a TLS echo server")
     }
 
-    fn start_on(addr: &str, config: Arc<ServerConfig>) -> io::Result<TlsEchoServer> {
+    /// Listen on `addr` (port 0 for an ephemeral port).
+    pub fn start_on(addr: &str, config: Arc<ServerConfig>) -> io::Result<TlsEchoServer> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let control = Arc::new(Control::default());
@@ -103,7 +104,8 @@ impl TlsEchoServer {
         self.addr.port()
     }
 
-    /// `wss://HOST:PORT` for this server (`host` is what the client verifies and sends as SNI).
+    /// `wss://HOST:PORT` for this server (`host` is what the client verifies and sends as SNI;
+    /// an IPv6 address goes in brackets).
     pub fn url(&self, host: &str) -> String {
         format!("wss://{host}:{}", self.addr.port())
     }
