@@ -5,6 +5,10 @@ set -euo pipefail
 cargo build --no-default-features
 cargo clippy --no-default-features --all-targets -- -D warnings
 cargo test --features native-roots --test tls
+if ! pkg-config --exists openssl 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # CI runs as root on a fresh machine: install what the native-tls backend builds against.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev pkg-config >/dev/null
+fi
 if pkg-config --exists openssl 2>/dev/null; then
   cargo clippy --all-targets --features native-tls -- -D warnings
   cargo test --features native-tls --test tls
