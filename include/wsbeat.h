@@ -605,7 +605,8 @@ typedef struct ws_event {
 /**
  * An event callback: `userdata` is the pointer given with it; `event` is valid only until the
  * callback returns (copy what you keep). Runs on the client's I/O thread, one event at a
- * time, in order; it must not block for long (the connection is not serviced meanwhile).
+ * time, in order; it must not block for long (the connection is not serviced meanwhile). It
+ * must return normally: no C++ exception or `longjmp` may leave it.
  */
 typedef void (*ws_event_callback)(void *userdata, const struct ws_event *event);
 
@@ -672,7 +673,7 @@ typedef struct ws_client_stats {
  * A logger callback: `level` is a `ws_log_level`; `target` (the Rust module, e.g.
  * `"wsbeat::io_loop"`) and `message` are NUL-terminated UTF-8, valid only until the callback
  * returns. It may run on any thread (mostly the clients' I/O threads), concurrently, and must
- * not block for long.
+ * not block for long. It must return normally (no C++ exception or `longjmp`).
  */
 typedef void (*ws_log_callback)(void *userdata,
                                 ws_log_level level,

@@ -16,7 +16,8 @@ use crate::event::Event;
 
 /// An event callback: `userdata` is the pointer given with it; `event` is valid only until the
 /// callback returns (copy what you keep). Runs on the client's I/O thread, one event at a
-/// time, in order; it must not block for long (the connection is not serviced meanwhile).
+/// time, in order; it must not block for long (the connection is not serviced meanwhile). It
+/// must return normally: no C++ exception or `longjmp` may leave it.
 pub type ws_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const ws_event)>;
 

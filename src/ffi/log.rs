@@ -28,7 +28,7 @@ pub enum ws_log_level {
 /// A logger callback: `level` is a `ws_log_level`; `target` (the Rust module, e.g.
 /// `"wsbeat::io_loop"`) and `message` are NUL-terminated UTF-8, valid only until the callback
 /// returns. It may run on any thread (mostly the clients' I/O threads), concurrently, and must
-/// not block for long.
+/// not block for long. It must return normally (no C++ exception or `longjmp`).
 pub type ws_log_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,

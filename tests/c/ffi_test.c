@@ -426,7 +426,11 @@ static void test_push_echo_reconnect_close(const char *url) {
     CHECK_RES(ws_stats(c, &st), WS_OK);
     printf("after restart: reconnects %llu, last close %u \"%s\"\n", (unsigned long long)st.reconnects,
            (unsigned)st.last_close_code, st.last_close_reason);
+    pthread_mutex_lock(&r.mu);
     CHECK(st.reconnects >= 1 && st.last_close_code == r.close_code);
+    /* the restart cut the connection without a close frame */
+    CHECK(r.close_code == 1006 || r.counts[WS_EVENT_CLOSED] > 1);
+    pthread_mutex_unlock(&r.mu);
     ok("reconnect");
 
     /* replace the callback: the old one is not called after ws_on_event returns */
