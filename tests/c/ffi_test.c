@@ -72,6 +72,8 @@ typedef struct recorder {
     ws_result close_in_cb;
     ws_result on_event_in_cb;
     int in_callback_replaced;
+    int slow_started;
+    int slow_finished;
 } recorder;
 
 static void rec_init(recorder *r) {
@@ -163,6 +165,18 @@ static void on_event(void *userdata, const ws_event *ev) {
             r->free_in_cb = f;
             r->on_event_in_cb = o;
             pthread_mutex_unlock(&r->mu);
+        } else if (ev->len == 4 && memcmp(ev->data, "slow", 4) == 0) {
+            pthread_mutex_lock(&r->mu);
+            r->slow_started = 1;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            /* Stay inside the callback for a while: a window for ws_on_event on another
+             * thread, which must wait for this callback to return. */
+            struct timespec pause = {0, 300 * 1000000L};
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&r->mu);
+            r->slow_finished = 1;
+            pthread_mutex_unlock(&r->mu);
         } else if (ev->len == 8 && memcmp(ev->data, "close-me", 8) == 0) {
             ws_result c = ws_close(self, 4000, "from-callback");
             pthread_mutex_lock(&r->mu);
@@ -203,6 +217,7 @@ static int got_reply(const recorder *r) {
 }
 static int got_after(const recorder *r) { return strcmp(r->last_text, "after-restart") == 0; }
 static int got_replaced(const recorder *r) { return r->in_callback_replaced >= 1; }
+static int slow_started(const recorder *r) { return r->slow_started; }
 
 static void set_self(recorder *r, ws_client *c) {
     pthread_mutex_lock(&r->mu);
@@ -433,8 +448,14 @@ static void test_push_echo_reconnect_close(const char *url) {
     pthread_mutex_unlock(&r.mu);
     ok("reconnect");
 
-    /* replace the callback: the old one is not called after ws_on_event returns */
+    /* replace the callback while the old one runs: ws_on_event waits for it to return, and
+     * the old one is not called after ws_on_event returns */
+    CHECK_RES(send_str(c, "slow"), WS_OK);
+    CHECK(wait_for(&r, slow_started, WAIT_S));
     CHECK_RES(ws_on_event(c, replaced_callback, &r2), WS_OK);
+    pthread_mutex_lock(&r.mu);
+    CHECK(r.slow_finished == 1);
+    pthread_mutex_unlock(&r.mu);
     pthread_mutex_lock(&r.mu);
     int texts_before = r.texts;
     pthread_mutex_unlock(&r.mu);
