@@ -406,11 +406,15 @@ def test_max_attempts(free_port):
 
 
 def test_stopped_carries_unsent_messages(free_port):
-    with Client(f"ws://127.0.0.1:{free_port}", reconnect=False) as c:
+    with Client(
+        f"ws://127.0.0.1:{free_port}", max_attempts=1, backoff_initial=0.3, backoff_jitter=0.0
+    ) as c:
+        pull_until(c, wsbeat.Reconnecting)  # the first connect failed; one retry is left
         c.send("never delivered")
+        c.send(b"nor this")
         stopped = pull_until(c, Stopped)
-    assert stopped.reason is StopReason.RECONNECT_DISABLED
-    assert stopped.unsent == ("never delivered",)
+    assert stopped.reason is StopReason.MAX_ATTEMPTS
+    assert stopped.unsent == ("never delivered", b"nor this")
 
 
 # --- processes: Ctrl-C, interpreter exit, library lookup --------------------------------------
@@ -494,3 +498,95 @@ except wsbeat.LibraryNotFoundError as e:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=TIMEOUT
     )
     assert "ERR" in out.stdout and "cargo build --release" in out.stdout, out
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def test_concurrent_senders(echo_server):
+    got: "queue.Queue[Any]" = queue.Queue()
+    per_thread, threads = 50, 4
+    with Client(echo_server.url, on_message=lambda c, m: got.put(m)) as c:
+
+        def worker(t: int) -> None:
+            for i in range(per_thread):
+                c.send(f"{t}:{i}")
+
+        ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(TIMEOUT)
+        echoed = [got.get(timeout=TIMEOUT) for _ in range(per_thread * threads)]
+    for t in range(threads):  # each thread's messages arrive in its order
+        mine = [int(m.split(":")[1]) for m in echoed if m.startswith(f"{t}:")]
+        assert mine == list(range(per_thread))
+
+
+def test_close_from_another_thread_while_iterating(echo_server):
+    c = Client(echo_server.url)
+    events: List[Any] = []
+    opened = threading.Event()
+
+    def consume() -> None:
+        for ev in c:
+            events.append(ev)
+            if isinstance(ev, Opened):
+                opened.set()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    assert opened.wait(TIMEOUT)
+    c.close()
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+    assert isinstance(events[-1], Stopped) and events[-1].reason is StopReason.CLOSED
+
+
+# --- scripts ----------------------------------------------------------------------------------
+
+
+def test_seed_demo(seed_server):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "seed_demo.py"), seed_server.url],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 3,
+    )
+    assert out.returncode == 0, out
+    lines = out.stdout
+    for expected in (
+        "state: connecting",
+        "state: open",
+        "message: 'hello world'",
+        "state: close -> code 1000",
+        "stopped: closed",
+    ):
+        assert expected in lines, lines
+    assert lines.index("state: open") < lines.index("hello world") < lines.index("code 1000")
+    assert seed_server.received.get(timeout=TIMEOUT) == json.dumps(
+        {"ModeCode": "message", "msg": "hello world"}
+    )
+
+
+def test_bench_roundtrip_script(echo_server):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench_roundtrip.py"
+    out = subprocess.run(
+        [sys.executable, str(script), echo_server.url, "20"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 3,
+    )
+    assert out.returncode == 0, out
+    result = json.loads(out.stdout)
+    for api in ("pull", "callback"):
+        assert 0 < result[api]["p50_us"] <= result[api]["p99_us"]
