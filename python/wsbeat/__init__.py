@@ -64,7 +64,7 @@ __version__ = "0.1.0"
 
 def library_version() -> str:
     """The version of the loaded libwsbeat (``ws_version()``)."""
-    return _lib.lib().ws_version().decode()
+    return str(_lib.lib().ws_version().decode())
 
 
 __all__ = [

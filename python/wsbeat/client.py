@@ -31,6 +31,7 @@ from typing import (
     Dict,
     Iterable,
     Iterator,
+    List,
     Mapping,
     Optional,
     Sequence,
@@ -217,8 +218,12 @@ class _Handle:
             else:
                 other = False
                 self.freeing = True
-                while self.inflight:
-                    self.cond.wait()
+                try:
+                    while self.inflight:
+                        self.cond.wait()
+                except BaseException:
+                    self.freeing = False  # interrupted (Ctrl-C): leave it usable and freeable
+                    raise
                 ptr = self.ptr
         if other:
             self.freed.wait(wait)
@@ -313,7 +318,9 @@ def _pem(name: str, value: PathOrPem) -> bytes:
     raise TypeError(f"{name} must be PEM text (str or bytes) or a path (os.PathLike)")
 
 
-def _header_pairs(headers: Union[Mapping[str, str], Iterable[Tuple[str, str]], None]):
+def _header_pairs(
+    headers: Union[Mapping[str, str], Iterable[Tuple[str, str]], None],
+) -> List[Tuple[bytes, bytes]]:
     if headers is None:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -509,8 +516,8 @@ class Client:
         _check(lib.ws_config_set_reconnect(config, o["reconnect"]))
         initial, maximum, factor, jitter = o["backoff"]
         if any(v is not None for v in o["backoff"]):
-            initial_ms = _ms("backoff_initial", initial) if initial is not None else 500
-            max_ms = _ms("backoff_max", maximum) if maximum is not None else max(30_000, initial_ms)
+            initial_ms = _ms("backoff_initial", initial) or 500
+            max_ms = _ms("backoff_max", maximum) or max(30_000, initial_ms)
             for name, v in (("backoff_factor", factor), ("backoff_jitter", jitter)):
                 if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
                     raise TypeError(f"{name} must be a number")
@@ -547,8 +554,8 @@ class Client:
             )
         if o["event_capacity"] is not None:
             _check(lib.ws_config_set_event_capacity(config, _int("event_capacity", o["event_capacity"])))
-        for name, value in _header_pairs(o["headers"]):
-            _check(lib.ws_config_add_header(config, name, value))
+        for h_name, h_value in _header_pairs(o["headers"]):
+            _check(lib.ws_config_add_header(config, h_name, h_value))
         subs = o["subprotocols"]
         if subs is not None:
             if isinstance(subs, (str, bytes)):

@@ -9,12 +9,25 @@ from __future__ import annotations
 import ctypes
 import enum
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from . import _lib
 
 
-class State(enum.IntEnum):
+class _OpenEnum(enum.IntEnum):
+    """An IntEnum that keeps values added by a newer library as ``UNKNOWN_<n>`` members."""
+
+    @classmethod
+    def _missing_(cls, value: Any) -> Any:
+        if not isinstance(value, int):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"UNKNOWN_{value}"
+        member._value_ = value
+        return member
+
+
+class State(_OpenEnum):
     """Where a client is in its life (``ws_client_state``)."""
 
     CONNECTING = 0
@@ -29,7 +42,7 @@ class State(enum.IntEnum):
     """Stopped for good."""
 
 
-class Initiator(enum.IntEnum):
+class Initiator(_OpenEnum):
     """Who ended a connection (:attr:`Closed.initiator`)."""
 
     NONE = 0
@@ -41,7 +54,7 @@ class Initiator(enum.IntEnum):
     """No clean close: an I/O or protocol error or a heartbeat timeout dropped it."""
 
 
-class ErrorKind(enum.IntEnum):
+class ErrorKind(_OpenEnum):
     """What failed (:attr:`Error.kind`, ``ws_error_kind``)."""
 
     NONE = 0
@@ -61,7 +74,7 @@ class ErrorKind(enum.IntEnum):
     INTERNAL = 14
 
 
-class StopReason(enum.IntEnum):
+class StopReason(_OpenEnum):
     """Why a client stopped (:attr:`Stopped.reason`, ``ws_stop_reason``)."""
 
     NONE = 0
@@ -75,13 +88,6 @@ class StopReason(enum.IntEnum):
     """The reconnect policy declined to retry (e.g. close code 1008, a certificate error)."""
     INTERNAL = 5
     """An internal error; see :attr:`Stopped.detail`."""
-
-
-def _enum(cls, value):  # type: ignore[no-untyped-def]
-    try:
-        return cls(value)
-    except ValueError:
-        return value
 
 
 Message = Union[str, bytes]
@@ -268,16 +274,16 @@ def from_c(ev: _lib.ws_event) -> Event:
         return Closed(
             ev.close_code,
             text,
-            _enum(Initiator, ev.initiator),
+            Initiator(ev.initiator),
             bool(ev.will_reconnect),
             _messages(ev),
         )
     if k == _lib.EV_RECONNECTING:
         return Reconnecting(ev.attempt, ev.delay_ms)
     if k == _lib.EV_ERROR:
-        return Error(_enum(ErrorKind, ev.error_kind), text)
+        return Error(ErrorKind(ev.error_kind), text)
     if k == _lib.EV_STOPPED:
-        return Stopped(_enum(StopReason, ev.stop_reason), ev.attempt, text, _messages(ev))
+        return Stopped(StopReason(ev.stop_reason), ev.attempt, text, _messages(ev))
     return Error(ErrorKind.INTERNAL, f"unknown event kind {k}")
 
 
