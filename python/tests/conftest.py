@@ -28,8 +28,9 @@ class Server:
     echoed), "silent" (handshake, then stop reading the socket: no pongs, no echoes).
     """
 
-    def __init__(self, mode: str = "echo") -> None:
+    def __init__(self, mode: str = "echo", ssl_context: Any = None) -> None:
         self.mode = mode
+        self.ssl_context = ssl_context
         self.port = 0
         self.received: "queue.Queue[Any]" = queue.Queue()  # data messages seen by the server
         self.closes: "queue.Queue[Tuple[Optional[int], str]]" = queue.Queue()  # (code, reason)
@@ -44,7 +45,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     async def _handler(self, ws: ServerConnection) -> None:
         self._live.add(ws)
@@ -90,6 +92,7 @@ class Server:
                 try:
                     self._server = await serve(
                         self._handler, "127.0.0.1", self.port, ping_interval=None,
+                        ssl=self.ssl_context,
                         select_subprotocol=lambda _c, offered: "chat" if "chat" in offered else None,
                     )
                 except BaseException as e:  # noqa: BLE001
@@ -180,3 +183,39 @@ def run_script(code: str, *args: str, **kw: Any) -> "subprocess.Popen[str]":
         env=env,
         **kw,
     )
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A CA and a server certificate for 127.0.0.1/localhost signed by it (openssl CLI)."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl CLI is needed to make test certificates")
+    d = tmp_path_factory.mktemp("tls")
+
+    def sh(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    sh("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wsbeat test CA",
+       "-keyout", "ca.key", "-out", "ca.pem")
+    sh("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+       "-keyout", "server.key", "-out", "server.csr")
+    (d / "ext.cnf").write_text(
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
+    sh("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+       "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+    return d
+
+
+@pytest.fixture
+def tls_server(tls_files):
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_files / "server.pem", tls_files / "server.key")
+    s = Server("echo", ssl_context=ctx).start()
+    yield s
+    s.stop()

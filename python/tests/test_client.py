@@ -481,6 +481,26 @@ print("leaving", flush=True)  # neither client is closed: the atexit hook must d
     assert codes == {1000}  # both closed cleanly by the atexit hook
 
 
+def test_library_lookup(tmp_path):
+    """WSBEAT_LIBRARY wins; without it a source checkout's target/ directory is used."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    assert wsbeat.find_library().is_file()
+    code = "import wsbeat; print(wsbeat.find_library()); print(wsbeat.library_version())"
+    env = {k: v for k, v in os.environ.items() if k != "WSBEAT_LIBRARY"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=TIMEOUT,
+    )
+    assert out.returncode == 0, out
+    path, version = out.stdout.split()
+    assert "target" in path and version
+
+
 def test_missing_library_error(tmp_path):
     code = """
 import wsbeat
@@ -590,3 +610,35 @@ def test_bench_roundtrip_script(echo_server):
     result = json.loads(out.stdout)
     for api in ("pull", "callback"):
         assert 0 < result[api]["p50_us"] <= result[api]["p99_us"]
+
+
+# --- TLS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["ca_file", "ca_pem_bytes", "ca_pem_path", "insecure"])
+def test_wss_echo(tls_server, tls_files, how):
+    opts: Any = {
+        "ca_file": {"ca_file": str(tls_files / "ca.pem")},
+        "ca_pem_bytes": {"ca_pem": (tls_files / "ca.pem").read_bytes()},
+        "ca_pem_path": {"ca_pem": tls_files / "ca.pem"},
+        "insecure": {"insecure": True},
+    }[how]
+    with Client(tls_server.url, **opts) as c:
+        pull_until(c, Opened)
+        c.send("over tls")
+        assert pull_until(c, TextMessage).data == "over tls"
+
+
+def test_wss_untrusted_certificate_stops(tls_server):
+    rec = Recorder()
+    with Client(tls_server.url, on_event=rec, bundled_roots=False, **FAST_BACKOFF):
+        err = rec.wait_for(wsbeat.Error)
+        assert err.kind is wsbeat.ErrorKind.CERTIFICATE, err
+        assert rec.wait_for(Stopped).reason is StopReason.POLICY_DECLINED
+
+
+def test_wss_bad_pem(tls_server):
+    with pytest.raises(wsbeat.TlsError):
+        Client(tls_server.url, ca_pem=b"not a certificate")
+    with pytest.raises(wsbeat.InvalidArgumentError):
+        Client(tls_server.url, client_cert=b"x")  # client_key missing
