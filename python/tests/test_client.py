@@ -642,3 +642,21 @@ def test_wss_bad_pem(tls_server):
         Client(tls_server.url, ca_pem=b"not a certificate")
     with pytest.raises(wsbeat.InvalidArgumentError):
         Client(tls_server.url, client_cert=b"x")  # client_key missing
+
+
+def test_outbox_full_and_message_too_large(free_port):
+    with Client(
+        f"ws://127.0.0.1:{free_port}",
+        outbox_max_messages=2,
+        max_message_size=10,
+        backoff_initial=5,
+    ) as c:
+        c.send("one")
+        c.send("two")
+        with pytest.raises(wsbeat.OutboxFullError):
+            c.send("three")
+        with pytest.raises(wsbeat.MessageTooLargeError):
+            c.send(b"x" * 11)
+        assert c.stats.outbox_len == 2
+    stopped = pull_until(c, Stopped)
+    assert stopped.unsent == ("one", "two")

@@ -351,7 +351,7 @@ class Client:
             ``{"ModeCode":"heart_beat","msg":<ms>}`` echoed by the server) or ``"off"``.
         interval: seconds of silence before a heartbeat is sent (default 20).
         timeout: seconds to wait for the heartbeat's answer before the peer is declared dead
-            (default 10; must be below ``interval``).
+            (must be below ``interval``; default 10 s, or half the interval if that is less).
         reconnect: reconnect automatically when the connection ends (default True).
         backoff_initial, backoff_max, backoff_factor, backoff_jitter: the delay before reconnect
             attempt n is ``min(max, initial * factor**(n-1))`` minus a random fraction of up to
