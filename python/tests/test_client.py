@@ -637,6 +637,20 @@ def test_wss_untrusted_certificate_stops(tls_server):
         assert rec.wait_for(Stopped).reason is StopReason.POLICY_DECLINED
 
 
+def test_wss_untrusted_certificate_retried_when_asked(tls_server):
+    rec = Recorder()
+    with Client(
+        tls_server.url,
+        on_event=rec,
+        bundled_roots=False,
+        retry_certificate_errors=True,
+        retry_after_cap=1.0,
+        **FAST_BACKOFF,
+    ):
+        assert rec.wait_for(wsbeat.Error).kind is wsbeat.ErrorKind.CERTIFICATE
+        assert rec.wait_for(wsbeat.Reconnecting).attempt == 1
+
+
 def test_wss_bad_pem(tls_server):
     with pytest.raises(wsbeat.TlsError):
         Client(tls_server.url, ca_pem=b"not a certificate")

@@ -358,6 +358,10 @@ class Client:
             ``jitter`` (defaults 0.5 s, 30 s, 2.0, 0.5).
         max_attempts: stop after this many consecutive failed attempts (0 = no limit).
         min_uptime: seconds a connection must stay open to reset the backoff (default 5).
+        retry_after_cap: the longest server ``Retry-After`` (HTTP 429/503) honoured, in
+            seconds (default 300).
+        retry_certificate_errors: retry a rejected server certificate like other failures
+            (default False: the client stops with ``StopReason.POLICY_DECLINED``).
         connect_timeout: bound on one connection attempt in seconds (default 10).
         close_timeout: bound on the close handshake in seconds (default 2).
         max_message_size: largest message in either direction, in bytes (default 16 MiB).
@@ -394,6 +398,8 @@ class Client:
         backoff_jitter: Optional[float] = None,
         max_attempts: Optional[int] = None,
         min_uptime: Optional[float] = None,
+        retry_after_cap: Optional[float] = None,
+        retry_certificate_errors: bool = False,
         connect_timeout: Optional[float] = None,
         close_timeout: Optional[float] = None,
         max_message_size: Optional[int] = None,
@@ -460,6 +466,8 @@ class Client:
                 backoff=(backoff_initial, backoff_max, backoff_factor, backoff_jitter),
                 max_attempts=max_attempts,
                 min_uptime=min_uptime,
+                retry_after_cap=retry_after_cap,
+                retry_certificate_errors=retry_certificate_errors,
                 connect_timeout=connect_timeout,
                 close_timeout=close_timeout,
                 max_message_size=max_message_size,
@@ -537,6 +545,13 @@ class Client:
             _check(lib.ws_config_set_max_attempts(config, n))
         if o["min_uptime"] is not None:
             _check(lib.ws_config_set_min_uptime(config, _ms("min_uptime", o["min_uptime"], allow_zero=True)))
+        if o["retry_after_cap"] is not None:
+            cap = _ms("retry_after_cap", o["retry_after_cap"], allow_zero=True)
+            _check(lib.ws_config_set_retry_after_cap(config, cap))
+        if not isinstance(o["retry_certificate_errors"], bool):
+            raise TypeError("retry_certificate_errors must be a bool")
+        if o["retry_certificate_errors"]:
+            _check(lib.ws_config_set_retry_certificate_errors(config, True))
         if o["connect_timeout"] is not None:
             _check(lib.ws_config_set_connect_timeout(config, _ms("connect_timeout", o["connect_timeout"])))
         if o["close_timeout"] is not None:
