@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # build.rs regenerates include/wsbeat.h; a difference means the committed header is stale.
-cargo build --lib --quiet
+WSBEAT_STRICT_HEADER=1 cargo build --lib --quiet
 if git rev-parse --git-dir >/dev/null 2>&1; then
   git diff --exit-code -- include/wsbeat.h \
     || { echo "include/wsbeat.h is stale: commit the regenerated header"; exit 1; }

@@ -40,3 +40,28 @@ macro_rules! ffi_guard {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ffi::error::{ws_last_error, ws_result};
+
+    fn panics(yes: bool) -> ws_result {
+        ffi_guard!({
+            if yes {
+                panic!("boom in the body");
+            }
+            ws_result::WS_OK
+        })
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_and_a_message() {
+        assert_eq!(panics(false), ws_result::WS_OK);
+        assert_eq!(panics(true), ws_result::WS_ERR_PANIC);
+        // SAFETY: ws_last_error returns a NUL-terminated string valid until the next failure.
+        let msg = unsafe { std::ffi::CStr::from_ptr(ws_last_error()) };
+        assert!(msg.to_str().unwrap().contains("boom in the body"));
+        let v: u32 = ffi_guard!(7, { panic!("other") });
+        assert_eq!(v, 7);
+    }
+}
