@@ -192,6 +192,7 @@ fn c_api_test_suite() {
         "close_clean",
         "close_from_callback",
         "pull",
+        "pull_free_full_queue",
         "unsent",
         "logger",
         "cycles",

@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
@@ -374,6 +374,16 @@ pub extern "C" fn ws_free(client: *mut ws_client) -> ws_result {
             return ws_result::WS_OK;
         };
         let ws_client { client, mode } = *boxed;
+        if let Mode::Pull(pull) = &mode {
+            // Nobody will read the queued events: drain them while the client closes, so that
+            // an I/O thread blocked on a full queue is not left waiting for the close timeout.
+            let handle = client.handle();
+            if handle.state() != State::Stopped {
+                handle.request_close(1000, "");
+            }
+            let deadline = Instant::now() + handle.shared.close_wait;
+            while pull.rx.recv_deadline(deadline).is_ok() {}
+        }
         drop(client); // closes, and joins the I/O thread within the close timeout
         if let Mode::Push(d) = mode {
             // If the I/O thread had to be detached, make sure it calls the host no more.

@@ -538,6 +538,45 @@ static void test_pull(const char *url) {
     ok("pull");
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ws_free of a pull-mode client whose queue is full does not wait for the close timeout. */
+static void test_pull_free_with_full_queue(const char *url) {
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_set_heartbeat(cfg, WS_HEARTBEAT_OFF, 0, 0), WS_OK);
+    CHECK_RES(ws_config_set_event_capacity(cfg, 2), WS_OK);
+    CHECK_RES(ws_config_set_close_timeout(cfg, 10000), WS_OK);
+    ws_client *c = NULL;
+    ws_event ev;
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK_RES(pull_until(c, WS_EVENT_OPENED, &ev), WS_OK);
+    for (int i = 0; i < 50; i++) {
+        CHECK_RES(send_str(c, "fill the queue"), WS_OK);
+    }
+    /* wait until the echoes are back and the queue is full: one more event is readable */
+    CHECK_RES(pull_until(c, WS_EVENT_TEXT, &ev), WS_OK);
+    ws_client_stats st;
+    for (int i = 0; i < 3000; i++) {
+        CHECK_RES(ws_stats(c, &st), WS_OK);
+        if (st.messages_in >= 4) {
+            break;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL); /* polling a counter, bounded: 3 s */
+    }
+    double t0 = now_s();
+    CHECK_RES(ws_free(c), WS_OK);
+    double took = now_s() - t0;
+    printf("ws_free with a full queue took %.3f s\n", took);
+    CHECK(took < 5.0);
+    ok("pull_free_full_queue");
+}
+
 /* Messages sent while the server is unreachable come back in the STOPPED event. */
 static void test_unsent(void) {
     ws_config *cfg = test_config();
@@ -684,6 +723,7 @@ int main(int argc, char **argv) {
     test_push_echo_reconnect_close(url);
     test_close_from_callback(url);
     test_pull(url);
+    test_pull_free_with_full_queue(url);
     test_unsent();
     test_logger(url);
     test_cycles(url, cycles, check_rss);
