@@ -1021,6 +1021,15 @@ ws_result ws_config_tls_set_bundled_roots(struct ws_config *config, bool use_the
 ws_result ws_config_tls_set_native_roots(struct ws_config *config, bool enabled);
 
 /**
+ * `wss://`: use the platform's TLS library (OpenSSL on Linux) through native-tls instead of
+ * rustls. Needs a library built with the `native-tls` feature, else `ws_connect` fails with
+ * `WS_ERR_TLS`. Defaults to false (a build without rustls always uses native-tls).
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`.
+ */
+ws_result ws_config_tls_use_native_tls(struct ws_config *config, bool enabled);
+
+/**
  * DANGEROUS: accept any server certificate (self-signed test servers only). A warning is
  * logged at every connect. Defaults to false.
  *
