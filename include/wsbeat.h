@@ -767,7 +767,8 @@ ws_result ws_reconnect_now(const struct ws_client *client);
 /**
  * Free a client: close it (code 1000) if it has not stopped, wait for its I/O thread (at
  * most the close timeout plus 500 ms), and free everything it allocated, including an
- * event held for pull mode. NULL is a no-op returning `WS_OK`.
+ * event held for pull mode (events not yet pulled are discarded). NULL is a no-op returning
+ * `WS_OK`.
  *
  * The remaining events (`WS_EVENT_CLOSED`, `WS_EVENT_STOPPED`) may be delivered to the
  * callback while `ws_free` runs; once it returns, no callback of this client runs or will
@@ -1019,6 +1020,15 @@ ws_result ws_config_tls_set_bundled_roots(struct ws_config *config, bool use_the
  * Errors: `WS_ERR_NULL_ARGUMENT`.
  */
 ws_result ws_config_tls_set_native_roots(struct ws_config *config, bool enabled);
+
+/**
+ * `wss://`: use the platform's TLS library (OpenSSL on Linux) through native-tls instead of
+ * rustls. Needs a library built with the `native-tls` feature, else `ws_connect` fails with
+ * `WS_ERR_TLS`. Defaults to false (a build without rustls always uses native-tls).
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`.
+ */
+ws_result ws_config_tls_use_native_tls(struct ws_config *config, bool enabled);
 
 /**
  * DANGEROUS: accept any server certificate (self-signed test servers only). A warning is

@@ -318,6 +318,9 @@ impl Drop for Owner {
         if shared.on_io_thread() {
             return; // dropped by a callback's captures on the I/O thread: it is exiting anyway
         }
+        // Our receiver must not keep a full event channel alive: if no one else holds a clone,
+        // nobody can read it any more, and the I/O thread must not wait for a reader.
+        drop(self.events.take());
         let joined = shared.wait_done(shared.close_wait);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         match (joined, thread) {

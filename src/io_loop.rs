@@ -350,7 +350,10 @@ impl IoLoop {
             .to_owned();
         let tls = self.tls.as_ref().map(|c| (c, host.as_str()));
         if self.cfg.tls.dangerous_no_verify && tls.is_some() {
-            log::warn!("TLS certificate verification is DISABLED for this connection");
+            log::warn!(
+                "TLS certificate verification is DISABLED (dangerous_disable_verification) \
+                 for this connection to {host}:{port}"
+            );
         }
         let stream = match Stream::new(tcp, tls) {
             Ok(s) => s,
@@ -377,7 +380,12 @@ impl IoLoop {
                     return Ok((ws, protocol));
                 }
                 Err(HandshakeError::Interrupted(mid)) => {
-                    self.wait_connecting(deadline)?;
+                    let phase = if mid.get_ref().get_ref().tls_handshaking() {
+                        "the TLS handshake"
+                    } else {
+                        "the WebSocket handshake"
+                    };
+                    self.wait_connecting(deadline, phase)?;
                     round = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) => return Err(self.handshake_error(e)),
@@ -467,18 +475,19 @@ impl IoLoop {
                     return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
                 }
             }
-            if let Err(a) = self.wait_connecting(deadline) {
+            if let Err(a) = self.wait_connecting(deadline, "TCP connect") {
                 let _ = self.poll.registry().deregister(&mut s);
                 return Err(a);
             }
         }
     }
 
-    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes.
-    fn wait_connecting(&mut self, deadline: Instant) -> Result<(), Abort> {
+    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
+    /// (`phase` names the step that was waiting, for the timeout message).
+    fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
         if Instant::now() >= deadline {
             let msg = format!(
-                "connect timed out after {:?}",
+                "connect timed out after {:?} (during {phase})",
                 self.cfg.limits.connect_timeout
             );
             return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
@@ -568,8 +577,7 @@ impl IoLoop {
             protocol,
         });
         let end = self.open_loop(&mut conn);
-        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp_mut());
-        let _ = conn.ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        conn.ws.get_mut().shutdown(self.poll.registry());
         {
             let mut slow = self.shared.lock_slow();
             slow.open_since = None;
@@ -852,6 +860,15 @@ impl IoLoop {
     /// Report a read/write error and end the connection.
     fn lost_by_error(&mut self, c: &mut Conn, e: tungstenite::Error) -> End {
         let (kind, message, code) = match e {
+            // End of stream without a close frame (server crashed, path cut with FIN): the
+            // peer broke no protocol rule we could tell it about; it is a lost connection.
+            tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => (
+                ErrorKind::ConnectionLost,
+                "connection closed by the peer without a close frame".to_string(),
+                1006,
+            ),
             tungstenite::Error::Capacity(e) => (ErrorKind::MessageTooLarge, e.to_string(), 1009),
             tungstenite::Error::Protocol(e) => (ErrorKind::Protocol, e.to_string(), 1002),
             tungstenite::Error::Utf8(e) => {

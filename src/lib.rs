@@ -37,6 +37,8 @@
 //! ## Features
 //! - `rustls` (default): `wss://` through rustls with the bundled Mozilla roots.
 //! - `native-roots`: also trust the platform's root store.
+//! - `native-tls`: `wss://` through the platform's TLS library instead
+//!   ([`TlsOptions::use_native_tls`]); the only backend in builds without `rustls`.
 #![deny(missing_docs)]
 
 mod backoff;

@@ -297,3 +297,73 @@ fn static_library_links_and_runs() {
     let lines = run_example(&out);
     assert_eq!(lines.last().map(String::as_str), Some("stopped"));
 }
+
+#[path = "support/tls_server.rs"]
+mod tls_server;
+
+/// The TLS options through the C API: a test CA by file and by PEM, unknown CA rejected,
+/// dangerous mode, refused configurations, mutual TLS.
+#[test]
+fn c_tls_options() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let exe = compile("gcc", C_FLAGS, &["tests/c/tls_test.c"], "tls_test");
+
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, "wsbeat C test CA");
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(p, ca_key);
+    let leaf = |client: bool| {
+        let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        p.distinguished_name
+            .push(DnType::CommonName, "wsbeat C test");
+        p.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_chain, server_key) = leaf(false);
+    let (client_chain, client_key) = leaf(true);
+    let server = tls_server::TlsEchoServer::start(tls_server::server_config(
+        &server_chain,
+        &server_key,
+        None,
+    ));
+    let mtls = tls_server::TlsEchoServer::start(tls_server::server_config(
+        &server_chain,
+        &server_key,
+        Some(&ca_pem),
+    ));
+
+    let dir = out_dir();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_path = write("test-ca.pem", &ca_pem);
+    let cert_path = write("client-cert.pem", &client_chain);
+    let key_path = write("client-key.pem", &client_key);
+    let mut cmd = Command::new(exe);
+    cmd.arg(server.url("127.0.0.1"))
+        .arg(&ca_path)
+        .arg(mtls.url("127.0.0.1"))
+        .arg(&cert_path)
+        .arg(&key_path);
+    let lines = run(cmd, Duration::from_secs(120), |_| {});
+    assert_eq!(lines.last().map(String::as_str), Some("all ok"));
+}

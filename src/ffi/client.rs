@@ -344,7 +344,8 @@ pub extern "C" fn ws_reconnect_now(client: *const ws_client) -> ws_result {
 
 /// Free a client: close it (code 1000) if it has not stopped, wait for its I/O thread (at
 /// most the close timeout plus 500 ms), and free everything it allocated, including an
-/// event held for pull mode. NULL is a no-op returning `WS_OK`.
+/// event held for pull mode (events not yet pulled are discarded). NULL is a no-op returning
+/// `WS_OK`.
 ///
 /// The remaining events (`WS_EVENT_CLOSED`, `WS_EVENT_STOPPED`) may be delivered to the
 /// callback while `ws_free` runs; once it returns, no callback of this client runs or will

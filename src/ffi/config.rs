@@ -523,6 +523,20 @@ pub extern "C" fn ws_config_tls_set_native_roots(
     })
 }
 
+/// `wss://`: use the platform's TLS library (OpenSSL on Linux) through native-tls instead of
+/// rustls. Needs a library built with the `native-tls` feature, else `ws_connect` fails with
+/// `WS_ERR_TLS`. Defaults to false (a build without rustls always uses native-tls).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_use_native_tls(config: *mut ws_config, enabled: bool) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.tls.native_tls = enabled;
+        ws_result::WS_OK
+    })
+}
+
 /// DANGEROUS: accept any server certificate (self-signed test servers only). A warning is
 /// logged at every connect. Defaults to false.
 ///
