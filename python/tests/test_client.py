@@ -631,7 +631,7 @@ def test_wss_echo(tls_server, tls_files, how):
 
 def test_wss_untrusted_certificate_stops(tls_server):
     rec = Recorder()
-    with Client(tls_server.url, on_event=rec, bundled_roots=False, **FAST_BACKOFF):
+    with Client(tls_server.url, on_event=rec, **FAST_BACKOFF):  # the Mozilla roots only
         err = rec.wait_for(wsbeat.Error)
         assert err.kind is wsbeat.ErrorKind.CERTIFICATE, err
         assert rec.wait_for(Stopped).reason is StopReason.POLICY_DECLINED
@@ -642,7 +642,6 @@ def test_wss_untrusted_certificate_retried_when_asked(tls_server):
     with Client(
         tls_server.url,
         on_event=rec,
-        bundled_roots=False,
         retry_certificate_errors=True,
         retry_after_cap=1.0,
         **FAST_BACKOFF,
@@ -654,6 +653,8 @@ def test_wss_untrusted_certificate_retried_when_asked(tls_server):
 def test_wss_bad_pem(tls_server):
     with pytest.raises(wsbeat.TlsError):
         Client(tls_server.url, ca_pem=b"not a certificate")
+    with pytest.raises(wsbeat.TlsError):
+        Client(tls_server.url, bundled_roots=False)  # would trust nothing
     with pytest.raises(wsbeat.InvalidArgumentError):
         Client(tls_server.url, client_cert=b"x")  # client_key missing
 
