@@ -373,7 +373,8 @@ class Client:
         ca_pem: ``wss://``: also trust these PEM CAs (str/bytes, or a path).
         client_cert, client_key: mutual TLS certificate chain and key (PEM str/bytes or paths).
         insecure: DANGEROUS: accept any server certificate (self-signed test servers only).
-        bundled_roots: trust the bundled Mozilla roots (default True).
+        bundled_roots: trust the bundled Mozilla roots (default True). Turn off only together
+            with ``ca_file``/``ca_pem``: a configuration that trusts nothing raises TlsError.
         on_open, on_message, on_close, on_error, on_reconnecting, on_pong: callbacks for
             :class:`Opened`, text/binary messages (passed as ``str``/``bytes``),
             :class:`Closed`, :class:`Error`, :class:`Reconnecting`, :class:`Pong`.
