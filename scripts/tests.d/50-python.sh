@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Python package (python/): builds the cdylib in release mode (`cargo build --release --lib`,
-# target/release/libwsbeat.so), creates the venv .venv-py/ (pytest, websockets, mypy from PyPI),
+# Python package (python/): builds the cdylib (`cargo build --lib`, target/debug/libwsbeat.so,
+# already built by the earlier steps, so CI does not pay for a release build), creates the
+# venv .venv-py/ (pytest, websockets, mypy from PyPI),
 # installs the package into it, type-checks it (mypy --strict) and runs its pytest suite
 # against real websockets servers (and a TLS one, with certificates made by the openssl CLI).
 # "No tests collected" (pytest exit code 5) counts as a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build --release --lib --quiet
+cargo build --lib --quiet
 case "$(uname -s)" in
-  Darwin) lib=target/release/libwsbeat.dylib ;;
-  *) lib=target/release/libwsbeat.so ;;
+  Darwin) lib=target/debug/libwsbeat.dylib ;;
+  *) lib=target/debug/libwsbeat.so ;;
 esac
 test -f "$lib" || { echo "50-python: $lib was not built" >&2; exit 1; }
 
