@@ -31,6 +31,7 @@ macro_rules! scenario_tests {
 
 scenario_tests!(
     blackhole,
+    kernel_blackhole,
     cut_rst,
     refused_then_accepts,
     delayed_path,
@@ -65,5 +66,5 @@ scenario_tests!(
 #[test]
 fn every_scenario_is_a_test() {
     // The matrix and the tests must not drift apart.
-    assert_eq!(scenarios::ALL.len(), 30);
+    assert_eq!(scenarios::ALL.len(), 31);
 }

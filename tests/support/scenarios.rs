@@ -1154,9 +1154,150 @@ pub fn close_in_every_state() -> Row {
 /// A named scenario.
 pub type Scenario = (&'static str, fn() -> Row);
 
+// ---- kernel-level drops --------------------------------------------------------------------
+
+fn sh(cmd: &str) -> Result<(), String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{cmd}`: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether this machine lets us make a private network namespace and black-hole its loopback.
+fn kernel_ready() -> Result<(), String> {
+    sh("unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root blackhole' 2>&1")
+        .map_err(|e| format!("needs root, unshare, ip and tc ({e})"))
+}
+
+/// The half-open check done by the kernel: inside a private network namespace (`unshare -n`,
+/// so nothing else is touched), `tc qdisc add dev lo root blackhole` drops every packet: TCP
+/// keeps retransmitting, nothing is ACKed. Skipped, saying so, without the privilege.
+pub fn kernel_blackhole() -> Row {
+    let mut row = Row::new(
+        "kernel-level black hole (tc blackhole on lo, private netns)",
+        "HeartbeatTimeout within interval+timeout; reconnect after heal",
+    );
+    if let Err(why) = kernel_ready() {
+        eprintln!("SKIPPED kernel-level black hole: {why}");
+        println!("SKIPPED kernel-level black hole: {why}");
+        row.note = format!("SKIPPED here: {why}");
+        return row;
+    }
+    let out = super::process::run_kernel_helper(&["unshare", "-n"], Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("kernel scenario failed: {e}"));
+    let line = out
+        .lines()
+        .find_map(|l| l.find("KERNEL-ROW ").map(|i| &l[i + 11..]))
+        .unwrap_or_else(|| panic!("no result line in: {out}"));
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    row.detect = Some(Duration::from_micros(v[0]));
+    row.recover = Some(Duration::from_micros(v[1]));
+    row.acc = Some(Accounting {
+        sent: v[2] as usize,
+        delivered: v[3] as usize,
+        reported: v[4] as usize,
+        lost: vec![String::new(); v[5] as usize],
+        ..Accounting::default()
+    });
+    row.note = format!(
+        "{} of 3 messages written into the undetected hole lost unreported; none arrived late",
+        v[5]
+    );
+    row
+}
+
+/// The body of [`kernel_blackhole`], run in the private namespace by the helper process.
+pub fn kernel_inner() {
+    sh("ip link set lo up").unwrap();
+    let server = RecordingServer::start("127.0.0.1:0").unwrap();
+    let (client, mut ev) = start(&server.url(), |b| b.connect_timeout(ms(300)));
+    let mut ledger = Ledger::new("kbh");
+    ev.wait(ms(5000), is_open);
+    round_trip(&client, &mut ev, &mut ledger, 5);
+    ev.wait(ms(2000), |e| matches!(e, Event::Pong { .. }));
+    sh("tc qdisc add dev lo root blackhole").unwrap();
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        ledger.send(&client);
+    }
+    let (t, _) = ev.wait(ms(3000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
+    let detect = t - t0;
+    assert_within(
+        "kernel black hole detection",
+        detect,
+        INTERVAL + TIMEOUT + MARGIN,
+    );
+    let (_, c) = ev.wait(ms(2000), is_closed);
+    assert!(
+        matches!(
+            c,
+            Event::Closed {
+                code: 1006,
+                will_reconnect: true,
+                ..
+            }
+        ),
+        "{c:?}"
+    );
+    // SYNs vanish too: attempts end by the connect timeout.
+    ev.wait(ms(3000), |e| {
+        matches!(
+            e,
+            Event::Error {
+                kind: ErrorKind::ConnectTimeout,
+                ..
+            }
+        )
+    });
+    sh("tc qdisc del dev lo root").unwrap();
+    let t1 = Instant::now();
+    let (t, _) = ev.wait(ms(5000), is_open);
+    let recover = t - t1;
+    assert_within("reconnect after heal", recover, ms(300 + 400) + MARGIN);
+    round_trip(&client, &mut ev, &mut ledger, 5);
+    // Give retransmissions of the old connection a moment to land.
+    thread::sleep(ms(300));
+    finish(client, &mut ev);
+    let acc = ledger.account(&server.received(), &ev.reported());
+    // Before wsbeat reset dead connections, TCP retransmitted the hole's messages after the
+    // heal and the server got them after the next connection's: out of order.
+    assert!(
+        acc.duplicated.is_empty() && acc.out_of_order.is_empty(),
+        "{acc:#?}"
+    );
+    assert!(
+        acc.lost
+            .iter()
+            .all(|m| ["kbh-5", "kbh-6", "kbh-7"].contains(&m.as_str())),
+        "{acc:#?}"
+    );
+    println!(
+        "\nKERNEL-ROW {} {} {} {} {} {}",
+        detect.as_micros(),
+        recover.as_micros(),
+        acc.sent,
+        acc.delivered,
+        acc.reported,
+        acc.lost.len()
+    );
+}
+
 /// Every scenario, in matrix order.
 pub const ALL: &[Scenario] = &[
     ("blackhole", blackhole),
+    ("kernel_blackhole", kernel_blackhole),
     ("cut_rst", cut_rst),
     ("refused_then_accepts", refused_then_accepts),
     ("delayed_path", delayed_path),
