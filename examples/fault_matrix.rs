@@ -42,6 +42,10 @@ fn main() {
             f => filter = Some(f.to_owned()),
         }
     }
+    if write && filter.is_some() {
+        eprintln!("--write rewrites the whole table: run it without a filter");
+        std::process::exit(2);
+    }
     // Assertion failures are reported in the table, not as a panic dump.
     std::panic::set_hook(Box::new(|_| {}));
     let mut table = String::new();
