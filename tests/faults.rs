@@ -36,6 +36,7 @@ scenario_tests!(
     refused_then_accepts,
     delayed_path,
     throttled_path,
+    heartbeat_behind_slow_upload,
     flapping,
     server_killed,
     server_restart_same_port,
@@ -66,5 +67,5 @@ scenario_tests!(
 #[test]
 fn every_scenario_is_a_test() {
     // The matrix and the tests must not drift apart.
-    assert_eq!(scenarios::ALL.len(), 31);
+    assert_eq!(scenarios::ALL.len(), 32);
 }

@@ -342,6 +342,48 @@ pub fn throttled_path() -> Row {
     row
 }
 
+/// A documented limit, measured: a heartbeat queued behind an upload that takes longer than
+/// interval + timeout on a slow uplink is not answered in time, so a healthy connection is
+/// declared dead. The client recovers once the path is fast again.
+pub fn heartbeat_behind_slow_upload() -> Row {
+    let mut row = Row::new(
+        "heartbeat behind a 32 KiB upload at 25 KiB/s (limit)",
+        "limit: dropped as dead when an upload outlasts interval+timeout; recovers",
+    );
+    let server = RecordingServer::start("127.0.0.1:0").unwrap();
+    let proxy = FaultProxy::start(server.addr()).unwrap();
+    let (client, mut ev) = start(&proxy.url(), |b| b);
+    let mut ledger = Ledger::new("up");
+    ev.wait(ms(5000), is_open);
+    round_trip(&client, &mut ev, &mut ledger, 2);
+    proxy.throttle(256);
+    let t0 = Instant::now();
+    client
+        .send_text(format!("up-big-{}", "x".repeat(32 * 1024)))
+        .unwrap();
+    let (t, _) = ev.wait(ms(3000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
+    row.detect = Some(t - t0);
+    proxy.throttle(0);
+    let (t, _) = ev.wait(ms(5000), is_open);
+    row.recover = Some(t - t0);
+    round_trip(&client, &mut ev, &mut ledger, 2);
+    finish(client, &mut ev);
+    let reported = ev.reported();
+    let delivered = server.received();
+    let big_fate = if delivered.iter().any(|m| m.starts_with("up-big-")) {
+        "delivered"
+    } else if reported.iter().any(|m| m.starts_with("up-big-")) {
+        "reported unconfirmed"
+    } else {
+        "lost unreported (the kernel had accepted it)"
+    };
+    let acc = ledger.account(&delivered, &reported);
+    acc.assert_clean();
+    row.note = format!("false dead-peer detection; the 32 KiB message was {big_fate}");
+    row.acc = Some(acc);
+    row
+}
+
 /// Flapping path: cut and refused / accepted every 150-300 ms for 2.5 s with steady traffic.
 pub fn flapping() -> Row {
     let mut row = Row::new(
@@ -1331,6 +1373,7 @@ pub const ALL: &[Scenario] = &[
     ("refused_then_accepts", refused_then_accepts),
     ("delayed_path", delayed_path),
     ("throttled_path", throttled_path),
+    ("heartbeat_behind_slow_upload", heartbeat_behind_slow_upload),
     ("flapping", flapping),
     ("server_killed", server_killed),
     ("server_restart_same_port", server_restart_same_port),
