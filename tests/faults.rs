@@ -33,6 +33,8 @@ scenario_tests!(
     blackhole,
     kernel_blackhole,
     cut_rst,
+    wss_blackhole,
+    wss_cut_rst,
     refused_then_accepts,
     delayed_path,
     throttled_path,
@@ -67,5 +69,5 @@ scenario_tests!(
 #[test]
 fn every_scenario_is_a_test() {
     // The matrix and the tests must not drift apart.
-    assert_eq!(scenarios::ALL.len(), 32);
+    assert_eq!(scenarios::ALL.len(), 34);
 }

@@ -1225,6 +1225,113 @@ pub fn close_in_every_state() -> Row {
 /// A named scenario.
 pub type Scenario = (&'static str, fn() -> Row);
 
+// ---- wss:// through the fault proxy -------------------------------------------------------
+
+/// A TLS echo server with a certificate for `localhost` from a CA made for the test, and
+/// client TLS options trusting only that CA.
+fn tls_pair() -> (super::tls_server::TlsEchoServer, wsbeat::TlsOptions) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "wsbeat faults CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    let server = super::tls_server::TlsEchoServer::start(super::tls_server::server_config(
+        &cert.pem(),
+        &key.serialize_pem(),
+        None,
+    ));
+    let opts = wsbeat::TlsOptions::default()
+        .add_ca_pem(ca_pem)
+        .without_bundled_roots();
+    (server, opts)
+}
+
+fn tls_available() -> bool {
+    cfg!(any(feature = "rustls", feature = "native-tls"))
+}
+
+/// wss:// behind the proxy: black hole (detected by the heartbeat through TLS), heal, then a
+/// RST cut; each time a new TLS connection opens and echoes flow again.
+fn tls_faults(rst: bool) -> Row {
+    let mut row = Row::new("", "");
+    if !tls_available() {
+        eprintln!("SKIPPED wss scenario: built without a TLS backend");
+        row.note = "SKIPPED: built without a TLS backend".into();
+        return row;
+    }
+    let (server, tls) = tls_pair();
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).unwrap();
+    let url = format!("wss://localhost:{}", proxy.addr().port());
+    let (client, mut ev) = start(&url, |b| b.tls(tls).connect_timeout(ms(500)));
+    ev.wait(ms(10_000), is_open);
+    client.send_text("before").unwrap();
+    ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "before"));
+    ev.wait(ms(2000), |e| matches!(e, Event::Pong { .. }));
+    let t0 = Instant::now();
+    if rst {
+        proxy.cut_rst();
+        let (t, _) = ev.wait(ms(3000), |e| matches!(e, Event::Error { .. }));
+        row.detect = Some(t - t0);
+        assert_within("detection", t - t0, MARGIN);
+    } else {
+        proxy.blackhole(true);
+        let (t, _) = ev.wait(ms(3000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
+        row.detect = Some(t - t0);
+        assert_within("detection", t - t0, INTERVAL + TIMEOUT + MARGIN);
+        ev.wait(ms(3000), |e| {
+            matches!(
+                e,
+                Event::Error {
+                    kind: ErrorKind::ConnectTimeout,
+                    ..
+                }
+            )
+        });
+        proxy.blackhole(false);
+    }
+    let t1 = Instant::now();
+    let (t, _) = ev.wait(ms(10_000), is_open);
+    row.recover = Some(t - t1);
+    client.send_text("after").unwrap();
+    ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "after"));
+    finish(client, &mut ev);
+    assert_eq!(server.opened(), 2, "one TLS connection per open");
+    assert_eq!(ev.texts(), ["before", "after"]);
+    row
+}
+
+pub fn wss_blackhole() -> Row {
+    Row {
+        scenario: "wss:// black-holed path (TLS through the proxy)",
+        promise: "HeartbeatTimeout within interval+timeout; new TLS session after heal",
+        ..tls_faults(false)
+    }
+}
+
+pub fn wss_cut_rst() -> Row {
+    Row {
+        scenario: "wss:// path cut with RST",
+        promise: "Error at once; new TLS session; reconnect",
+        ..tls_faults(true)
+    }
+}
+
 // ---- kernel-level drops --------------------------------------------------------------------
 
 fn sh(cmd: &str) -> Result<(), String> {
@@ -1370,6 +1477,8 @@ pub const ALL: &[Scenario] = &[
     ("blackhole", blackhole),
     ("kernel_blackhole", kernel_blackhole),
     ("cut_rst", cut_rst),
+    ("wss_blackhole", wss_blackhole),
+    ("wss_cut_rst", wss_cut_rst),
     ("refused_then_accepts", refused_then_accepts),
     ("delayed_path", delayed_path),
     ("throttled_path", throttled_path),
