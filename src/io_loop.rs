@@ -648,6 +648,11 @@ impl IoLoop {
                             .fetch_add(1, Ordering::Relaxed);
                         log::warn!("no heartbeat reply: peer silent for {silent_for:?}; dropping");
                         self.emit(Event::HeartbeatTimeout { silent_for });
+                        // Abort, do not close: with a plain close the kernel keeps
+                        // retransmitting what we wrote into the dead path, and once the path
+                        // heals the server gets it late, after what the next connection already
+                        // delivered (out of order). SO_LINGER 0 discards it and resets.
+                        c.ws.get_ref().reset_on_close();
                         return End::Lost(self.abnormal(c, "heartbeat timeout", true));
                     }
                 }

@@ -211,6 +211,21 @@ impl Stream {
         }
     }
 
+    /// Make the coming close reset the connection (SO_LINGER 0): bytes still unsent are
+    /// discarded instead of being retransmitted after wsbeat gave the connection up.
+    pub(crate) fn reset_on_close(&self) {
+        let tcp: Option<&TcpStream> = match self {
+            Stream::Plain(s) => Some(s),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(s) => Some(&s.sock),
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.tcp(),
+        };
+        if let Some(tcp) = tcp {
+            let _ = socket2::SockRef::from(tcp).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
     /// End the connection: a TLS close_notify (best effort, never waited for), then the socket
     /// leaves the poller and is shut down both ways.
     #[allow(clippy::infallible_destructuring_match)] // in builds without TLS
@@ -592,6 +607,15 @@ mod native_impl {
                     io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
                 })),
                 NativeStream::Handshaking(_) => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+
+        /// The socket, if the stream still has one.
+        pub(super) fn tcp(&self) -> Option<&TcpStream> {
+            match self {
+                NativeStream::Handshaking(mid) => Some(mid.get_ref()),
+                NativeStream::Open(s) => Some(s.get_ref()),
+                NativeStream::Failed(_) => None,
             }
         }
 

@@ -31,10 +31,14 @@ macro_rules! scenario_tests {
 
 scenario_tests!(
     blackhole,
+    kernel_blackhole,
     cut_rst,
+    wss_blackhole,
+    wss_cut_rst,
     refused_then_accepts,
     delayed_path,
     throttled_path,
+    heartbeat_behind_slow_upload,
     flapping,
     server_killed,
     server_restart_same_port,
@@ -65,5 +69,5 @@ scenario_tests!(
 #[test]
 fn every_scenario_is_a_test() {
     // The matrix and the tests must not drift apart.
-    assert_eq!(scenarios::ALL.len(), 30);
+    assert_eq!(scenarios::ALL.len(), 34);
 }

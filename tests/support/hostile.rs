@@ -224,6 +224,7 @@ type Conns = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;
 pub struct Hostile {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    times: Arc<Mutex<Vec<Instant>>>,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
     conns: Conns,
@@ -236,10 +237,11 @@ impl Hostile {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
+        let times = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let conns: Conns = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Script> = Arc::new(script);
-        let (a, s, c) = (accepted.clone(), stop.clone(), conns.clone());
+        let (a, s, c, tm) = (accepted.clone(), stop.clone(), conns.clone(), times.clone());
         let acceptor = thread::Builder::new()
             .name("hostile-accept".into())
             .spawn(move || {
@@ -251,6 +253,7 @@ impl Hostile {
                             continue;
                         }
                     };
+                    tm.lock().unwrap().push(Instant::now());
                     let _ = stream.set_nonblocking(false);
                     let _ = stream.set_nodelay(true);
                     let index = a.fetch_add(1, Ordering::SeqCst);
@@ -275,6 +278,7 @@ impl Hostile {
         Hostile {
             addr,
             accepted,
+            times,
             stop,
             acceptor: Some(acceptor),
             conns,
@@ -294,6 +298,11 @@ impl Hostile {
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// When each connection was accepted.
+    pub fn accept_times(&self) -> Vec<Instant> {
+        self.times.lock().unwrap().clone()
     }
 }
 

@@ -20,6 +20,7 @@ pub mod process;
 pub mod proxy;
 pub mod recorder;
 pub mod scenarios;
+pub mod tls_server;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};

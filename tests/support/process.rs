@@ -41,8 +41,15 @@ fn helper_args() -> Vec<String> {
         .clone()
 }
 
-/// In the child: serve until killed (or until stdin closes: the parent died), then exit.
+const KERNEL_ENV: &str = "WSBEAT_HELPER_KERNEL";
+
+/// In the child: serve until killed (or until stdin closes: the parent died), then exit. Or,
+/// with `WSBEAT_HELPER_KERNEL` set, run the kernel-level scenario (inside `unshare -n`).
 pub fn helper_main_if_requested() {
+    if std::env::var_os(KERNEL_ENV).is_some() {
+        super::scenarios::kernel_inner();
+        std::process::exit(0);
+    }
     let Ok(addr) = std::env::var(ENV) else {
         return;
     };
@@ -140,5 +147,51 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Run this executable's kernel-level scenario under `prefix` (e.g. `unshare -n`), bounded by
+/// `within`. Returns its stdout, or why it failed (exit status and stderr).
+pub fn run_kernel_helper(prefix: &[&str], within: Duration) -> Result<String, String> {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(prefix[0])
+        .args(&prefix[1..])
+        .arg(exe)
+        .args(helper_args())
+        .env(KERNEL_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", prefix[0]))?;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        s
+    });
+    let e = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let until = Instant::now() + within;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {within:?}"));
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (o.join().unwrap_or_default(), e.join().unwrap_or_default());
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("{status}: {stdout}\n{stderr}"))
     }
 }
