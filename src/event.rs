@@ -134,9 +134,11 @@ pub enum Event {
         initiator: CloseInitiator,
         /// Whether a reconnect follows.
         will_reconnect: bool,
-        /// Messages handed to the socket whose write was not confirmed before the connection
-        /// died: they may or may not have reached the server (usually empty). They are not
-        /// resent, so nothing is duplicated; the application decides.
+        /// Messages written to the socket whose receipt the server had not confirmed when the
+        /// connection ended (confirmation: the answer to a heartbeat sent after them, or the
+        /// completed close handshake; without a heartbeat, only a completed flush). They may
+        /// or may not have arrived; wsbeat does not resend them, so nothing is duplicated: the
+        /// application decides.
         unconfirmed: Vec<Message>,
     },
     /// A reconnect is scheduled after `delay`.

@@ -26,13 +26,21 @@ pub(crate) enum Outgoing {
     Message(Message),
 }
 
+/// A heartbeat answered: which one, and its round trip. The peer has read everything written
+/// before heartbeat `seq`.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub(crate) struct Answer {
+    pub(crate) seq: u64,
+    pub(crate) rtt: Duration,
+}
+
 /// What a received frame turned out to be, for the heartbeat.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Reply {
     /// Not a heartbeat reply: deliver it.
     NotReply,
-    /// The reply to our heartbeat, with its RTT if it matched the outstanding one.
-    Reply(Option<Duration>),
+    /// The reply to our heartbeat: its number and RTT if it matched the outstanding one.
+    Reply(Option<Answer>),
 }
 
 pub(crate) struct HeartbeatState {
@@ -85,15 +93,28 @@ impl HeartbeatState {
         !matches!(self.config.mode, HeartbeatMode::Off)
     }
 
-    /// The next instant at which [`HeartbeatState::poll`] has something to do.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    /// The next instant at which [`HeartbeatState::poll`] has something to do. `ack_at`: when
+    /// the I/O loop wants written messages confirmed (a heartbeat is then sent even on a
+    /// connection that keeps hearing from the peer).
+    pub(crate) fn next_deadline(&self, ack_at: Option<Instant>) -> Option<Instant> {
         if !self.enabled() {
             return None;
         }
-        Some(
-            self.dead_at
-                .unwrap_or(self.last_heard + self.config.interval),
-        )
+        if let Some(dead_at) = self.dead_at {
+            return Some(dead_at);
+        }
+        let due = self.last_heard + self.config.interval;
+        Some(ack_at.map_or(due, |a| a.min(due)))
+    }
+
+    /// Whether heartbeats are on (and so can confirm what was written).
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled()
+    }
+
+    /// The number of the last heartbeat sent (0 before the first).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// Any frame from the peer proves it alive.
@@ -102,8 +123,8 @@ impl HeartbeatState {
         self.dead_at = None;
     }
 
-    /// What is due at `now`.
-    pub(crate) fn poll(&mut self, now: Instant) -> Due {
+    /// What is due at `now` (`ack_at` as for [`HeartbeatState::next_deadline`]).
+    pub(crate) fn poll(&mut self, now: Instant, ack_at: Option<Instant>) -> Due {
         if !self.enabled() {
             return Due::Nothing;
         }
@@ -113,7 +134,7 @@ impl HeartbeatState {
             }
             return Due::Nothing;
         }
-        if now < self.last_heard + self.config.interval {
+        if now < self.last_heard + self.config.interval && ack_at.is_none_or(|a| now < a) {
             return Due::Nothing;
         }
         self.seq += 1;
@@ -127,25 +148,23 @@ impl HeartbeatState {
         })
     }
 
-    fn take_rtt(&mut self, now: Instant, seq: Option<u64>) -> Option<Duration> {
-        match (self.outstanding, seq) {
-            (Some((s, sent)), Some(got)) if s == got => {
-                self.outstanding = None;
-                Some(now.saturating_duration_since(sent))
-            }
-            (Some((_, sent)), None) => {
-                self.outstanding = None;
-                Some(now.saturating_duration_since(sent))
-            }
-            _ => None,
+    fn take_answer(&mut self, now: Instant, seq: Option<u64>) -> Option<Answer> {
+        let (s, sent) = self.outstanding?;
+        if seq.is_some_and(|got| got != s) {
+            return None;
         }
+        self.outstanding = None;
+        Some(Answer {
+            seq: s,
+            rtt: now.saturating_duration_since(sent),
+        })
     }
 
-    /// A pong arrived with `payload`; returns its RTT if it answers our outstanding ping.
-    pub(crate) fn on_pong(&mut self, payload: &[u8], now: Instant) -> Option<Duration> {
+    /// A pong arrived with `payload`; returns the answer if it matches our outstanding ping.
+    pub(crate) fn on_pong(&mut self, payload: &[u8], now: Instant) -> Option<Answer> {
         let seq = <[u8; 8]>::try_from(payload).ok().map(u64::from_be_bytes);
         match seq {
-            Some(seq) => self.take_rtt(now, Some(seq)),
+            Some(seq) => self.take_answer(now, Some(seq)),
             None => None,
         }
     }
@@ -158,7 +177,7 @@ impl HeartbeatState {
             _ => false,
         };
         if is_reply {
-            Reply::Reply(self.take_rtt(now, None))
+            Reply::Reply(self.take_answer(now, None))
         } else {
             Reply::NotReply
         }
@@ -177,15 +196,15 @@ mod tests {
     fn idle_connection_sends_then_times_out() {
         let t0 = Instant::now();
         let mut h = HeartbeatState::new(Heartbeat::ping(ms(100), ms(50)), t0);
-        assert_eq!(h.next_deadline(), Some(t0 + ms(100)));
-        assert_eq!(h.poll(t0 + ms(99)), Due::Nothing);
+        assert_eq!(h.next_deadline(None), Some(t0 + ms(100)));
+        assert_eq!(h.poll(t0 + ms(99), None), Due::Nothing);
         assert_eq!(
-            h.poll(t0 + ms(100)),
+            h.poll(t0 + ms(100), None),
             Due::Send(Outgoing::Ping(1u64.to_be_bytes().to_vec()))
         );
-        assert_eq!(h.next_deadline(), Some(t0 + ms(150)));
-        assert_eq!(h.poll(t0 + ms(149)), Due::Nothing);
-        assert_eq!(h.poll(t0 + ms(150)), Due::TimedOut(ms(150)));
+        assert_eq!(h.next_deadline(None), Some(t0 + ms(150)));
+        assert_eq!(h.poll(t0 + ms(149), None), Due::Nothing);
+        assert_eq!(h.poll(t0 + ms(150), None), Due::TimedOut(ms(150)));
     }
 
     #[test]
@@ -194,25 +213,31 @@ mod tests {
         let mut h = HeartbeatState::new(Heartbeat::ping(ms(100), ms(50)), t0);
         h.heard(t0 + ms(90));
         assert_eq!(
-            h.poll(t0 + ms(100)),
+            h.poll(t0 + ms(100), None),
             Due::Nothing,
             "busy connection pays nothing"
         );
-        let Due::Send(Outgoing::Ping(p)) = h.poll(t0 + ms(190)) else {
+        let Due::Send(Outgoing::Ping(p)) = h.poll(t0 + ms(190), None) else {
             panic!("expected ping")
         };
         h.heard(t0 + ms(200));
-        assert_eq!(h.on_pong(&p, t0 + ms(200)), Some(ms(10)));
+        assert_eq!(
+            h.on_pong(&p, t0 + ms(200)),
+            Some(Answer {
+                seq: 1,
+                rtt: ms(10)
+            })
+        );
         assert_eq!(h.on_pong(&p, t0 + ms(201)), None, "answered once");
         assert_eq!(h.on_pong(b"other", t0 + ms(201)), None);
-        assert_eq!(h.next_deadline(), Some(t0 + ms(300)));
+        assert_eq!(h.next_deadline(None), Some(t0 + ms(300)));
     }
 
     #[test]
     fn seed_json_replies_are_matched() {
         let t0 = Instant::now();
         let mut h = HeartbeatState::new(Heartbeat::seed_json(ms(100), ms(50)), t0);
-        let Due::Send(Outgoing::Message(Message::Text(sent))) = h.poll(t0 + ms(100)) else {
+        let Due::Send(Outgoing::Message(Message::Text(sent))) = h.poll(t0 + ms(100), None) else {
             panic!("expected JSON heartbeat")
         };
         assert!(
@@ -224,12 +249,36 @@ mod tests {
         let reply = Message::Text(sent);
         assert_eq!(
             h.on_message(&reply, t0 + ms(110)),
-            Reply::Reply(Some(ms(10)))
+            Reply::Reply(Some(Answer {
+                seq: 1,
+                rtt: ms(10)
+            }))
         );
         assert_eq!(
             h.on_message(&Message::Text("not json".into()), t0),
             Reply::NotReply
         );
+    }
+
+    #[test]
+    fn a_wanted_acknowledgement_sends_a_heartbeat_on_a_busy_connection() {
+        let t0 = Instant::now();
+        let mut h = HeartbeatState::new(Heartbeat::ping(ms(100), ms(50)), t0);
+        h.heard(t0 + ms(40));
+        let ack_at = Some(t0 + ms(60));
+        assert_eq!(h.next_deadline(ack_at), Some(t0 + ms(60)));
+        assert_eq!(h.poll(t0 + ms(59), ack_at), Due::Nothing);
+        let Due::Send(Outgoing::Ping(p)) = h.poll(t0 + ms(60), ack_at) else {
+            panic!("expected a ping for the acknowledgement")
+        };
+        assert_eq!(h.seq(), 1);
+        assert_eq!(
+            h.next_deadline(ack_at),
+            Some(t0 + ms(110)),
+            "now waiting for the answer"
+        );
+        h.heard(t0 + ms(70));
+        assert_eq!(h.on_pong(&p, t0 + ms(70)).map(|a| a.seq), Some(1));
     }
 
     #[test]
@@ -243,15 +292,15 @@ mod tests {
         );
         let mut h = HeartbeatState::new(hb, t0);
         assert_eq!(
-            h.poll(t0 + ms(100)),
+            h.poll(t0 + ms(100), None),
             Due::Send(Outgoing::Message(Message::Text("PING".into())))
         );
         assert_eq!(
             h.on_message(&Message::Text("PONG".into()), t0 + ms(105)),
-            Reply::Reply(Some(ms(5)))
+            Reply::Reply(Some(Answer { seq: 1, rtt: ms(5) }))
         );
         let mut off = HeartbeatState::new(Heartbeat::off(), t0);
-        assert_eq!(off.next_deadline(), None);
-        assert_eq!(off.poll(t0 + Duration::from_secs(3600)), Due::Nothing);
+        assert_eq!(off.next_deadline(None), None);
+        assert_eq!(off.poll(t0 + Duration::from_secs(3600), None), Due::Nothing);
     }
 }

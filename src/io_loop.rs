@@ -24,9 +24,9 @@ use crate::client::{EventCallback, Handle, Shared, State};
 use crate::config::{Config, ConnectRequest, check_header, check_url};
 use crate::error::{Error, ErrorKind};
 use crate::event::{CloseInitiator, Event, Message, StopReason};
-use crate::heartbeat::{Due, HeartbeatState, Outgoing, Reply};
+use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::log_util::redact_url;
-use crate::outbox::{Outbox, to_public};
+use crate::outbox::{Outbox, Unconfirmed, to_public};
 use crate::tls::{Stream, TlsConnector, classify_io};
 
 /// The poller token of the cross-thread waker.
@@ -91,8 +91,8 @@ enum End {
 struct Conn {
     ws: WebSocket<Stream>,
     hb: HeartbeatState,
-    /// Data messages written since the last confirmed flush.
-    inflight: Vec<WsMessage>,
+    /// Data messages written whose receipt the peer has not confirmed.
+    inflight: Unconfirmed,
     /// Set once our close frame is queued: when to give up waiting for the server's.
     closing: Option<Instant>,
 }
@@ -565,10 +565,17 @@ impl IoLoop {
         self.shared.lock_slow().open_since = Some(opened_at);
         self.shared.set_state(State::Open);
         log::info!("open (reconnect: {reconnect}, attempt {attempt})");
+        let hb = HeartbeatState::new(self.cfg.heartbeat.clone(), opened_at);
+        let limits = &self.cfg.limits;
+        let inflight = Unconfirmed::new(
+            hb.is_enabled(),
+            limits.outbox_max_messages,
+            limits.outbox_max_bytes,
+        );
         let mut conn = Conn {
             ws,
-            hb: HeartbeatState::new(self.cfg.heartbeat.clone(), opened_at),
-            inflight: Vec::new(),
+            hb,
+            inflight,
             closing: None,
         };
         self.emit(Event::Opened {
@@ -594,7 +601,12 @@ impl IoLoop {
                 reason,
                 initiator: CloseInitiator::Local,
                 will_reconnect: false,
-                unconfirmed: conn.inflight.drain(..).filter_map(to_public).collect(),
+                unconfirmed: conn
+                    .inflight
+                    .take()
+                    .into_iter()
+                    .filter_map(to_public)
+                    .collect(),
             });
         }
         end
@@ -623,7 +635,8 @@ impl IoLoop {
                     return End::UserClosed;
                 }
             } else {
-                match c.hb.poll(now) {
+                let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
+                match c.hb.poll(now, ack_at) {
                     Due::Nothing => {}
                     Due::Send(out) => {
                         let msg = match out {
@@ -660,7 +673,8 @@ impl IoLoop {
             if more {
                 continue; // unread frames are buffered: no sleeping
             }
-            let deadline = match (c.closing, c.hb.next_deadline()) {
+            let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
+            let deadline = match (c.closing, c.hb.next_deadline(ack_at)) {
                 (Some(at), _) => Some(at),
                 (None, hb) => hb,
             };
@@ -678,7 +692,7 @@ impl IoLoop {
             retry,
             hint: Hint::None,
             immediate: false,
-            unconfirmed: std::mem::take(&mut c.inflight),
+            unconfirmed: c.inflight.take(),
         }
     }
 
@@ -751,11 +765,11 @@ impl IoLoop {
                 k.messages_out.fetch_add(1, Ordering::Relaxed);
                 k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
                 log::trace!("sent {len} bytes");
-                c.inflight.push(m);
+                c.inflight.written(c.hb.seq(), Instant::now(), m);
             }
             match c.ws.flush() {
                 Ok(()) => {
-                    c.inflight.clear();
+                    c.inflight.flushed();
                     if self.outbox.is_empty() || !wrote {
                         return Ok(());
                     }
@@ -794,12 +808,14 @@ impl IoLoop {
                 WsMessage::Binary(b) => self.on_data(c, Message::Binary(Vec::from(b)), now),
                 WsMessage::Ping(_) => log::trace!("ping received"),
                 WsMessage::Pong(p) => {
-                    if let Some(rtt) = c.hb.on_pong(&p, now) {
-                        self.on_rtt(rtt);
+                    if let Some(answer) = c.hb.on_pong(&p, now) {
+                        self.on_answer(c, answer);
                     }
                 }
                 WsMessage::Close(frame) => {
                     if c.closing.is_some() {
+                        // The server answered our close: it read everything before it.
+                        c.inflight.clear();
                         return Err(End::UserClosed);
                     }
                     let (code, reason) = frame
@@ -820,7 +836,7 @@ impl IoLoop {
                         retry: self.cfg.reconnect.retries_close_code(code),
                         hint,
                         immediate: false,
-                        unconfirmed: std::mem::take(&mut c.inflight),
+                        unconfirmed: c.inflight.take(),
                     }));
                 }
                 WsMessage::Frame(_) => {}
@@ -831,9 +847,9 @@ impl IoLoop {
 
     fn on_data(&mut self, c: &mut Conn, msg: Message, now: Instant) {
         match c.hb.on_message(&msg, now) {
-            Reply::Reply(rtt) => {
-                if let Some(rtt) = rtt {
-                    self.on_rtt(rtt);
+            Reply::Reply(answer) => {
+                if let Some(answer) = answer {
+                    self.on_answer(c, answer);
                 }
             }
             Reply::NotReply => {
@@ -847,6 +863,12 @@ impl IoLoop {
                 });
             }
         }
+    }
+
+    /// A heartbeat was answered: what was written before it has arrived.
+    fn on_answer(&mut self, c: &mut Conn, answer: Answer) {
+        c.inflight.confirmed(answer.seq);
+        self.on_rtt(answer.rtt);
     }
 
     fn on_rtt(&mut self, rtt: Duration) {

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use tungstenite::Message as WsMessage;
 
@@ -93,6 +94,82 @@ impl Outbox {
     }
 }
 
+/// Messages written to the current connection whose receipt the peer has not confirmed.
+///
+/// With a heartbeat, a message written before heartbeat `n` is confirmed when heartbeat `n`
+/// is answered (the peer answers in order, after reading everything before it) or when our
+/// close handshake completes. If the connection dies first, the unconfirmed messages are
+/// handed back in `Event::Closed.unconfirmed`: they may or may not have arrived. Without a
+/// heartbeat only unflushed writes are tracked (nothing else can confirm). Bounded like the
+/// outbox: beyond the bound the oldest stop being tracked.
+#[derive(Debug)]
+pub(crate) struct Unconfirmed {
+    items: VecDeque<(u64, Instant, WsMessage)>,
+    bytes: usize,
+    track: bool,
+    max_messages: usize,
+    max_bytes: usize,
+}
+
+impl Unconfirmed {
+    pub(crate) fn new(track: bool, max_messages: usize, max_bytes: usize) -> Self {
+        Unconfirmed {
+            items: VecDeque::new(),
+            bytes: 0,
+            track,
+            max_messages,
+            max_bytes,
+        }
+    }
+
+    /// `m` was written after heartbeat `seq` (the last one sent).
+    pub(crate) fn written(&mut self, seq: u64, now: Instant, m: WsMessage) {
+        self.bytes += m.len();
+        self.items.push_back((seq, now, m));
+        while self.items.len() > self.max_messages || self.bytes > self.max_bytes {
+            let Some((_, _, old)) = self.items.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
+            log::debug!("unconfirmed-message window full: no longer tracking the oldest");
+        }
+    }
+
+    /// Everything written so far reached the kernel.
+    pub(crate) fn flushed(&mut self) {
+        if !self.track {
+            self.clear();
+        }
+    }
+
+    /// Heartbeat `seq` was answered: everything written before it arrived.
+    pub(crate) fn confirmed(&mut self, seq: u64) {
+        while self.items.front().is_some_and(|(s, _, _)| *s < seq) {
+            if let Some((_, _, m)) = self.items.pop_front() {
+                self.bytes -= m.len();
+            }
+        }
+    }
+
+    /// When an acknowledgement is wanted: `after` past the oldest unconfirmed write.
+    pub(crate) fn ack_wanted_at(&self, after: Duration) -> Option<Instant> {
+        if !self.track {
+            return None;
+        }
+        self.items.front().map(|(_, at, _)| *at + after)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
+        self.bytes = 0;
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<WsMessage> {
+        self.bytes = 0;
+        self.items.drain(..).map(|(_, _, m)| m).collect()
+    }
+}
+
 /// Convert a queued data message back to the public type (heartbeats and control frames
 /// never enter the outbox).
 pub(crate) fn to_public(m: WsMessage) -> Option<Message> {
@@ -133,6 +210,40 @@ mod tests {
         let g = Gauge::new(1, 10);
         g.reserve(100).unwrap();
         assert!(g.reserve(1).is_err());
+    }
+
+    #[test]
+    fn unconfirmed_messages_leave_when_a_later_heartbeat_is_answered() {
+        let t0 = Instant::now();
+        let mut u = Unconfirmed::new(true, 3, 1 << 20);
+        u.written(0, t0, WsMessage::text("a"));
+        u.written(0, t0, WsMessage::text("b"));
+        u.written(1, t0, WsMessage::text("c")); // after heartbeat 1 was sent
+        u.flushed();
+        assert_eq!(
+            u.ack_wanted_at(Duration::from_secs(1)),
+            Some(t0 + Duration::from_secs(1))
+        );
+        u.confirmed(1);
+        let left: Vec<_> = u
+            .take()
+            .into_iter()
+            .map(|m| m.into_text().unwrap().to_string())
+            .collect();
+        assert_eq!(left, ["c"]);
+        let mut bounded = Unconfirmed::new(true, 2, 1 << 20);
+        for m in ["a", "b", "c"] {
+            bounded.written(0, t0, WsMessage::text(m));
+        }
+        assert_eq!(bounded.take().len(), 2, "the oldest stop being tracked");
+        let mut off = Unconfirmed::new(false, 8, 1 << 20);
+        off.written(0, t0, WsMessage::text("x"));
+        assert_eq!(off.ack_wanted_at(Duration::from_secs(1)), None);
+        off.flushed();
+        assert!(
+            off.take().is_empty(),
+            "without heartbeats a flush is all we can know"
+        );
     }
 
     #[test]

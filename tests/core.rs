@@ -888,3 +888,51 @@ fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
     );
     assert_eq!(client.state(), State::Stopped);
 }
+
+#[test]
+fn messages_written_into_a_dead_connection_are_handed_back_unconfirmed() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(100), ms(60)))
+        .reconnect(fast_reconnect())
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    client.send_text("confirmed").unwrap();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        *e == Event::Text("confirmed".into())
+    });
+    // A heartbeat answered after "confirmed" was written proves it arrived.
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Pong { .. })
+    });
+    server.set_silent(true);
+    client.send_text("into-the-hole-1").unwrap();
+    client.send_text("into-the-hole-2").unwrap();
+    let closed = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Closed { .. })
+    });
+    let Event::Closed {
+        unconfirmed, code, ..
+    } = closed
+    else {
+        unreachable!()
+    };
+    assert_eq!(code, 1006);
+    assert_eq!(
+        unconfirmed,
+        vec![
+            wsbeat::Message::Text("into-the-hole-1".into()),
+            wsbeat::Message::Text("into-the-hole-2".into())
+        ],
+        "written but never confirmed: handed back, the confirmed one is not"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::HeartbeatTimeout { .. }))
+    );
+}
