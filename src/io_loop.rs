@@ -712,7 +712,12 @@ impl IoLoop {
                         let _ = self.write_and_flush(c);
                         let _ = c.ws.close(Some(frame));
                         let _ = c.ws.flush();
-                        c.closing = Some(Instant::now() + self.cfg.limits.close_timeout);
+                        // One budget for the whole close: if the request waited behind a full
+                        // event channel, that wait already started the clock.
+                        c.closing = Some(
+                            self.events_give_up
+                                .unwrap_or_else(|| Instant::now() + self.cfg.limits.close_timeout),
+                        );
                         self.close_req = Some((code, reason));
                     }
                 }

@@ -50,7 +50,7 @@ mod event;
 pub mod ffi;
 mod heartbeat;
 mod io_loop;
-mod log_util;
+pub mod log_util;
 mod outbox;
 pub mod server;
 mod tls;

@@ -13,6 +13,13 @@ pub(crate) fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
+/// Whether a log record may carry secrets: tungstenite logs the raw handshake request, headers
+/// included (`Authorization`, cookies), at trace level under this target. The C/Python log
+/// bridge drops such records; Rust users routing every target at trace should filter it too.
+pub fn may_carry_secrets(target: &str, level: log::Level) -> bool {
+    level == log::Level::Trace && target.starts_with("tungstenite::handshake")
+}
+
 /// Standard base64 with padding (for Basic auth from URL credentials).
 pub(crate) fn base64(input: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -38,6 +45,19 @@ pub(crate) fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handshake_dumps_are_flagged() {
+        assert!(may_carry_secrets(
+            "tungstenite::handshake::client",
+            log::Level::Trace
+        ));
+        assert!(!may_carry_secrets(
+            "tungstenite::handshake::client",
+            log::Level::Debug
+        ));
+        assert!(!may_carry_secrets("wsbeat::io_loop", log::Level::Trace));
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

@@ -94,6 +94,9 @@ impl log::Log for FfiLogger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if crate::log_util::may_carry_secrets(record.target(), record.level()) {
+            return; // raw handshake dumps: header values never reach the host's log
+        }
         if IN_LOGGER.try_with(|f| f.replace(true)).unwrap_or(true) {
             return;
         }
