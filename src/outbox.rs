@@ -109,6 +109,7 @@ pub(crate) struct Unconfirmed {
     track: bool,
     max_messages: usize,
     max_bytes: usize,
+    overflowed: bool,
 }
 
 impl Unconfirmed {
@@ -119,6 +120,7 @@ impl Unconfirmed {
             track,
             max_messages,
             max_bytes,
+            overflowed: false,
         }
     }
 
@@ -131,7 +133,10 @@ impl Unconfirmed {
                 break;
             };
             self.bytes -= old.len();
-            log::debug!("unconfirmed-message window full: no longer tracking the oldest");
+            if !self.overflowed {
+                self.overflowed = true;
+                log::debug!("unconfirmed-message window full: no longer tracking the oldest");
+            }
         }
     }
 
@@ -151,12 +156,16 @@ impl Unconfirmed {
         }
     }
 
-    /// When an acknowledgement is wanted: `after` past the oldest unconfirmed write.
+    /// When an acknowledgement is wanted: `after` past the oldest unconfirmed write, or at once
+    /// when the window is half full (so a busy sender's window rarely overflows).
     pub(crate) fn ack_wanted_at(&self, after: Duration) -> Option<Instant> {
         if !self.track {
             return None;
         }
-        self.items.front().map(|(_, at, _)| *at + after)
+        let (_, oldest, _) = self.items.front()?;
+        let half_full =
+            self.items.len() * 2 >= self.max_messages || self.bytes * 2 >= self.max_bytes;
+        Some(if half_full { *oldest } else { *oldest + after })
     }
 
     pub(crate) fn clear(&mut self) {
@@ -215,7 +224,7 @@ mod tests {
     #[test]
     fn unconfirmed_messages_leave_when_a_later_heartbeat_is_answered() {
         let t0 = Instant::now();
-        let mut u = Unconfirmed::new(true, 3, 1 << 20);
+        let mut u = Unconfirmed::new(true, 8, 1 << 20);
         u.written(0, t0, WsMessage::text("a"));
         u.written(0, t0, WsMessage::text("b"));
         u.written(1, t0, WsMessage::text("c")); // after heartbeat 1 was sent
@@ -235,6 +244,11 @@ mod tests {
         for m in ["a", "b", "c"] {
             bounded.written(0, t0, WsMessage::text(m));
         }
+        assert_eq!(
+            bounded.ack_wanted_at(Duration::from_secs(1)),
+            Some(t0),
+            "half full: wanted at once"
+        );
         assert_eq!(bounded.take().len(), 2, "the oldest stop being tracked");
         let mut off = Unconfirmed::new(false, 8, 1 << 20);
         off.written(0, t0, WsMessage::text("x"));
