@@ -1025,3 +1025,36 @@ fn logs_never_contain_credentials_or_header_values() {
         );
     }
 }
+
+#[test]
+fn busy_senders_still_get_their_writes_confirmed() {
+    // Echoes arrive all the time, so the peer is never silent for an interval: only the wish to
+    // confirm written messages makes the client send heartbeats.
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(100), ms(80)))
+        .outbox_limit(1_000_000, 1 << 30)
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    let end = Instant::now() + ms(600);
+    let mut pongs = 0;
+    let mut sent = 0;
+    while Instant::now() < end && sent < 200_000 {
+        client.send_text("busy").unwrap();
+        sent += 1;
+        // Next message only when this one came back: the connection is never idle.
+        loop {
+            match rx.recv_timeout(ms(2000)).expect("echo") {
+                Event::Text(_) => break,
+                Event::Pong { .. } => pongs += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(pongs >= 2, "{pongs} pongs during {sent} busy round trips");
+}
