@@ -43,11 +43,25 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn latency_json(mut ns: Vec<u64>) -> Value {
+/// Client CPU time (all threads of this process) per message, over a measured span.
+struct Cpu(u64);
+
+impl Cpu {
+    fn start() -> Cpu {
+        Cpu(procfs::threads_cpu_ns())
+    }
+    fn us_per(&self, n: usize) -> f64 {
+        let ns = procfs::threads_cpu_ns().saturating_sub(self.0);
+        (ns as f64 / n.max(1) as f64 / 1e3 * 100.0).round() / 100.0
+    }
+}
+
+fn latency_json(mut ns: Vec<u64>, cpu_us: f64) -> Value {
     ns.sort_unstable();
     let mean = ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64;
     json!({
         "n": ns.len(),
+        "cpu_us_per_msg": cpu_us,
         "p50_us": percentile(&ns, 0.50) as f64 / 1e3,
         "p99_us": percentile(&ns, 0.99) as f64 / 1e3,
         "mean_us": (mean / 1e3 * 10.0).round() / 10.0,
@@ -104,6 +118,7 @@ pub fn raw_latency(p: &Params) -> Res {
     let mut ws = raw_connect(&format!("{}/echo", p.url))?;
     let payload = payload_text(p.size);
     let mut ns = Vec::with_capacity(p.n);
+    let cpu = Cpu::start();
     for i in 0..p.warmup + p.n {
         let t0 = Instant::now();
         ws.send(Message::text(payload.clone()))
@@ -118,8 +133,9 @@ pub fn raw_latency(p: &Params) -> Res {
             ns.push(t0.elapsed().as_nanos() as u64);
         }
     }
+    let cpu_us = cpu.us_per(p.warmup + p.n);
     let _ = ws.close(None);
-    Ok(latency_json(ns))
+    Ok(latency_json(ns, cpu_us))
 }
 
 fn make_msg(size: usize, payload: &[u8]) -> Message {
@@ -137,6 +153,7 @@ fn make_msg(size: usize, payload: &[u8]) -> Message {
 pub fn raw_throughput(p: &Params, batched: bool) -> Res {
     let mut ws = raw_connect(&format!("{}/sink", p.url))?;
     let payload = vec![b'x'; p.size];
+    let cpu = Cpu::start();
     let t0 = Instant::now();
     for _ in 0..p.n {
         let m = make_msg(p.size, &payload);
@@ -153,9 +170,15 @@ pub fn raw_throughput(p: &Params, batched: bool) -> Res {
         }
     };
     let secs = t0.elapsed().as_secs_f64();
+    let cpu_us = cpu.us_per(p.n);
     check_ack(&reply, p.n, p.size)?;
     let _ = ws.close(None);
-    Ok(throughput_json(p.n, p.size, secs, json!({})))
+    Ok(throughput_json(
+        p.n,
+        p.size,
+        secs,
+        json!({ "cpu_us_per_msg": cpu_us }),
+    ))
 }
 
 // ---- wsbeat ------------------------------------------------------------------------------
@@ -190,6 +213,7 @@ pub fn wsbeat_callback_latency(p: &Params) -> Res {
         t0: Instant::now(),
         ns: Vec::with_capacity(p.n),
     };
+    let cpu = Cpu::start();
     let client = Client::builder(format!("{}/echo", p.url))
         .on_event(move |h, ev| match ev {
             Event::Opened { .. } => {
@@ -223,8 +247,9 @@ pub fn wsbeat_callback_latency(p: &Params) -> Res {
     let ns = done_rx
         .recv_timeout(Duration::from_secs(600))
         .map_err(err("waiting for the callback"))??;
+    let cpu_us = cpu.us_per(total);
     drop(client);
-    Ok(latency_json(ns))
+    Ok(latency_json(ns, cpu_us))
 }
 
 /// The echo goes through the event channel: the main thread receives, then sends the next.
@@ -236,6 +261,7 @@ pub fn wsbeat_channel_latency(p: &Params) -> Res {
     wait_opened(&rx)?;
     let payload = payload_text(p.size);
     let mut ns = Vec::with_capacity(p.n);
+    let cpu = Cpu::start();
     for i in 0..p.warmup + p.n {
         let t0 = Instant::now();
         client
@@ -253,7 +279,7 @@ pub fn wsbeat_channel_latency(p: &Params) -> Res {
             ns.push(t0.elapsed().as_nanos() as u64);
         }
     }
-    Ok(latency_json(ns))
+    Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
 }
 
 /// Flood the sink through `send_text`/`send_binary` from the main thread. On
@@ -267,6 +293,7 @@ pub fn wsbeat_throughput(p: &Params) -> Res {
     let text = payload_text(p.size);
     let bin = vec![b'x'; p.size];
     let mut full = 0u64;
+    let cpu = Cpu::start();
     let t0 = Instant::now();
     for _ in 0..p.n {
         loop {
@@ -295,12 +322,13 @@ pub fn wsbeat_throughput(p: &Params) -> Res {
         }
     };
     let secs = t0.elapsed().as_secs_f64();
+    let cpu_us = cpu.us_per(p.n);
     check_ack(&reply, p.n, p.size)?;
     Ok(throughput_json(
         p.n,
         p.size,
         secs,
-        json!({ "outbox_full": full }),
+        json!({ "outbox_full": full, "cpu_us_per_msg": cpu_us }),
     ))
 }
 
