@@ -64,6 +64,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         warmup: 0,
         window: Duration::from_secs(5),
         trials: 3,
+        outbox_bytes: None,
     };
     let mut mode = String::new();
     let mut it = args[1..].iter();
@@ -77,6 +78,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
             "--warmup" => p.warmup = num()?,
             "--window" => p.window = Duration::from_secs_f64(v.parse().map_err(|_| "--window")?),
             "--trials" => p.trials = num()?,
+            "--outbox-bytes" => p.outbox_bytes = Some(num()?),
             "--mode" => mode = v.clone(),
             _ => return Err(format!("measure: unknown flag {flag}")),
         }

@@ -26,6 +26,8 @@ pub struct Params {
     pub warmup: usize,
     pub window: Duration,
     pub trials: usize,
+    /// Outbox byte bound for the wsbeat throughput measure (None: the default).
+    pub outbox_bytes: Option<usize>,
 }
 
 type Res = Result<Value, String>;
@@ -285,9 +287,11 @@ pub fn wsbeat_channel_latency(p: &Params) -> Res {
 /// Flood the sink through `send_text`/`send_binary` from the main thread. On
 /// `Error::OutboxFull` the sender yields and retries (counted in `outbox_full`).
 pub fn wsbeat_throughput(p: &Params) -> Res {
-    let client = Client::builder(format!("{}/sink", p.url))
-        .connect()
-        .map_err(err("connect"))?;
+    let mut builder = Client::builder(format!("{}/sink", p.url));
+    if let Some(bytes) = p.outbox_bytes {
+        builder = builder.outbox_limit(4096, bytes);
+    }
+    let client = builder.connect().map_err(err("connect"))?;
     let rx = client.events().ok_or("no event channel")?;
     wait_opened(&rx)?;
     let text = payload_text(p.size);

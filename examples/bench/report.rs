@@ -242,15 +242,26 @@ impl Report {
             d.map(|d| d <= bound),
             self.why(Group::Detect, "unpinned", "callback"),
         );
-        let sc = self.get(Group::Scale, "unpinned", "callback");
-        let rss = sc.map(|v| f(v, "rss_kib") / 1024.0);
-        add(
-            "1,000 idle connections, process RSS (MiB)",
-            "< 100",
-            rss,
-            rss.map(|r| r < 100.0),
-            self.why(Group::Scale, "unpinned", "callback"),
-        );
+        for (mode, name) in [
+            (
+                "callback",
+                "1,000 idle connections, callback mode: RSS (MiB)",
+            ),
+            (
+                "channel",
+                "1,000 idle connections, channel mode (default): RSS (MiB)",
+            ),
+        ] {
+            let sc = self.get(Group::Scale, "unpinned", mode);
+            let rss = sc.map(|v| f(v, "rss_kib") / 1024.0);
+            add(
+                name,
+                "< 100",
+                rss,
+                rss.map(|r| r < 100.0),
+                self.why(Group::Scale, "unpinned", mode),
+            );
+        }
         t
     }
 
