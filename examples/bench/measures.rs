@@ -614,6 +614,9 @@ pub fn scale(p: &Params, channel: bool) -> Res {
     }
     let connect_secs = started.elapsed().as_secs_f64();
     thread::sleep(Duration::from_secs(2)); // a couple of heartbeats each
+    for rx in &receivers {
+        while rx.try_recv().is_ok() {} // what piled up before the window is not counted
+    }
     let cpu0 = procfs::process_cpu_ns();
     let p0 = pongs.load(Ordering::Relaxed);
     let t0 = Instant::now();
