@@ -65,6 +65,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         window: Duration::from_secs(5),
         trials: 3,
         outbox_bytes: None,
+        event_capacity: None,
     };
     let mut mode = String::new();
     let mut it = args[1..].iter();
@@ -79,6 +80,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
             "--window" => p.window = Duration::from_secs_f64(v.parse().map_err(|_| "--window")?),
             "--trials" => p.trials = num()?,
             "--outbox-bytes" => p.outbox_bytes = Some(num()?),
+            "--event-capacity" => p.event_capacity = Some(num()?),
             "--mode" => mode = v.clone(),
             _ => return Err(format!("measure: unknown flag {flag}")),
         }
@@ -601,6 +603,21 @@ fn orchestrate(o: Options) -> Result<(), String> {
             ],
             o.scale_window as u64 + 300,
         ),
+        (
+            Group::Scale,
+            "scale",
+            vec![
+                s("--mode"),
+                s("channel"),
+                s("--event-capacity"),
+                s(128),
+                s("--n"),
+                s(o.scale_n),
+                s("--window"),
+                s(o.scale_window),
+            ],
+            o.scale_window as u64 + 300,
+        ),
     ];
     let wanted: Vec<_> = single
         .into_iter()
@@ -616,11 +633,12 @@ fn orchestrate(o: Options) -> Result<(), String> {
                 .position(|a| a == "--mode")
                 .map(|i| rest[i + 1].clone())
                 .unwrap_or_default();
+            let small_queue = rest.iter().any(|a| a == "--event-capacity");
             let spec = ClientSpec {
-                id: if label == "channel" {
-                    "channel"
-                } else {
-                    "callback"
+                id: match (label.as_str(), small_queue) {
+                    ("channel", true) => "channel-cap128",
+                    ("channel", false) => "channel",
+                    _ => "callback",
                 },
                 label: "wsbeat",
                 runner: Runner::Rust(name),

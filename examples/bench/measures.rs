@@ -28,6 +28,8 @@ pub struct Params {
     pub trials: usize,
     /// Outbox byte bound for the wsbeat throughput measure (None: the default).
     pub outbox_bytes: Option<usize>,
+    /// Event channel capacity for the scale measure in channel mode (None: the default).
+    pub event_capacity: Option<usize>,
 }
 
 type Res = Result<Value, String>;
@@ -563,10 +565,13 @@ pub fn scale(p: &Params, channel: bool) -> Res {
     for chunk in 0..p.n.div_ceil(50) {
         let k = (p.n - chunk * 50).min(50);
         for _ in 0..k {
-            let b = Client::builder(format!("{}/echo", p.url)).heartbeat(Heartbeat::ping(
+            let mut b = Client::builder(format!("{}/echo", p.url)).heartbeat(Heartbeat::ping(
                 Duration::from_secs(1),
                 Duration::from_millis(500),
             ));
+            if let Some(cap) = p.event_capacity {
+                b = b.event_capacity(cap);
+            }
             let client = if channel {
                 b.connect().map_err(err("connect"))?
             } else {
@@ -646,6 +651,7 @@ pub fn scale(p: &Params, channel: bool) -> Res {
     let heartbeats = pongs.load(Ordering::Relaxed) - p0;
     let out = json!({
         "mode": if channel { "channel" } else { "callback" },
+        "event_capacity": p.event_capacity,
         "n": p.n,
         "connect_s": connect_secs,
         "still_open": still_open,

@@ -462,11 +462,15 @@ impl Report {
                 );
             }
         }
-        for mode in ["callback", "channel"] {
+        for mode in ["callback", "channel", "channel-cap128"] {
             if self.rows.iter().any(|r| r.group == Group::Scale) {
+                let name = match mode {
+                    "channel-cap128" => "scale (channel, 128 events)".to_string(),
+                    m => format!("scale ({m})"),
+                };
                 line(
                     out,
-                    &format!("scale ({mode})"),
+                    &name,
                     one(Group::Scale, mode).map(|v| {
                         format!(
                             "{} idle conns: RSS {:.1} MiB (+{:.1} MiB, {:.0} KiB/conn), \
