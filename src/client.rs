@@ -1,9 +1,10 @@
 //! The user-facing handle: [`ClientBuilder`] validates and starts, [`Client`] owns the I/O
 //! thread, [`Handle`] sends and controls from any thread (including callbacks).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -94,6 +95,12 @@ pub(crate) struct Slow {
     pub(crate) last_close: Option<(u16, String)>,
 }
 
+thread_local! {
+    /// On an I/O thread: the address of its client's `Shared` (0 elsewhere). A cheap way for
+    /// `send_*` to know it is called from inside that client's callback.
+    static IO_THREAD_OF: Cell<usize> = const { Cell::new(0) };
+}
+
 /// State shared by handles and the I/O thread.
 pub(crate) struct Shared {
     pub(crate) state: AtomicU8,
@@ -105,7 +112,6 @@ pub(crate) struct Shared {
     pub(crate) sleeping: AtomicBool,
     /// Senders between their state check and their push (see `IoLoop::finish`).
     pub(crate) in_send: AtomicUsize,
-    pub(crate) io_thread: OnceLock<ThreadId>,
     pub(crate) done: (Mutex<bool>, Condvar),
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
@@ -132,8 +138,14 @@ impl Shared {
         }
     }
 
-    fn on_io_thread(&self) -> bool {
-        self.io_thread.get() == Some(&thread::current().id())
+    /// Whether the caller runs on this client's I/O thread (i.e. inside its callback).
+    pub(crate) fn on_io_thread(&self) -> bool {
+        IO_THREAD_OF.with(|c| c.get()) == self as *const Shared as usize
+    }
+
+    /// Marks the calling thread as this client's I/O thread.
+    pub(crate) fn mark_io_thread(&self) {
+        IO_THREAD_OF.with(|c| c.set(self as *const Shared as usize));
     }
 
     /// Wait until the I/O thread has exited, at most `bound`. True if it has.
@@ -306,6 +318,9 @@ impl Drop for Owner {
         if shared.on_io_thread() {
             return; // dropped by a callback's captures on the I/O thread: it is exiting anyway
         }
+        // Our receiver must not keep a full event channel alive: if no one else holds a clone,
+        // nobody can read it any more, and the I/O thread must not wait for a reader.
+        drop(self.events.take());
         let joined = shared.wait_done(shared.close_wait);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         match (joined, thread) {
@@ -526,7 +541,6 @@ impl ClientBuilder {
             waker,
             sleeping: AtomicBool::new(false),
             in_send: AtomicUsize::new(0),
-            io_thread: OnceLock::new(),
             done: (Mutex::new(false), Condvar::new()),
             max_message_size: config.limits.max_message_size,
             close_wait: config.limits.close_timeout + Duration::from_millis(500),

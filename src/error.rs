@@ -85,7 +85,8 @@ pub enum ErrorKind {
     Connect = 2,
     /// Connecting (TCP, TLS and WebSocket handshake) took longer than the connect timeout.
     ConnectTimeout = 3,
-    /// TLS failed: handshake, or certificate verification (see the message).
+    /// TLS failed for a reason other than a rejected certificate (no common protocol or
+    /// cipher, a corrupt record, the server hanging up during the TLS handshake, ...).
     Tls = 4,
     /// The server answered the WebSocket handshake with a non-101 HTTP status.
     HttpStatus = 5,
@@ -103,7 +104,9 @@ pub enum ErrorKind {
     Callback = 11,
     /// The connection was closed by the peer without a close handshake.
     ConnectionLost = 12,
-    /// A TLS certificate was rejected (unknown issuer, expired, wrong host name).
+    /// A TLS certificate was rejected: the server's (unknown issuer, expired, wrong host name)
+    /// or, in mutual TLS, ours by the server. Not retried unless
+    /// [`crate::Reconnect::retry_certificate_errors`].
     Certificate = 13,
     /// An internal error of the library (a bug); the client stops.
     Internal = 14,

@@ -115,6 +115,9 @@ pub(crate) struct IoLoop {
     close_req: Option<(u16, String)>,
     /// An event went into the channel since the I/O thread last slept.
     delivered: bool,
+    /// Set once a close arrived while the event channel was full: the latest time to keep
+    /// waiting for room.
+    events_give_up: Option<Instant>,
 }
 
 type Ws = WebSocket<Stream>;
@@ -155,12 +158,13 @@ impl IoLoop {
             ever_opened: false,
             close_req: None,
             delivered: false,
+            events_give_up: None,
         })
     }
 
     /// The thread's body.
     pub(crate) fn run(mut self) {
-        let _ = self.shared.io_thread.set(thread::current().id());
+        self.shared.mark_io_thread();
         let reason = match catch_unwind(AssertUnwindSafe(|| self.lifecycle())) {
             Ok(r) => r,
             Err(p) => {
@@ -349,7 +353,10 @@ impl IoLoop {
             .to_owned();
         let tls = self.tls.as_ref().map(|c| (c, host.as_str()));
         if self.cfg.tls.dangerous_no_verify && tls.is_some() {
-            log::warn!("TLS certificate verification is DISABLED for this connection");
+            log::warn!(
+                "TLS certificate verification is DISABLED (dangerous_disable_verification) \
+                 for this connection to {host}:{port}"
+            );
         }
         let stream = match Stream::new(tcp, tls) {
             Ok(s) => s,
@@ -376,7 +383,12 @@ impl IoLoop {
                     return Ok((ws, protocol));
                 }
                 Err(HandshakeError::Interrupted(mid)) => {
-                    self.wait_connecting(deadline)?;
+                    let phase = if mid.get_ref().get_ref().tls_handshaking() {
+                        "the TLS handshake"
+                    } else {
+                        "the WebSocket handshake"
+                    };
+                    self.wait_connecting(deadline, phase)?;
                     round = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) => return Err(self.handshake_error(e)),
@@ -387,12 +399,38 @@ impl IoLoop {
     fn build_request(&self, req: &ConnectRequest) -> Result<Request, String> {
         use tungstenite::client::IntoClientRequest;
         use tungstenite::http::{HeaderName, HeaderValue};
-        let mut request = req
-            .url
+        let mut url = req.url.clone();
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let user_pass = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or(""))
+            );
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            format!("Basic {}", crate::log_util::base64(user_pass.as_bytes()))
+        });
+        let mut request = url
             .as_str()
             .into_client_request()
             .map_err(|e| e.to_string())?;
         let headers = request.headers_mut();
+        let has_auth = req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+        if let (Some(basic), false) = (credentials, has_auth) {
+            // URL credentials become Basic auth (and never reach the logs).
+            let value = HeaderValue::from_str(&basic).map_err(|e| e.to_string())?;
+            headers.insert("authorization", value);
+        }
+
         for (k, v) in &req.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
             let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
@@ -440,18 +478,19 @@ impl IoLoop {
                     return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
                 }
             }
-            if let Err(a) = self.wait_connecting(deadline) {
+            if let Err(a) = self.wait_connecting(deadline, "TCP connect") {
                 let _ = self.poll.registry().deregister(&mut s);
                 return Err(a);
             }
         }
     }
 
-    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes.
-    fn wait_connecting(&mut self, deadline: Instant) -> Result<(), Abort> {
+    /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
+    /// (`phase` names the step that was waiting, for the timeout message).
+    fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
         if Instant::now() >= deadline {
             let msg = format!(
-                "connect timed out after {:?}",
+                "connect timed out after {:?} (during {phase})",
                 self.cfg.limits.connect_timeout
             );
             return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
@@ -541,8 +580,7 @@ impl IoLoop {
             protocol,
         });
         let end = self.open_loop(&mut conn);
-        let _ = self.poll.registry().deregister(conn.ws.get_mut().tcp_mut());
-        let _ = conn.ws.get_ref().tcp().shutdown(std::net::Shutdown::Both);
+        conn.ws.get_mut().shutdown(self.poll.registry());
         {
             let mut slow = self.shared.lock_slow();
             slow.open_since = None;
@@ -597,8 +635,11 @@ impl IoLoop {
                             Outgoing::Message(Message::Binary(b)) => WsMessage::Binary(b.into()),
                         };
                         log::trace!("heartbeat sent");
+                        // A full write buffer means the peer is not reading: the heartbeat
+                        // timeout, not this write, decides about it.
                         if let Err(e) = c.ws.write(msg).and_then(|_| c.ws.flush())
                             && !would_block(&e)
+                            && !matches!(e, tungstenite::Error::WriteBufferFull(_))
                         {
                             return self.lost_by_error(c, e);
                         }
@@ -822,6 +863,15 @@ impl IoLoop {
     /// Report a read/write error and end the connection.
     fn lost_by_error(&mut self, c: &mut Conn, e: tungstenite::Error) -> End {
         let (kind, message, code) = match e {
+            // End of stream without a close frame (server crashed, path cut with FIN): the
+            // peer broke no protocol rule we could tell it about; it is a lost connection.
+            tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ) => (
+                ErrorKind::ConnectionLost,
+                "connection closed by the peer without a close frame".to_string(),
+                1006,
+            ),
             tungstenite::Error::Capacity(e) => (ErrorKind::MessageTooLarge, e.to_string(), 1009),
             tungstenite::Error::Protocol(e) => (ErrorKind::Protocol, e.to_string(), 1002),
             tungstenite::Error::Utf8(e) => {
@@ -904,7 +954,7 @@ impl IoLoop {
     }
 
     fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) {
-        let mut give_up: Option<Instant> = None;
+        let mut give_up = self.events_give_up;
         loop {
             let mut sel = Select::new();
             let s = sel.send(tx);
@@ -929,7 +979,11 @@ impl IoLoop {
             debug_assert_eq!(op.index(), r);
             if let Ok(cmd) = op.recv(&self.rx) {
                 if matches!(cmd, Command::Close(..)) {
-                    give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
+                    let at = Instant::now() + self.cfg.limits.close_timeout;
+                    give_up = Some(at);
+                    // Later events wait no longer than this one: the user is closing and not
+                    // draining the channel.
+                    self.events_give_up = Some(at);
                 }
                 self.pending.push_back(cmd);
             }

@@ -37,6 +37,8 @@
 //! ## Features
 //! - `rustls` (default): `wss://` through rustls with the bundled Mozilla roots.
 //! - `native-roots`: also trust the platform's root store.
+//! - `native-tls`: `wss://` through the platform's TLS library instead
+//!   ([`TlsOptions::use_native_tls`]); the only backend in builds without `rustls`.
 #![deny(missing_docs)]
 
 mod backoff;
@@ -62,3 +64,8 @@ pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, Message, StopReason};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
 pub use tls::TlsOptions;
+
+/// The README's Rust examples, compiled as doctests so the README cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

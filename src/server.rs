@@ -5,16 +5,33 @@
 //! unchanged; so is any other text (non-JSON does not crash it, unlike the seed's `server.js`)
 //! and every binary message. Pings are answered. Switches make it misbehave on purpose:
 //! stop answering anything while keeping connections open, delay replies, close every
-//! connection with a given code, stop abruptly, restart on the same port.
+//! connection with a given code, stop abruptly, restart on the same port. Per-connection
+//! schedules ([`EchoServer::set_close_after`], [`EchoServer::set_silent_after`]) make every new
+//! connection misbehave a fixed time after its handshake, so a reconnecting client meets the
+//! same fault again and again.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
+
+/// How often a connection with a per-connection schedule wakes from a blocked read to check it.
+const TICK: Duration = Duration::from_millis(20);
+/// How long a scheduled close waits for the client's close frame before dropping the socket.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Misbehaviour applied to each connection, timed from its handshake.
+#[derive(Clone, Default)]
+struct Schedule {
+    close_after: Option<(Duration, u16, String)>,
+    silent_after: Option<Duration>,
+}
 
 #[derive(Default)]
 struct Control {
@@ -27,6 +44,8 @@ struct Control {
     next_id: AtomicU64,
     accepted: AtomicUsize,
     echoed: AtomicU64,
+    /// Copied into each connection when it is accepted.
+    schedule: Mutex<Schedule>,
 }
 
 /// A running seed-protocol echo server. Stops (closing every connection abruptly) on
@@ -63,13 +82,27 @@ impl EchoServer {
     }
 
     /// Start again on the same address after [`EchoServer::stop`] (retries briefly while the
-    /// port is still held by the old listener).
+    /// port is still held by the old listener). The reply delay and per-connection schedules
+    /// carry over.
     pub fn restart(&mut self) -> io::Result<()> {
         self.stop();
         let mut last = None;
         for _ in 0..50 {
             match EchoServer::start(&self.addr.to_string()) {
                 Ok(new) => {
+                    // The per-connection schedules survive a restart (they model the server).
+                    let schedule = self
+                        .control
+                        .schedule
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    *new.control
+                        .schedule
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = schedule;
+                    let delay = self.control.delay_ms.load(Ordering::SeqCst);
+                    new.control.delay_ms.store(delay, Ordering::SeqCst);
                     *self = new;
                     return Ok(());
                 }
@@ -108,6 +141,37 @@ impl EchoServer {
         self.control
             .delay_ms
             .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Close every connection accepted from now on with a clean close handshake (`code`,
+    /// `reason`) `after` its WebSocket handshake; `None` turns this off for new connections
+    /// (open ones keep their schedule). `code` should be one a server may send (1000..=1003,
+    /// 1007..=1014, 3000..=4999); `reason` is cut to 123 bytes. Kept across
+    /// [`EchoServer::restart`]. Defaults to off.
+    pub fn set_close_after(&self, after: Option<Duration>, code: u16, reason: &str) {
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.control
+            .schedule
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .close_after = after.map(|d| (d, code, reason[..end].to_owned()));
+    }
+
+    /// Make every connection accepted from now on go half-open `after` its WebSocket
+    /// handshake: from then on nothing is answered (no echo, no pong, no close reply) and what
+    /// the client sends is read and discarded until it drops the connection. Unlike
+    /// [`EchoServer::set_silent`] this does not end; the next connection is served normally
+    /// until its own deadline. `None` turns this off for new connections. Kept across
+    /// [`EchoServer::restart`]. Defaults to off.
+    pub fn set_silent_after(&self, after: Option<Duration>) {
+        self.control
+            .schedule
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .silent_after = after;
     }
 
     /// Send a close frame with `code` to every connection and drop them.
@@ -182,13 +246,14 @@ fn accept_loop(listener: TcpListener, c: Arc<Control>) {
             .unwrap_or_else(|p| p.into_inner())
             .push((id, clone));
         let c2 = c.clone();
+        let schedule = c.schedule.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let spawned = thread::Builder::new()
             .name("echo-conn".into())
             .stack_size(128 * 1024)
             .spawn(move || {
                 let _ = stream.set_nodelay(true);
                 if let Ok(ws) = tungstenite::accept(stream) {
-                    serve(ws, &c2);
+                    serve(ws, &c2, schedule);
                 }
                 c2.conns
                     .lock()
@@ -201,8 +266,7 @@ fn accept_loop(listener: TcpListener, c: Arc<Control>) {
     }
 }
 
-/// Whether a text message is one the seed server echoes (or any non-JSON text, which we echo
-/// instead of crashing).
+/// Park a connection thread while the server is silent (no reading, no answering).
 fn wait_while_silent(c: &Control) {
     let mut silent = c.silent.lock().unwrap_or_else(|p| p.into_inner());
     while *silent && !c.stopping.load(Ordering::SeqCst) {
@@ -210,12 +274,59 @@ fn wait_while_silent(c: &Control) {
     }
 }
 
-fn serve(mut ws: WebSocket<TcpStream>, c: &Control) {
+fn serve(mut ws: WebSocket<TcpStream>, c: &Control, schedule: Schedule) {
+    let opened = Instant::now();
+    let close_at = schedule
+        .close_after
+        .map(|(d, code, reason)| (opened + d, code, reason));
+    let silent_at = schedule.silent_after.map(|d| opened + d);
+    let timed = close_at.is_some() || silent_at.is_some();
+    if timed && ws.get_ref().set_read_timeout(Some(TICK)).is_err() {
+        return;
+    }
+    let mut close_sent: Option<Instant> = None;
     loop {
+        if timed {
+            let now = Instant::now();
+            if close_sent.is_none() && silent_at.is_some_and(|at| now >= at) {
+                discard_until_dropped(ws.get_mut(), c);
+                return;
+            }
+            if let Some((at, code, reason)) = &close_at
+                && close_sent.is_none()
+                && now >= *at
+            {
+                let frame = CloseFrame {
+                    code: CloseCode::from(*code),
+                    reason: reason.as_str().into(),
+                };
+                if ws.close(Some(frame)).and_then(|_| ws.flush()).is_err() {
+                    return;
+                }
+                close_sent = Some(now);
+            }
+            if close_sent.is_some_and(|at| now >= at + CLOSE_WAIT) {
+                return;
+            }
+        }
         let msg = match ws.read() {
             Ok(m) => m,
+            Err(tungstenite::Error::Io(e))
+                if timed
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+            {
+                continue;
+            }
             Err(_) => return,
         };
+        if close_sent.is_some() {
+            continue; // waiting for the client's close frame: no more echoes
+        }
         if *c.silent.lock().unwrap_or_else(|p| p.into_inner()) {
             // Half-open: stop reading and answering until told otherwise.
             wait_while_silent(c);
@@ -237,6 +348,26 @@ fn serve(mut ws: WebSocket<TcpStream>, c: &Control) {
             }
         } else if ws.flush().is_err() {
             return;
+        }
+    }
+}
+
+/// A half-open peer: read and drop bytes (so the client's writes never block) without
+/// answering anything, until the client drops the connection or the server stops.
+fn discard_until_dropped(stream: &mut TcpStream, c: &Control) {
+    let mut buf = [0u8; 4096];
+    while !c.stopping.load(Ordering::SeqCst) {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return,
         }
     }
 }

@@ -1,8 +1,10 @@
-//! TLS for `wss://`: options, the rustls client configuration, and the byte stream the I/O loop
-//! reads and writes (plain TCP or TLS over TCP, both non-blocking).
+//! TLS for `wss://`: options, the client configuration of the TLS backend (rustls by default,
+//! native-tls optionally), and the byte stream the I/O loop reads and writes (plain TCP or TLS
+//! over TCP, both non-blocking; the TLS handshake is driven by the first reads and writes).
 
 use std::io::{self, Read, Write};
 use std::path::Path;
+#[cfg(feature = "rustls")]
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -11,6 +13,8 @@ use crate::error::{Error, ErrorKind};
 
 /// TLS options for `wss://` URLs. Certificate verification is always on unless
 /// [`TlsOptions::dangerous_disable_verification`] is set, which logs a warning at every connect.
+///
+/// The server name checked against the certificate (and sent as SNI) is the URL's host.
 #[derive(Clone, Default)]
 pub struct TlsOptions {
     pub(crate) extra_ca_pem: Vec<Vec<u8>>,
@@ -18,6 +22,7 @@ pub struct TlsOptions {
     pub(crate) no_bundled_roots: bool,
     pub(crate) native_roots: bool,
     pub(crate) dangerous_no_verify: bool,
+    pub(crate) native_tls: bool,
 }
 
 impl std::fmt::Debug for TlsOptions {
@@ -28,18 +33,22 @@ impl std::fmt::Debug for TlsOptions {
             .field("no_bundled_roots", &self.no_bundled_roots)
             .field("native_roots", &self.native_roots)
             .field("dangerous_no_verify", &self.dangerous_no_verify)
+            .field("native_tls", &self.native_tls)
             .finish()
     }
 }
 
 impl TlsOptions {
-    /// Trust the CA certificates in this PEM text as well as the default roots.
+    /// Trust the CA certificates in this PEM text (one or more `CERTIFICATE` blocks) as well as
+    /// the default roots. May be called several times.
     pub fn add_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.extra_ca_pem.push(pem.into());
         self
     }
 
-    /// Trust the CA certificates in this PEM file as well as the default roots.
+    /// Trust the CA certificates in this PEM file as well as the default roots. Fails with
+    /// [`Error::Tls`] naming the file when it cannot be read (its content is checked by
+    /// [`crate::ClientBuilder::connect`]).
     pub fn add_ca_file(self, path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let pem = std::fs::read(path)
@@ -47,7 +56,8 @@ impl TlsOptions {
         Ok(self.add_ca_pem(pem))
     }
 
-    /// Present this client certificate chain and private key (both PEM) for mutual TLS.
+    /// Present this client certificate chain and private key (both PEM; the key PKCS#8
+    /// `PRIVATE KEY`, or also PKCS#1/SEC1 with rustls) for mutual TLS. Defaults to none.
     pub fn client_cert_pem(
         mut self,
         cert_chain: impl Into<Vec<u8>>,
@@ -57,59 +67,95 @@ impl TlsOptions {
         self
     }
 
-    /// Do not trust the bundled Mozilla roots (only added CAs and, if enabled, native roots).
-    /// Defaults to false.
+    /// Do not trust the default roots (the bundled Mozilla roots with rustls, the platform's
+    /// store with native-tls): only added CAs and, if enabled, native roots. Defaults to false.
     pub fn without_bundled_roots(mut self) -> Self {
         self.no_bundled_roots = true;
         self
     }
 
-    /// Also trust the platform's root store (needs the `native-roots` feature). Defaults to false.
+    /// Also trust the platform's root store (rustls backend; needs the `native-roots`
+    /// feature; native-tls always uses it). Defaults to false.
     pub fn native_roots(mut self, yes: bool) -> Self {
         self.native_roots = yes;
         self
     }
 
-    /// DANGEROUS: accept any server certificate. For tests against self-signed servers only;
-    /// a warning is logged at every connect. Defaults to false.
+    /// DANGEROUS: accept any server certificate, for any host name. For tests against
+    /// self-signed servers only; a warning is logged at every connect. Defaults to false.
     pub fn dangerous_disable_verification(mut self, yes: bool) -> Self {
         self.dangerous_no_verify = yes;
         self
     }
 
+    /// Use the platform's TLS library through native-tls (OpenSSL on Linux, Schannel on
+    /// Windows, Security.framework on macOS) instead of rustls. Needs the `native-tls` feature.
+    /// Defaults to false (builds without the `rustls` feature always use native-tls).
+    pub fn use_native_tls(mut self, yes: bool) -> Self {
+        self.native_tls = yes;
+        self
+    }
+
+    /// Whether these options trust no certificate authority at all (every server would be
+    /// refused).
+    fn trusts_nothing(&self) -> bool {
+        self.no_bundled_roots
+            && self.extra_ca_pem.is_empty()
+            && !self.native_roots
+            && !self.dangerous_no_verify
+    }
+
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        #[cfg(feature = "rustls")]
-        {
-            rustls_impl::build_config(self).map(|_| ())
+        if self.trusts_nothing() {
+            return Err(Error::Tls(
+                "without_bundled_roots() with no added CA and no native roots trusts nothing"
+                    .into(),
+            ));
         }
-        #[cfg(not(feature = "rustls"))]
-        {
-            Err(Error::Tls("wss:// needs the `rustls` feature".into()))
-        }
+        TlsConnector::new(self).map(|_| ())
     }
 }
 
 /// The prepared TLS client configuration (built once per client).
 #[derive(Clone)]
-pub(crate) struct TlsConnector {
+pub(crate) enum TlsConnector {
     #[cfg(feature = "rustls")]
-    config: Arc<rustls::ClientConfig>,
+    Rustls(Arc<rustls::ClientConfig>),
+    #[cfg(feature = "native-tls")]
+    Native(native_tls::TlsConnector),
 }
 
 impl TlsConnector {
     pub(crate) fn new(opts: &TlsOptions) -> Result<Self, Error> {
-        #[cfg(feature = "rustls")]
-        {
-            Ok(TlsConnector {
-                config: rustls_impl::build_config(opts)?,
-            })
+        if opts.native_tls || cfg!(not(feature = "rustls")) {
+            Self::native(opts)
+        } else {
+            Self::rustls(opts)
         }
-        #[cfg(not(feature = "rustls"))]
-        {
-            let _ = opts;
-            let _ = Arc::new(());
-            Err(Error::Tls("wss:// needs the `rustls` feature".into()))
-        }
+    }
+
+    #[cfg(feature = "native-tls")]
+    fn native(opts: &TlsOptions) -> Result<Self, Error> {
+        native_impl::connector(opts).map(TlsConnector::Native)
+    }
+
+    #[cfg(not(feature = "native-tls"))]
+    fn native(_: &TlsOptions) -> Result<Self, Error> {
+        Err(Error::Tls(if cfg!(feature = "rustls") {
+            "use_native_tls needs the `native-tls` feature".into()
+        } else {
+            "wss:// needs the `rustls` or the `native-tls` feature".into()
+        }))
+    }
+
+    #[cfg(feature = "rustls")]
+    fn rustls(opts: &TlsOptions) -> Result<Self, Error> {
+        rustls_impl::build_config(opts).map(TlsConnector::Rustls)
+    }
+
+    #[cfg(not(feature = "rustls"))]
+    fn rustls(opts: &TlsOptions) -> Result<Self, Error> {
+        Self::native(opts)
     }
 }
 
@@ -118,18 +164,24 @@ pub(crate) enum Stream {
     Plain(TcpStream),
     #[cfg(feature = "rustls")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    #[cfg(feature = "native-tls")]
+    Native(Box<native_impl::NativeStream>),
 }
 
 impl Stream {
     /// Wrap a connected socket; for TLS the handshake is driven by the first reads and writes.
+    /// `host` is the URL's host: the name verified and sent as SNI.
     pub(crate) fn new(
         tcp: TcpStream,
         tls: Option<(&TlsConnector, &str)>,
     ) -> Result<Stream, (ErrorKind, String)> {
-        match tls {
-            None => Ok(Stream::Plain(tcp)),
+        let Some((connector, host)) = tls else {
+            return Ok(Stream::Plain(tcp));
+        };
+        let _ = host;
+        match *connector {
             #[cfg(feature = "rustls")]
-            Some((c, host)) => {
+            TlsConnector::Rustls(ref config) => {
                 let name =
                     rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
                         (
@@ -137,29 +189,48 @@ impl Stream {
                             format!("invalid TLS server name `{host}`: {e}"),
                         )
                     })?;
-                let conn = rustls::ClientConnection::new(c.config.clone(), name)
+                let conn = rustls::ClientConnection::new(config.clone(), name)
                     .map_err(|e| (ErrorKind::Tls, format!("TLS setup: {e}")))?;
                 Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
             }
-            #[cfg(not(feature = "rustls"))]
-            Some(_) => Err((ErrorKind::Tls, "wss:// needs the `rustls` feature".into())),
+            #[cfg(feature = "native-tls")]
+            TlsConnector::Native(ref c) => {
+                native_impl::NativeStream::start(c, host, tcp).map(|s| Stream::Native(Box::new(s)))
+            }
         }
     }
 
-    pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
+    /// Whether this is a TLS stream whose TLS handshake has not completed yet.
+    pub(crate) fn tls_handshaking(&self) -> bool {
         match self {
-            Stream::Plain(s) => s,
+            Stream::Plain(_) => false,
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => &mut s.sock,
+            Stream::Tls(s) => s.conn.is_handshaking(),
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.handshaking(),
         }
     }
 
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
+    /// End the connection: a TLS close_notify (best effort, never waited for), then the socket
+    /// leaves the poller and is shut down both ways.
+    #[allow(clippy::infallible_destructuring_match)] // in builds without TLS
+    pub(crate) fn shutdown(&mut self, registry: &mio::Registry) {
+        let tcp = match self {
             Stream::Plain(s) => s,
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => &s.sock,
-        }
+            Stream::Tls(s) => {
+                s.conn.send_close_notify();
+                let _ = s.conn.write_tls(&mut s.sock);
+                &mut s.sock
+            }
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => match s.shutdown() {
+                Some(tcp) => tcp,
+                None => return, // the handshake failed: the socket is gone already
+            },
+        };
+        let _ = registry.deregister(tcp);
+        let _ = tcp.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -168,7 +239,12 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.read(buf),
+            Stream::Tls(s) => {
+                let handshaking = s.conn.is_handshaking();
+                s.read(buf).map_err(|e| closed_in_handshake(e, handshaking))
+            }
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.read(buf),
         }
     }
 }
@@ -178,23 +254,80 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.write(buf),
+            Stream::Tls(s) => match s.write(buf) {
+                Err(e) => Err(closed_in_handshake(e, s.conn.is_handshaking())),
+                // rustls buffers at most 64 KiB of unsent TLS output. When the socket is
+                // blocked but a read made progress, `write` accepts nothing and returns
+                // Ok(0), which tungstenite would take for a reset connection. It is a
+                // would-block: the pending output is flushed when the socket is writable.
+                Ok(0) if !buf.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
+                r => r,
+            },
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => s.flush(),
+            Stream::Tls(s) => {
+                let handshaking = s.conn.is_handshaking();
+                s.flush().map_err(|e| closed_in_handshake(e, handshaking))
+            }
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.flush(),
         }
     }
 }
 
-/// Classify an I/O error that may carry a rustls error: certificate problems get their own kind.
+/// The server hung up before the TLS handshake completed: typically a `wss://` URL pointing
+/// at a plain-TCP port.
+#[derive(Debug)]
+struct ClosedInHandshake;
+
+impl std::fmt::Display for ClosedInHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "TLS: the server closed the connection during the TLS handshake (is it a TLS port?)",
+        )
+    }
+}
+
+impl std::error::Error for ClosedInHandshake {}
+
+/// Name a connection closed while `handshaking` for what it is.
+#[cfg_attr(not(any(feature = "rustls", feature = "native-tls")), allow(dead_code))]
+fn closed_in_handshake(e: io::Error, handshaking: bool) -> io::Error {
+    let closed = matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    );
+    if handshaking && closed {
+        io::Error::new(e.kind(), ClosedInHandshake)
+    } else {
+        e
+    }
+}
+
+/// Classify an I/O error that may carry a TLS error: certificate problems get their own kind.
 pub(crate) fn classify_io(e: &io::Error) -> (ErrorKind, String) {
+    if let Some(closed) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<ClosedInHandshake>())
+    {
+        return (ErrorKind::Tls, closed.to_string());
+    }
     #[cfg(feature = "rustls")]
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return rustls_impl::classify(tls);
+    }
+    #[cfg(feature = "native-tls")]
+    if let Some(found) = native_impl::classify(e) {
+        return found;
     }
     let kind = match e.kind() {
         io::ErrorKind::ConnectionReset
@@ -213,7 +346,9 @@ mod rustls_impl {
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-    use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+    use rustls::{
+        AlertDescription, CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    };
 
     use super::TlsOptions;
     use crate::error::{Error, ErrorKind};
@@ -290,10 +425,15 @@ mod rustls_impl {
                     CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                         "certificate expired".to_string()
                     }
+                    CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                        "certificate not valid yet".to_string()
+                    }
                     CertificateError::NotValidForName
                     | CertificateError::NotValidForNameContext { .. } => {
                         "certificate not valid for this host name".to_string()
                     }
+                    CertificateError::Revoked => "certificate revoked".to_string(),
+                    CertificateError::BadSignature => "bad certificate signature".to_string(),
                     other => format!("{other:?}"),
                 };
                 (
@@ -301,6 +441,20 @@ mod rustls_impl {
                     format!("TLS certificate rejected: {what}"),
                 )
             }
+            // The server only verifies certificates in mutual TLS: any certificate alert it
+            // sends is about ours (missing, from an issuer it does not trust, expired, ...).
+            rustls::Error::AlertReceived(
+                alert @ (AlertDescription::CertificateRequired
+                | AlertDescription::BadCertificate
+                | AlertDescription::UnsupportedCertificate
+                | AlertDescription::CertificateRevoked
+                | AlertDescription::CertificateExpired
+                | AlertDescription::CertificateUnknown
+                | AlertDescription::UnknownCA),
+            ) => (
+                ErrorKind::Certificate,
+                format!("TLS: the server rejected the client certificate ({alert:?})"),
+            ),
             other => (ErrorKind::Tls, format!("TLS: {other}")),
         }
     }
@@ -350,3 +504,187 @@ mod rustls_impl {
         }
     }
 }
+
+#[cfg(feature = "native-tls")]
+mod native_impl {
+    use std::io::{self, Read, Write};
+
+    use mio::net::TcpStream;
+    use native_tls::{Certificate, HandshakeError, Identity, MidHandshakeTlsStream, TlsStream};
+
+    use super::TlsOptions;
+    use crate::error::{Error, ErrorKind};
+
+    pub(super) fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector, Error> {
+        let mut b = native_tls::TlsConnector::builder();
+        for pem in &opts.extra_ca_pem {
+            let certs = Certificate::stack_from_pem(pem)
+                .map_err(|e| Error::Tls(format!("bad PEM in CA bundle: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::Tls("no certificate found in CA bundle".into()));
+            }
+            for c in certs {
+                b.add_root_certificate(c);
+            }
+        }
+        if let Some((chain, key)) = &opts.client_cert {
+            let id = Identity::from_pkcs8(chain, key)
+                .map_err(|e| Error::Tls(format!("client certificate rejected: {e}")))?;
+            b.identity(id);
+        }
+        // native-tls has no bundled roots: its default roots are the platform's store.
+        b.disable_built_in_roots(opts.no_bundled_roots && !opts.native_roots);
+        if opts.dangerous_no_verify {
+            b.danger_accept_invalid_certs(true);
+            b.danger_accept_invalid_hostnames(true);
+        }
+        b.build()
+            .map_err(|e| Error::Tls(format!("native-tls setup: {e}")))
+    }
+
+    /// A native-tls stream over a non-blocking socket: the handshake is resumed by reads and
+    /// writes until it completes.
+    pub(crate) enum NativeStream {
+        Handshaking(MidHandshakeTlsStream<TcpStream>),
+        Open(TlsStream<TcpStream>),
+        /// The handshake failed (with the error, until reported); the socket is closed.
+        Failed(Option<io::Error>),
+    }
+
+    impl NativeStream {
+        pub(super) fn start(
+            c: &native_tls::TlsConnector,
+            host: &str,
+            tcp: TcpStream,
+        ) -> Result<NativeStream, (ErrorKind, String)> {
+            Ok(match c.connect(host, tcp) {
+                Ok(s) => NativeStream::Open(s),
+                Err(HandshakeError::WouldBlock(mid)) => NativeStream::Handshaking(mid),
+                // On loopback the whole handshake can complete (or fail) in this first call.
+                // The failure is reported by the first read or write, like any later one, so
+                // that it follows the same retry policy.
+                Err(HandshakeError::Failure(e)) => NativeStream::Failed(Some(handshake_error(e))),
+            })
+        }
+
+        pub(super) fn handshaking(&self) -> bool {
+            matches!(self, NativeStream::Handshaking(_))
+        }
+
+        /// The open stream, resuming the handshake first if needed.
+        fn open(&mut self) -> io::Result<&mut TlsStream<TcpStream>> {
+            if let NativeStream::Handshaking(_) = self
+                && let NativeStream::Handshaking(mid) =
+                    std::mem::replace(self, NativeStream::Failed(None))
+            {
+                match mid.handshake() {
+                    Ok(s) => *self = NativeStream::Open(s),
+                    Err(HandshakeError::WouldBlock(mid)) => {
+                        *self = NativeStream::Handshaking(mid);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Err(HandshakeError::Failure(e)) => return Err(handshake_error(e)),
+                }
+            }
+            match self {
+                NativeStream::Open(s) => Ok(s),
+                NativeStream::Failed(e) => Err(e.take().unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotConnected, "the TLS handshake failed")
+                })),
+                NativeStream::Handshaking(_) => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+
+        /// Send close_notify (best effort) and hand back the socket, if any.
+        pub(super) fn shutdown(&mut self) -> Option<&mut TcpStream> {
+            match self {
+                NativeStream::Handshaking(mid) => Some(mid.get_mut()),
+                NativeStream::Open(s) => {
+                    let _ = s.shutdown();
+                    Some(s.get_mut())
+                }
+                NativeStream::Failed(_) => None,
+            }
+        }
+
+        pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.open()?.read(buf)
+        }
+
+        pub(super) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.open()?.write(buf)
+        }
+
+        pub(super) fn flush(&mut self) -> io::Result<()> {
+            self.open()?.flush()
+        }
+    }
+
+    /// A failed handshake as an I/O error (a hang-up named as such).
+    fn handshake_error(e: native_tls::Error) -> io::Error {
+        if e.to_string()
+            .to_ascii_lowercase()
+            .contains("unexpected eof")
+        {
+            super::closed_in_handshake(io::ErrorKind::UnexpectedEof.into(), true)
+        } else {
+            io::Error::other(e)
+        }
+    }
+
+    /// Certificate failures, recognised in the platform library's message (OpenSSL's verify
+    /// results and alerts; Schannel and Security.framework word theirs differently and are
+    /// reported as `Tls` with their message).
+    pub(super) fn classify(e: &io::Error) -> Option<(ErrorKind, String)> {
+        let inner = e.get_ref()?;
+        let text = inner.to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("unexpected eof") {
+            // The peer closed without close_notify: like a TCP connection lost.
+            return Some((ErrorKind::ConnectionLost, format!("TLS: {text}")));
+        }
+        let what = if lower.contains("certificate has expired") {
+            "certificate expired"
+        } else if lower.contains("certificate is not yet valid") {
+            "certificate not valid yet"
+        } else if lower.contains("hostname mismatch") || lower.contains("ip address mismatch") {
+            "certificate not valid for this host name"
+        } else if lower.contains("unable to get local issuer certificate")
+            || lower.contains("unable to get issuer certificate")
+            || lower.contains("self-signed certificate")
+            || lower.contains("self signed certificate")
+        {
+            "unknown issuer"
+        } else if lower.contains("alert certificate required")
+            || lower.contains("alert bad certificate")
+            || lower.contains("alert unknown ca")
+            || lower.contains("alert certificate expired")
+            || lower.contains("alert certificate unknown")
+            || lower.contains("alert unsupported certificate")
+            || lower.contains("alert certificate revoked")
+        {
+            return Some((
+                ErrorKind::Certificate,
+                format!("TLS: the server rejected the client certificate ({text})"),
+            ));
+        } else if lower.contains("certificate verify failed") {
+            return Some((
+                ErrorKind::Certificate,
+                format!("TLS certificate rejected: {text}"),
+            ));
+        } else if inner.is::<native_tls::Error>() {
+            return Some((ErrorKind::Tls, format!("TLS: {text}")));
+        } else {
+            return None;
+        };
+        Some((
+            ErrorKind::Certificate,
+            format!("TLS certificate rejected: {what} ({text})"),
+        ))
+    }
+}
+
+/// docs/TLS.md (a README section), compiled as doctests so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/TLS.md")]
+pub struct TlsDocDoctests;

@@ -793,3 +793,98 @@ fn invalid_urls_and_configs_are_typed_errors() {
         Err(Error::InvalidHeader(_))
     ));
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
+fn headers_subprotocols_and_url_credentials_reach_the_server() {
+    use tungstenite::handshake::server::{Request, Response};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, seen_rx) = crossbeam_channel::bounded(1);
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept_hdr(stream, |req: &Request, mut resp: Response| {
+            let h = |n: &str| req.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+            let _ = tx.send((
+                h("authorization"),
+                h("x-token"),
+                h("sec-websocket-protocol"),
+                req.uri().to_string(),
+            ));
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", "chat".parse().unwrap());
+            Ok(resp)
+        })
+        .unwrap();
+        let _ = ws.read(); // until the client closes
+    });
+    let client = Client::builder(format!("ws://alice:s3cret@127.0.0.1:{port}/path?q=1"))
+        .header("X-Token", "abc")
+        .subprotocol("chat")
+        .subprotocol("superchat")
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    let opened = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    assert!(
+        matches!(opened, Event::Opened { protocol: Some(ref p), .. } if p == "chat"),
+        "{opened:?}"
+    );
+    let (auth, token, protos, uri) = seen_rx.recv_timeout(ms(1000)).unwrap();
+    assert_eq!(auth.as_deref(), Some("Basic YWxpY2U6czNjcmV0"));
+    assert_eq!(token.as_deref(), Some("abc"));
+    assert_eq!(protos.as_deref(), Some("chat, superchat"));
+    assert_eq!(uri, "/path?q=1");
+    client.close(1000, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .event_capacity(4)
+        .close_timeout(ms(300))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    for i in 0..300 {
+        client.send_text(format!("{i}")).unwrap();
+    }
+    // The consumer is slow: the I/O thread waits for room instead of dropping events.
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 300 {
+        if let Event::Text(t) = rx.recv_deadline(deadline).expect("echoes keep coming") {
+            got.push(t.parse::<usize>().unwrap());
+        }
+        if got.len() % 50 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    assert_eq!(got, (0..300).collect::<Vec<_>>());
+    // Now nobody drains: fill the channel, then close must still return in bounded time.
+    for i in 0..50 {
+        client.send_text(format!("late{i}")).unwrap();
+    }
+    let fill_deadline = Instant::now() + Duration::from_secs(5);
+    while rx.len() < 4 && Instant::now() < fill_deadline {
+        std::thread::yield_now();
+    }
+    assert_eq!(rx.len(), 4, "channel full");
+    let t0 = Instant::now();
+    client.close(1000, "").unwrap();
+    assert!(
+        t0.elapsed() < ms(300 + 500 + 500),
+        "close took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(client.state(), State::Stopped);
+}

@@ -1,0 +1,128 @@
+//! Regression tests for bugs the reliability suite found in the client (one test per fix).
+
+use std::time::{Duration, Instant};
+
+use wsbeat::server::EchoServer;
+use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect};
+
+/// The tests count the process's I/O threads: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn next(rx: &crossbeam_channel::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    let until = Instant::now() + ms(5000);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let ev = rx
+            .recv_timeout(left)
+            .expect("timed out waiting for an event");
+        if pred(&ev) {
+            return ev;
+        }
+    }
+}
+
+/// A server that dies without a close frame (end of stream) used to be reported as a
+/// protocol error with close code 1002, and the client sent a 1002 close frame into the dead
+/// socket. It is a lost connection: `Error(connection_lost)`, `Closed(1006, abnormal)`.
+#[test]
+fn end_of_stream_without_close_frame_is_connection_lost_1006() {
+    let _g = serial();
+    let mut server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
+        .reconnect(Reconnect::exponential().initial(ms(50)).jitter(0.0))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    next(&rx, |e| matches!(e, Event::Opened { .. }));
+    server.stop(); // shuts every connection down: the client reads end of stream
+    let err = next(&rx, |e| matches!(e, Event::Error { .. }));
+    assert!(
+        matches!(
+            err,
+            Event::Error {
+                kind: ErrorKind::ConnectionLost,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let closed = next(&rx, |e| matches!(e, Event::Closed { .. }));
+    assert!(
+        matches!(
+            closed,
+            Event::Closed {
+                code: 1006,
+                initiator: CloseInitiator::Abnormal,
+                will_reconnect: true,
+                ..
+            }
+        ),
+        "{closed:?}"
+    );
+    drop(client);
+}
+
+/// Dropping the last `Client` while nobody reads its (full) event channel used to block the
+/// drop for the whole close timeout + 500 ms and then detach the I/O thread: the client's own
+/// receiver kept the channel alive, so the I/O thread waited for a reader that could never
+/// come. Dropping the owner's receiver first lets the I/O thread see the channel closed.
+#[test]
+fn dropping_a_client_with_a_full_unread_event_channel_is_prompt() {
+    let _g = serial();
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
+        .event_capacity(2)
+        .close_timeout(ms(2000))
+        .connect()
+        .unwrap();
+    let until = Instant::now() + ms(5000);
+    while client.state() != wsbeat::State::Open {
+        assert!(Instant::now() < until, "never opened");
+        std::thread::sleep(ms(5));
+    }
+    for i in 0..10 {
+        client.send_text(format!("m{i}")).unwrap();
+    }
+    // Wait until the echoes have filled the channel and the I/O thread is blocked on it.
+    let until = Instant::now() + ms(5000);
+    while server.echoed() < 10 {
+        assert!(Instant::now() < until, "no echoes");
+        std::thread::sleep(ms(5));
+    }
+    std::thread::sleep(ms(100));
+    let t0 = Instant::now();
+    drop(client);
+    let took = t0.elapsed();
+    assert!(took < ms(1000), "drop took {took:?}");
+    let until = Instant::now() + ms(2000);
+    while support_threads_named("wsbeat-io") > 0 {
+        assert!(
+            Instant::now() < until,
+            "I/O thread still running after drop"
+        );
+        std::thread::sleep(ms(10));
+    }
+}
+
+fn support_threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("comm"))
+                        .is_ok_and(|c| c.trim_end() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
