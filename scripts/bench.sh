@@ -22,7 +22,15 @@ done
 # 1,000 clients need ~3,000 descriptors in the measuring process, the server ~2,000.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --example bench
+cargo build --release --lib --example bench
+
+# The C layer's client (bench/c/wsbeat_client.c) against target/release/libwsbeat.so.
+if [[ -f include/wsbeat.h ]] && command -v cc >/dev/null; then
+  cc -O2 -Wall -Wextra -Iinclude bench/c/wsbeat_client.c -Ltarget/release -lwsbeat -lm \
+    -lpthread -Wl,-rpath,"$PWD/target/release" -o target/release/bench-c-client
+else
+  echo "bench.sh: skipped: C bench client not built (no include/wsbeat.h or no cc)" >&2
+fi
 
 if [[ $install == 1 ]]; then
   if ! bench/.venv/bin/python -c 'import websocket' 2>/dev/null; then

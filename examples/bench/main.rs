@@ -340,16 +340,47 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
             });
         }
     }
-    v.push(ClientSpec {
-        id: "c-layer",
-        label: "wsbeat C layer",
-        runner: c,
-    });
-    v.push(ClientSpec {
-        id: "py-ctypes",
-        label: "wsbeat Python (ctypes)",
-        runner: pyc,
-    });
+    let with_api = |r: &Runner, api: &str| match r {
+        Runner::External(cmd) => {
+            let mut cmd = cmd.clone();
+            cmd.extend([s("--api"), s(api)]);
+            Runner::External(cmd)
+        }
+        other => other.clone(),
+    };
+    if group == Group::Latency {
+        v.push(ClientSpec {
+            id: "c-layer",
+            label: "wsbeat C, answered in callback",
+            runner: with_api(&c, "callback"),
+        });
+        v.push(ClientSpec {
+            id: "c-layer-pull",
+            label: "wsbeat C, ws_next_event (pull)",
+            runner: with_api(&c, "pull"),
+        });
+        v.push(ClientSpec {
+            id: "py-ctypes",
+            label: "wsbeat Python, next_event (pull)",
+            runner: with_api(&pyc, "pull"),
+        });
+        v.push(ClientSpec {
+            id: "py-ctypes-callback",
+            label: "wsbeat Python, answered in on_message",
+            runner: with_api(&pyc, "callback"),
+        });
+    } else {
+        v.push(ClientSpec {
+            id: "c-layer",
+            label: "wsbeat C layer ws_send",
+            runner: c,
+        });
+        v.push(ClientSpec {
+            id: "py-ctypes",
+            label: "wsbeat Python (ctypes) send",
+            runner: pyc,
+        });
+    }
     v.push(ClientSpec {
         id: "websocket-client",
         label: "Python websocket-client",

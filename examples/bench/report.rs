@@ -217,11 +217,25 @@ impl Report {
             _ => None,
         };
         add(
-            "round trip, Python ctypes vs websocket-client (speed-up)",
+            "RT p50 speed-up, Python ctypes pull vs websocket-client",
             ">= 2.00x",
             speedup,
             speedup.map(|s| s >= 2.0),
             self.why(Group::Latency, pinned, "py-ctypes"),
+        );
+        let speedup_cb = match (
+            self.get(Group::Latency, pinned, "py-ctypes-callback"),
+            self.get(Group::Latency, pinned, "websocket-client"),
+        ) {
+            (Some(c), Some(w)) => Some(f(w, "p50_us") / f(c, "p50_us")),
+            _ => None,
+        };
+        add(
+            "RT p50 speed-up, Python ctypes callback vs websocket-client",
+            ">= 2.00x",
+            speedup_cb,
+            speedup_cb.map(|s| s >= 2.0),
+            self.why(Group::Latency, pinned, "py-ctypes-callback"),
         );
         let idle = self.get(Group::Idle, "unpinned", "callback");
         let w = idle.map(|v| f(v, "wakeups_per_interval"));
