@@ -131,7 +131,7 @@ impl Options {
         let quick = args.iter().any(|a| a == "--quick");
         let mut o = Options {
             quick,
-            repeat: if quick { 1 } else { 3 },
+            repeat: if quick { 1 } else { 5 },
             layouts: vec!["unpinned".into(), "pinned".into()],
             only: None,
             out: PathBuf::from("bench-results"),
