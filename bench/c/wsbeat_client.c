@@ -182,7 +182,10 @@ static int throughput(const struct args *a, const char *payload) {
             sched_yield();
         }
     }
-    ws_send(c, (const uint8_t *)"?ack", 4, WS_MESSAGE_TEXT);
+    while (ws_send(c, (const uint8_t *)"?ack", 4, WS_MESSAGE_TEXT) == WS_ERR_OUTBOX_FULL) {
+        full++;
+        sched_yield();
+    }
     ws_event ev = wait_kind(c, WS_EVENT_TEXT);
     double secs = (double)(now_ns() - t0) / 1e9;
     unsigned long long count = 0, bytes = 0;

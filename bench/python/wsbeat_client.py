@@ -109,15 +109,14 @@ def throughput(args):
     with wsbeat.Client(args.url + "/sink", heartbeat="off") as c:
         wait_open(c)
         t0 = time.perf_counter()
-        for _ in range(args.n):
+        for msg in [payload] * args.n + ["?ack"]:
             while True:
                 try:
-                    c.send(payload)
+                    c.send(msg)
                     break
                 except wsbeat.OutboxFullError:
                     full += 1
                     time.sleep(0)
-        c.send("?ack")
         while True:
             ev = c.next_event(TIMEOUT * 4)
             if isinstance(ev, wsbeat.TextMessage):

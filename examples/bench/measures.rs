@@ -318,7 +318,16 @@ pub fn wsbeat_throughput(p: &Params) -> Res {
             }
         }
     }
-    client.send_text("?ack").map_err(err("send_text"))?;
+    loop {
+        match client.send_text("?ack") {
+            Ok(()) => break,
+            Err(Error::OutboxFull { .. }) => {
+                full += 1;
+                thread::yield_now();
+            }
+            Err(e) => return Err(format!("send: {e}")),
+        }
+    }
     let reply = loop {
         match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(Event::Text(t)) => break t,
