@@ -257,7 +257,9 @@ fn layer_runner(layer_marker: &str, client: &str, interpreter: Option<PathBuf>) 
     }
     let prog = root.join(client);
     if !prog.exists() {
-        return Runner::Skipped(format!("skipped: bench client {client} not written yet"));
+        return Runner::Skipped(format!(
+            "skipped: bench client {client} missing (scripts/bench.sh builds the C one)"
+        ));
     }
     let mut cmd = Vec::new();
     if let Some(i) = interpreter {
