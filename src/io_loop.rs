@@ -113,6 +113,8 @@ pub(crate) struct IoLoop {
     ws_config: WebSocketConfig,
     ever_opened: bool,
     close_req: Option<(u16, String)>,
+    /// An event went into the channel since the I/O thread last slept.
+    delivered: bool,
     /// Set once a close arrived while the event channel was full: the latest time to keep
     /// waiting for room.
     events_give_up: Option<Instant>,
@@ -155,6 +157,7 @@ impl IoLoop {
             ws_config,
             ever_opened: false,
             close_req: None,
+            delivered: false,
             events_give_up: None,
         })
     }
@@ -941,6 +944,12 @@ impl IoLoop {
 
     /// Block in the poller until I/O, a sender's wake-up, or `deadline`.
     fn sleep(&mut self, deadline: Option<Instant>) {
+        if std::mem::take(&mut self.delivered) && self.pending.is_empty() && self.rx.is_empty() {
+            // The consumer was just handed events and often answers at once. Where it shares
+            // this CPU, let it run first: its send then finds us awake (no waker syscall) and
+            // we skip the poller sleep. Elsewhere this returns at once.
+            thread::yield_now();
+        }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.shared.sleeping.store(true, Ordering::SeqCst);
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
@@ -966,7 +975,8 @@ impl IoLoop {
                 }
             }
             Sink::Channel(tx) => match tx.try_send(ev) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Ok(()) => self.delivered = true,
+                Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(ev)) => {
                     let tx = tx.clone();
                     self.emit_blocking(&tx, ev);
