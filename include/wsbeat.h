@@ -830,7 +830,7 @@ ws_result ws_event_release(const struct ws_client *client);
  * A new configuration with the defaults: ping heartbeat every 20 s with a 10 s timeout;
  * reconnect with exponential backoff (500 ms initial, 30 s max, factor 2, jitter 0.5, no
  * attempt limit, 5 s min uptime); 16 MiB max message size; outbox of 4096 messages / 64 MiB;
- * 10 s connect timeout; 2 s close timeout; pull-mode queue of 1024 events; no extra headers
+ * 10 s connect timeout; 2 s close timeout; pull-mode queue of 256 events; no extra headers
  * or subprotocols; TLS verified against the bundled Mozilla roots.
  *
  * Free it with `ws_config_free`. Never returns NULL.
@@ -952,7 +952,7 @@ ws_result ws_config_set_close_timeout(struct ws_config *config, uint64_t timeout
 /**
  * Pull mode only: how many events may wait for `ws_next_event` (> 0). When the queue is
  * full the client stops reading from the socket until the host catches up (nothing is
- * dropped). Defaults to 1024.
+ * dropped). Defaults to 256.
  *
  * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
  */

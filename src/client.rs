@@ -489,7 +489,7 @@ impl ClientBuilder {
 
     /// Capacity of the event channel (channel mode). When it is full the I/O thread stops
     /// reading from the socket until the consumer catches up (TCP flow control pushes back on
-    /// the server): memory stays bounded, nothing is dropped. Defaults to 1024.
+    /// the server): memory stays bounded, nothing is dropped. Defaults to 256 (the slots are allocated up front).
     pub fn event_capacity(mut self, n: usize) -> Self {
         self.limits.event_capacity = n;
         self

@@ -368,7 +368,7 @@ impl Default for Limits {
             outbox_max_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
-            event_capacity: 1024,
+            event_capacity: 256,
         }
     }
 }
