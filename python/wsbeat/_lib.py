@@ -88,9 +88,14 @@ class ws_message(Structure):
 
 
 class ws_event(Structure):
+    # ``data`` is declared ``c_char_p`` (the C type is ``const uint8_t *``; same layout): the
+    # library NUL-terminates message payloads, so reading the field copies the payload to
+    # ``bytes`` in C, several times cheaper than ``ctypes.string_at``. A payload containing
+    # NUL bytes comes back shorter than ``len``: ``events.from_c`` then falls back to
+    # ``string_at`` on the raw pointer (``WS_EVENT_DATA_OFFSET``).
     _fields_ = [
         ("kind", c_uint32),
-        ("data", POINTER(c_uint8)),
+        ("data", c_char_p),
         ("len", c_size_t),
         ("text", c_void_p),
         ("text_len", c_size_t),
@@ -107,6 +112,9 @@ class ws_event(Structure):
         ("messages", POINTER(ws_message)),
         ("message_count", c_size_t),
     ]
+
+
+WS_EVENT_DATA_OFFSET: int = ws_event.data.offset
 
 
 class ws_client_stats(Structure):

@@ -249,14 +249,35 @@ def _messages(ev: _lib.ws_event) -> Tuple[Message, ...]:
     return tuple(out)
 
 
+def _payload(ev: _lib.ws_event) -> bytes:
+    """The message payload of a text/binary event, copied."""
+    n = ev.len
+    if not n:
+        return b""
+    # Fast path: the library NUL-terminates payloads, so the c_char_p field reads the whole
+    # payload unless it contains a NUL byte itself.
+    raw: Optional[bytes] = ev.data
+    if raw is not None and len(raw) == n:
+        return raw
+    addr = ctypes.c_void_p.from_address(ctypes.addressof(ev) + _lib.WS_EVENT_DATA_OFFSET).value
+    return ctypes.string_at(addr, n) if addr else b""
+
+
 def from_c(ev: _lib.ws_event) -> Event:
     """Copy a borrowed ``ws_event`` into a Python event (call before the pointers expire)."""
     k = ev.kind
-    if k == _lib.EV_TEXT:
-        raw = ctypes.string_at(ev.data, ev.len) if ev.len else b""
-        return TextMessage(raw.decode("utf-8", "replace"))
-    if k == _lib.EV_BINARY:
-        return BinaryMessage(ctypes.string_at(ev.data, ev.len) if ev.len else b"")
+    if k == _EV_TEXT:
+        return TextMessage(_payload(ev).decode("utf-8", "replace"))
+    if k == _EV_BINARY:
+        return BinaryMessage(_payload(ev))
+    return _from_c_other(ev, k)
+
+
+_EV_TEXT = _lib.EV_TEXT
+_EV_BINARY = _lib.EV_BINARY
+
+
+def _from_c_other(ev: _lib.ws_event, k: int) -> Event:
     text = (
         ctypes.string_at(ev.text, ev.text_len).decode("utf-8", "replace")
         if ev.text and ev.text_len
