@@ -11,4 +11,4 @@ for step in scripts/tests.d/*.sh; do
   echo "<== ${step} ok ($(( $(date +%s) - start ))s)"
   passed=$((passed + 1))
 done
-echo "test steps: ${passed} passed, 0 failed"
+echo "steps: ${passed} passed, 0 failed"
