@@ -5,34 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+#[path = "support/wait.rs"]
+mod wait;
+
+use wait::wait_for;
 use wsbeat::server::EchoServer;
 use wsbeat::{Client, CloseInitiator, Event, Heartbeat, Reconnect, State, StopReason};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Wait for the first event matching `pred`, collecting everything seen on the way.
-fn wait_for(
-    rx: &Receiver<Event>,
-    within: Duration,
-    seen: &mut Vec<Event>,
-    pred: impl Fn(&Event) -> bool,
-) -> Event {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(ev) => {
-                seen.push(ev.clone());
-                if pred(&ev) {
-                    return ev;
-                }
-            }
-            Err(_) => panic!("timed out after {within:?}; events so far: {seen:#?}"),
-        }
-    }
 }
 
 fn fast_reconnect() -> Reconnect {

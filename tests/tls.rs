@@ -4,6 +4,8 @@
 
 #[path = "support/tls_server.rs"]
 mod tls_server;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -14,34 +16,13 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use tls_server::{TlsEchoServer, server_config};
+use wait::wait_for;
 use wsbeat::{
     Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State, StopReason, TlsOptions,
 };
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Wait for the first event matching `pred`, collecting everything seen on the way.
-fn wait_for(
-    rx: &Receiver<Event>,
-    within: Duration,
-    seen: &mut Vec<Event>,
-    pred: impl Fn(&Event) -> bool,
-) -> Event {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(ev) => {
-                seen.push(ev.clone());
-                if pred(&ev) {
-                    return ev;
-                }
-            }
-            Err(_) => panic!("timed out after {within:?}; events so far: {seen:#?}"),
-        }
-    }
 }
 
 fn fast_reconnect() -> Reconnect {
