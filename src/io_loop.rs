@@ -631,6 +631,7 @@ impl IoLoop {
             if let Err(end) = self.write_and_flush(c) {
                 return end;
             }
+            let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
             let now = Instant::now();
             if let Some(at) = c.closing {
                 if now >= at {
@@ -638,7 +639,6 @@ impl IoLoop {
                     return End::UserClosed;
                 }
             } else {
-                let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
                 match c.hb.poll(now, ack_at) {
                     Due::Nothing => {}
                     Due::Send(out) => {
@@ -676,7 +676,6 @@ impl IoLoop {
             if more {
                 continue; // unread frames are buffered: no sleeping
             }
-            let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
             let deadline = match (c.closing, c.hb.next_deadline(ack_at)) {
                 (Some(at), _) => Some(at),
                 (None, hb) => hb,
@@ -751,6 +750,7 @@ impl IoLoop {
                 _ => Ok(()),
             };
         }
+        let now = Instant::now(); // one timestamp per burst, not per message
         loop {
             let mut wrote = false;
             while let Some(m) = self.outbox.pop_front() {
@@ -773,7 +773,7 @@ impl IoLoop {
                 k.messages_out.fetch_add(1, Ordering::Relaxed);
                 k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
                 log::trace!("sent {len} bytes");
-                c.inflight.written(c.hb.seq(), Instant::now(), m);
+                c.inflight.written(c.hb.seq(), now, m);
             }
             match c.ws.flush() {
                 Ok(()) => {
