@@ -463,9 +463,8 @@ impl Config {
                 return Err(Error::InvalidHeader(format!("bad subprotocol `{p}`")));
             }
         }
-        if self.url.scheme() == "wss" {
-            self.tls.validate()?;
-        }
+        // TLS options are checked where they are built, once: IoLoop::new, still before
+        // connect() starts anything.
         Ok(())
     }
 }

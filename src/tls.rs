@@ -104,16 +104,6 @@ impl TlsOptions {
             && !self.native_roots
             && !self.dangerous_no_verify
     }
-
-    pub(crate) fn validate(&self) -> Result<(), Error> {
-        if self.trusts_nothing() {
-            return Err(Error::Tls(
-                "without_bundled_roots() with no added CA and no native roots trusts nothing"
-                    .into(),
-            ));
-        }
-        TlsConnector::new(self).map(|_| ())
-    }
 }
 
 /// The prepared TLS client configuration (built once per client).
@@ -126,7 +116,14 @@ pub(crate) enum TlsConnector {
 }
 
 impl TlsConnector {
+    /// Build the configuration; this is also where invalid TLS options are refused.
     pub(crate) fn new(opts: &TlsOptions) -> Result<Self, Error> {
+        if opts.trusts_nothing() {
+            return Err(Error::Tls(
+                "without_bundled_roots() with no added CA and no native roots trusts nothing"
+                    .into(),
+            ));
+        }
         if opts.native_tls || cfg!(not(feature = "rustls")) {
             Self::native(opts)
         } else {
