@@ -112,6 +112,11 @@ pub(crate) struct Shared {
     pub(crate) sleeping: AtomicBool,
     /// Senders between their state check and their push (see `IoLoop::finish`).
     pub(crate) in_send: AtomicUsize,
+    /// The open connection, for senders' direct writes (`io_loop::send_direct`).
+    pub(crate) conn: Mutex<Option<crate::io_loop::Conn>>,
+    /// Close and reconnect requests sent and not yet taken by the I/O thread: while any is
+    /// pending, sends queue behind it instead of writing directly.
+    pub(crate) control_pending: AtomicUsize,
     pub(crate) done: (Mutex<bool>, Condvar),
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
@@ -124,6 +129,10 @@ impl Shared {
 
     pub(crate) fn lock_slow(&self) -> std::sync::MutexGuard<'_, Slow> {
         self.slow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_conn(&self) -> std::sync::MutexGuard<'_, Option<crate::io_loop::Conn>> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn state(&self) -> State {
@@ -215,19 +224,28 @@ impl Handle {
             if matches!(shared.state(), State::Stopped | State::Closing) {
                 return Err(Error::Closed);
             }
-            shared.gauge.reserve(len)?;
             let priority = shared.on_io_thread();
+            let msg = if priority {
+                msg
+            } else {
+                match crate::io_loop::send_direct(shared, msg) {
+                    Ok(()) => return Ok(false),
+                    Err(msg) => msg,
+                }
+            };
+            shared.gauge.reserve(len)?;
             if self.tx.send(Command::Send(msg, priority)).is_err() {
                 shared.gauge.release(len);
                 return Err(Error::Closed);
             }
-            Ok(())
+            Ok(true)
         })();
         shared.in_send.fetch_sub(1, Ordering::SeqCst);
-        if result.is_ok() {
+        // Queued (not written directly): the I/O thread must look.
+        if result? {
             shared.wake();
         }
-        result
+        Ok(())
     }
 
     /// Close gracefully: send a close frame with `code` and `reason`, wait for the server's
@@ -255,13 +273,19 @@ impl Handle {
     }
 
     pub(crate) fn request_close(&self, code: u16, reason: &str) {
-        if self
-            .tx
-            .send(Command::Close(code, reason.to_owned()))
-            .is_ok()
-        {
-            self.shared.wake();
+        self.send_control(Command::Close(code, reason.to_owned()));
+    }
+
+    /// Send a close or reconnect request; senders queue behind it until it is taken.
+    fn send_control(&self, cmd: Command) -> bool {
+        let pending = &self.shared.control_pending;
+        pending.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(cmd).is_err() {
+            pending.fetch_sub(1, Ordering::SeqCst);
+            return false;
         }
+        self.shared.wake();
+        true
     }
 
     /// Drop the current connection (or cut a backoff wait short) and connect again at once.
@@ -269,11 +293,11 @@ impl Handle {
         if self.state() == State::Stopped {
             return Err(Error::Closed);
         }
-        self.tx
-            .send(Command::ReconnectNow)
-            .map_err(|_| Error::Closed)?;
-        self.shared.wake();
-        Ok(())
+        if self.send_control(Command::ReconnectNow) {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
     }
 
     /// The current state.
@@ -541,6 +565,8 @@ impl ClientBuilder {
             waker,
             sleeping: AtomicBool::new(false),
             in_send: AtomicUsize::new(0),
+            conn: Mutex::new(None),
+            control_pending: AtomicUsize::new(0),
             done: (Mutex::new(false), Condvar::new()),
             max_message_size: config.limits.max_message_size,
             close_wait: config.limits.close_timeout + Duration::from_millis(500),

@@ -34,6 +34,10 @@ pub(crate) const WAKE: Token = Token(0);
 const CONN: Token = Token(1);
 /// Messages read per wake-up before commands and timers get a turn.
 const READ_BATCH: usize = 256;
+/// Direct writes by senders between two turns of the I/O loop. Each costs the sender a
+/// `write` syscall; past this many the sender queues and wakes the I/O thread, which writes
+/// the rest of a flood in batches (one syscall for many messages).
+const DIRECT_STREAK: u32 = 16;
 
 /// What other threads ask of the I/O thread.
 pub(crate) enum Command {
@@ -88,13 +92,100 @@ enum End {
     Lost(Failure),
 }
 
-struct Conn {
+/// What the open loop does after a turn.
+enum Next {
+    /// Read on: frames are still buffered.
+    Again,
+    /// Sleep until I/O, a wake-up, or this deadline.
+    Sleep(Option<Instant>),
+}
+
+/// An open connection. It lives in `Shared::conn` so that a sender can write to it directly
+/// (see [`send_direct`]); the I/O thread holds that lock for each turn of its loop and
+/// releases it only to sleep.
+pub(crate) struct Conn {
     ws: WebSocket<Stream>,
     hb: HeartbeatState,
     /// Data messages written whose receipt the peer has not confirmed.
     inflight: Unconfirmed,
     /// Set once our close frame is queued: when to give up waiting for the server's.
     closing: Option<Instant>,
+    /// Direct writes since the I/O loop's last turn (see [`DIRECT_STREAK`]).
+    direct_streak: u32,
+}
+
+/// What became of one message handed to the WebSocket.
+enum Wrote {
+    /// Written (or buffered by tungstenite): now tracked as unconfirmed.
+    Yes,
+    /// tungstenite's write buffer is full: not written.
+    Full(WsMessage),
+    /// The connection failed: not written.
+    Failed(WsMessage, tungstenite::Error),
+}
+
+impl Conn {
+    /// Hand `m` to the WebSocket, count it and track it until a heartbeat confirms it.
+    fn write_message(&mut self, shared: &Shared, m: WsMessage, now: Instant) -> Wrote {
+        let len = m.len();
+        match self.ws.write(m.clone()) {
+            Ok(()) => {}
+            Err(e) if would_block(&e) => {} // buffered: never resend
+            Err(tungstenite::Error::WriteBufferFull(_)) => return Wrote::Full(m),
+            Err(e) => return Wrote::Failed(m, e),
+        }
+        let k = &shared.counters;
+        k.messages_out.fetch_add(1, Ordering::Relaxed);
+        k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
+        log::trace!("sent {len} bytes");
+        self.inflight.written(self.hb.seq(), now, m);
+        Wrote::Yes
+    }
+}
+
+/// The sender's fast path: write `m` to the socket from the calling thread, when the I/O
+/// thread is not using the connection (it sleeps, or sits between turns), nothing is queued
+/// ahead of `m`, no close or reconnect request is pending, and fewer than [`DIRECT_STREAK`]
+/// messages were written directly since the I/O loop's last turn. Saves the hand-off to the
+/// I/O thread (a wake-up and a context switch) for a message sent to an idle connection.
+/// `Err(m)` gives the message back for the queue.
+pub(crate) fn send_direct(shared: &Shared, m: WsMessage) -> Result<(), WsMessage> {
+    if shared.control_pending.load(Ordering::SeqCst) != 0 {
+        return Err(m);
+    }
+    // Never wait for the lock: its holder may be blocked handing an event to this thread.
+    let Ok(mut slot) = shared.conn.try_lock() else {
+        return Err(m);
+    };
+    let Some(c) = slot.as_mut() else {
+        return Err(m);
+    };
+    // The gauge counts every message queued and not yet written (channel, pending, outbox);
+    // the I/O thread writes them with this lock held, so 0 here means nothing is ahead of `m`.
+    if c.direct_streak >= DIRECT_STREAK || c.closing.is_some() || shared.gauge.messages() != 0 {
+        return Err(m);
+    }
+    c.direct_streak += 1;
+    match c.write_message(shared, m, Instant::now()) {
+        Wrote::Yes => {}
+        // The I/O thread meets the error on its next write and ends the connection.
+        Wrote::Full(m) | Wrote::Failed(m, _) => return Err(m),
+    }
+    let wake = match c.ws.flush() {
+        Ok(()) => {
+            c.inflight.flushed();
+            // A half-full window wants a heartbeat at once to confirm it.
+            c.inflight.half_full()
+        }
+        // Would block: the I/O thread flushes the rest when the socket is writable. Any other
+        // error: it ends the connection (the message is tracked as unconfirmed).
+        Err(_) => true,
+    };
+    drop(slot);
+    if wake {
+        shared.wake();
+    }
+    Ok(())
 }
 
 pub(crate) struct IoLoop {
@@ -262,6 +353,7 @@ impl IoLoop {
                     Err(_) => return true,
                 },
             };
+            self.taken(&cmd);
             match cmd {
                 Command::Send(m, prio) => self.queue(m, prio),
                 Command::Close(code, reason) => {
@@ -575,18 +667,19 @@ impl IoLoop {
             limits.outbox_max_messages,
             limits.outbox_max_bytes,
         );
-        let mut conn = Conn {
+        *self.shared.lock_conn() = Some(Conn {
             ws,
             hb,
             inflight,
             closing: None,
-        };
+            direct_streak: 0,
+        });
         self.emit(Event::Opened {
             reconnect,
             attempt,
             protocol,
         });
-        let end = self.open_loop(&mut conn);
+        let (end, mut conn) = self.open_loop();
         conn.ws.get_mut().shutdown(self.poll.registry());
         {
             let mut slow = self.shared.lock_slow();
@@ -615,73 +708,87 @@ impl IoLoop {
         end
     }
 
-    fn open_loop(&mut self, c: &mut Conn) -> End {
+    /// Run the open connection until it ends; returns how, and the connection, taken out of
+    /// its slot in the same turn (no sender can write into a connection that has ended).
+    fn open_loop(&mut self) -> (End, Conn) {
+        let shared = Arc::clone(&self.shared);
         loop {
-            if let Some(end) = self.take_commands(c) {
-                return end;
-            }
-            if let Err(end) = self.write_and_flush(c) {
-                return end;
-            }
-            let more = match self.read_batch(c) {
-                Ok(more) => more,
-                Err(end) => return end,
+            // Held for the whole turn: senders write directly only while we sleep.
+            let mut slot = shared.lock_conn();
+            let Some(c) = slot.as_mut() else {
+                unreachable!("run_open fills the slot before the loop")
             };
-            // Pongs to server pings and our close reply were queued by reads: push them out.
-            if let Err(end) = self.write_and_flush(c) {
-                return end;
-            }
-            let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
-            let now = Instant::now();
-            if let Some(at) = c.closing {
-                if now >= at {
-                    log::info!("close handshake timed out; dropping the connection");
-                    return End::UserClosed;
+            c.direct_streak = 0;
+            match self.turn(c) {
+                Ok(Next::Again) => {} // unread frames are buffered: no sleeping
+                Ok(Next::Sleep(deadline)) => {
+                    drop(slot);
+                    self.sleep(deadline);
                 }
-            } else {
-                match c.hb.poll(now, ack_at) {
-                    Due::Nothing => {}
-                    Due::Send(out) => {
-                        let msg = match out {
-                            Outgoing::Ping(p) => WsMessage::Ping(p.into()),
-                            Outgoing::Message(Message::Text(t)) => WsMessage::Text(t.into()),
-                            Outgoing::Message(Message::Binary(b)) => WsMessage::Binary(b.into()),
-                        };
-                        log::trace!("heartbeat sent");
-                        // A full write buffer means the peer is not reading: the heartbeat
-                        // timeout, not this write, decides about it.
-                        if let Err(e) = c.ws.write(msg).and_then(|_| c.ws.flush())
-                            && !would_block(&e)
-                            && !matches!(e, tungstenite::Error::WriteBufferFull(_))
-                        {
-                            return self.lost_by_error(c, e);
-                        }
-                    }
-                    Due::TimedOut(silent_for) => {
-                        self.shared
-                            .counters
-                            .missed_heartbeats
-                            .fetch_add(1, Ordering::Relaxed);
-                        log::warn!("no heartbeat reply: peer silent for {silent_for:?}; dropping");
-                        self.emit(Event::HeartbeatTimeout { silent_for });
-                        // Abort, do not close: with a plain close the kernel keeps
-                        // retransmitting what we wrote into the dead path, and once the path
-                        // heals the server gets it late, after what the next connection already
-                        // delivered (out of order). SO_LINGER 0 discards it and resets.
-                        c.ws.get_ref().reset_on_close();
-                        return End::Lost(self.abnormal(c, "heartbeat timeout", true));
-                    }
-                }
+                Err(end) => return (end, slot.take().expect("checked above")),
             }
-            if more {
-                continue; // unread frames are buffered: no sleeping
-            }
-            let deadline = match (c.closing, c.hb.next_deadline(ack_at)) {
-                (Some(at), _) => Some(at),
-                (None, hb) => hb,
-            };
-            self.sleep(deadline);
         }
+    }
+
+    /// One turn: commands, writes, reads, heartbeat.
+    fn turn(&mut self, c: &mut Conn) -> Result<Next, End> {
+        if let Some(end) = self.take_commands(c) {
+            return Err(end);
+        }
+        self.write_and_flush(c)?;
+        let more = self.read_batch(c)?;
+        // Pongs to server pings and our close reply were queued by reads: push them out.
+        self.write_and_flush(c)?;
+        let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
+        let now = Instant::now();
+        if let Some(at) = c.closing {
+            if now >= at {
+                log::info!("close handshake timed out; dropping the connection");
+                return Err(End::UserClosed);
+            }
+        } else {
+            match c.hb.poll(now, ack_at) {
+                Due::Nothing => {}
+                Due::Send(out) => {
+                    let msg = match out {
+                        Outgoing::Ping(p) => WsMessage::Ping(p.into()),
+                        Outgoing::Message(Message::Text(t)) => WsMessage::Text(t.into()),
+                        Outgoing::Message(Message::Binary(b)) => WsMessage::Binary(b.into()),
+                    };
+                    log::trace!("heartbeat sent");
+                    // A full write buffer means the peer is not reading: the heartbeat
+                    // timeout, not this write, decides about it.
+                    if let Err(e) = c.ws.write(msg).and_then(|_| c.ws.flush())
+                        && !would_block(&e)
+                        && !matches!(e, tungstenite::Error::WriteBufferFull(_))
+                    {
+                        return Err(self.lost_by_error(c, e));
+                    }
+                }
+                Due::TimedOut(silent_for) => {
+                    self.shared
+                        .counters
+                        .missed_heartbeats
+                        .fetch_add(1, Ordering::Relaxed);
+                    log::warn!("no heartbeat reply: peer silent for {silent_for:?}; dropping");
+                    self.emit(Event::HeartbeatTimeout { silent_for });
+                    // Abort, do not close: with a plain close the kernel keeps
+                    // retransmitting what we wrote into the dead path, and once the path
+                    // heals the server gets it late, after what the next connection already
+                    // delivered (out of order). SO_LINGER 0 discards it and resets.
+                    c.ws.get_ref().reset_on_close();
+                    return Err(End::Lost(self.abnormal(c, "heartbeat timeout", true)));
+                }
+            }
+        }
+        if more {
+            return Ok(Next::Again);
+        }
+        let deadline = match (c.closing, c.hb.next_deadline(ack_at)) {
+            (Some(at), _) => Some(at),
+            (None, hb) => hb,
+        };
+        Ok(Next::Sleep(deadline))
     }
 
     /// A connection that ended without a close handshake.
@@ -755,25 +862,19 @@ impl IoLoop {
             let mut wrote = false;
             while let Some(m) = self.outbox.pop_front() {
                 let len = m.len();
-                match c.ws.write(m.clone()) {
-                    Ok(()) => {}
-                    Err(e) if would_block(&e) => {} // buffered: never resend
-                    Err(tungstenite::Error::WriteBufferFull(_)) => {
+                match c.write_message(&self.shared, m, now) {
+                    Wrote::Yes => {}
+                    Wrote::Full(m) => {
                         self.outbox.push_front(m);
                         break;
                     }
-                    Err(e) => {
+                    Wrote::Failed(m, e) => {
                         self.outbox.push_front(m);
                         return Err(self.lost_by_error(c, e));
                     }
                 }
                 wrote = true;
                 self.shared.gauge.release(len);
-                let k = &self.shared.counters;
-                k.messages_out.fetch_add(1, Ordering::Relaxed);
-                k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
-                log::trace!("sent {len} bytes");
-                c.inflight.written(c.hb.seq(), now, m);
             }
             match c.ws.flush() {
                 Ok(()) => {
@@ -939,15 +1040,27 @@ impl IoLoop {
     // ---- waiting and commands ---------------------------------------------------------
 
     fn next_command(&mut self) -> Option<Command> {
-        self.pending.pop_front().or_else(|| self.rx.try_recv().ok())
+        let cmd = self.pending.pop_front().or_else(|| self.rx.try_recv().ok());
+        if let Some(c) = &cmd {
+            self.taken(c);
+        }
+        cmd
+    }
+
+    /// A command is about to be carried out: a close or reconnect request no longer holds
+    /// senders off the direct path (the request itself now does).
+    fn taken(&self, cmd: &Command) {
+        if !matches!(cmd, Command::Send(..)) {
+            self.shared.control_pending.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     /// Block in the poller until I/O, a sender's wake-up, or `deadline`.
     fn sleep(&mut self, deadline: Option<Instant>) {
         if std::mem::take(&mut self.delivered) && self.pending.is_empty() && self.rx.is_empty() {
             // The consumer was just handed events and often answers at once. Where it shares
-            // this CPU, let it run first: its send then finds us awake (no waker syscall) and
-            // we skip the poller sleep. Elsewhere this returns at once.
+            // this CPU, let it run first: its send then finds the connection free and writes
+            // it directly (or finds us awake: no waker syscall). Elsewhere this returns at once.
             thread::yield_now();
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -1025,6 +1138,8 @@ impl IoLoop {
     /// The client stops for good: report what was never sent.
     fn finish(&mut self, reason: StopReason) {
         self.shared.set_state(State::Stopped);
+        // Normally empty already; after a panic in the open loop the socket closes here.
+        drop(self.shared.lock_conn().take());
         // Senders that passed their state check before this point are finishing their push.
         let spin_until = Instant::now() + Duration::from_secs(1);
         while self.shared.in_send.load(Ordering::SeqCst) != 0 && Instant::now() < spin_until {

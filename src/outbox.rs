@@ -163,9 +163,17 @@ impl Unconfirmed {
             return None;
         }
         let (_, oldest, _) = self.items.front()?;
-        let half_full =
-            self.items.len() * 2 >= self.max_messages || self.bytes * 2 >= self.max_bytes;
-        Some(if half_full { *oldest } else { *oldest + after })
+        Some(if self.half_full() {
+            *oldest
+        } else {
+            *oldest + after
+        })
+    }
+
+    /// Whether the window is at least half full (an acknowledgement is wanted at once).
+    pub(crate) fn half_full(&self) -> bool {
+        self.track
+            && (self.items.len() * 2 >= self.max_messages || self.bytes * 2 >= self.max_bytes)
     }
 
     pub(crate) fn clear(&mut self) {
