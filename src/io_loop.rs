@@ -737,7 +737,14 @@ impl IoLoop {
         }
         self.write_and_flush(c)?;
         let more = self.read_batch(c)?;
-        // Pongs to server pings and our close reply were queued by reads: push them out.
+        // What the callback sent in answer to what was read goes out in this turn, with the
+        // pongs to server pings and our close reply that reads queued.
+        if let Some(end) = self.take_commands(c) {
+            return Err(end);
+        }
+        // Having just answered, read again before sleeping: a fast peer's reply (loopback,
+        // or a server sharing our CPU) is often there already, and no poller call is needed.
+        let answered = !self.outbox.is_empty();
         self.write_and_flush(c)?;
         let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
         let now = Instant::now();
@@ -781,7 +788,7 @@ impl IoLoop {
                 }
             }
         }
-        if more {
+        if more || answered {
             return Ok(Next::Again);
         }
         let deadline = match (c.closing, c.hb.next_deadline(ack_at)) {
