@@ -1029,19 +1029,12 @@ fn pump_stdin(handle: Handle, seed_json: bool, done: crossbeam_channel::Sender<(
         } else {
             line
         };
-        // A full outbox pushes back on stdin: retry until it drains or the client stops.
-        loop {
-            match handle.send_text(text.as_str()) {
-                Ok(()) => break,
-                Err(wsbeat::Error::OutboxFull { .. }) => {
-                    thread::sleep(Duration::from_millis(20));
-                }
-                Err(wsbeat::Error::Closed) => return,
-                Err(e) => {
-                    eprintln!("wsbeat: line not sent: {e}");
-                    break;
-                }
-            }
+        // A full outbox pushes back on stdin: wait (woken as it drains) or until the client
+        // stops.
+        match handle.send_text_wait(text.as_str(), Duration::MAX) {
+            Ok(()) => {}
+            Err(wsbeat::Error::Closed) => return,
+            Err(e) => eprintln!("wsbeat: line not sent: {e}"),
         }
     }
     let _ = done.send(());

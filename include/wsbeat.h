@@ -77,7 +77,8 @@ enum ws_result
      */
     WS_ERR_TLS = 7,
     /**
-     * The outbox is full: the message was not queued. Retry later or drop it.
+     * The outbox is full: the message was not queued. Retry later or drop it
+     * (`ws_send_wait`: it was still full at the end of the timeout).
      */
     WS_ERR_OUTBOX_FULL = 8,
     /**
@@ -735,13 +736,44 @@ ws_result ws_on_event(const struct ws_client *client, ws_event_callback callback
  * Queue a message: `len` bytes at `data` (copied; NULL allowed when `len` is 0), `kind` a
  * `ws_message_kind`. Text must be valid UTF-8. It goes out at once when open; while
  * connecting or reconnecting it waits in the outbox and is sent, in order, after the next
- * open. Safe to call from any thread, including from inside a callback.
+ * open. Safe to call from any thread, including from inside a callback. Never blocks: when
+ * the outbox is full it fails (see `ws_send_wait` for a send that waits for room).
  *
  * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (unknown kind),
  * `WS_ERR_INVALID_UTF8`, `WS_ERR_MESSAGE_TOO_LARGE`, `WS_ERR_OUTBOX_FULL` (nothing queued),
  * `WS_ERR_CLOSED` (closed or stopped).
  */
 ws_result ws_send(const struct ws_client *client, const uint8_t *data, size_t len, uint32_t kind);
+
+/**
+ * Queue a message like `ws_send` (same arguments and checks), but when the outbox is full,
+ * wait for room, at most `timeout_ms` milliseconds (0: do not wait, exactly `ws_send`;
+ * negative: without limit), instead of failing at once. Returns `WS_OK` once the message is
+ * queued (not once it is written).
+ *
+ * The calling thread sleeps (no polling) until the I/O thread has written the outbox down to
+ * its low-water mark, at most half of each bound of `ws_config_set_outbox_limits`, then
+ * tries again; if other senders took the room first it sleeps again, all within
+ * `timeout_ms`. While the client is connecting or waiting to reconnect nothing is written,
+ * so it waits for the next open (or the timeout). A message larger than the byte bound fits
+ * only an empty outbox, as with `ws_send`.
+ *
+ * - From inside a callback of this client it never waits (the I/O thread, which runs the
+ *   callback, is what empties the outbox): it behaves like `ws_send` there.
+ * - `ws_close` from another thread wakes it at once with `WS_ERR_CLOSED`. Like every call,
+ *   it must not run concurrently with `ws_free` on the same client: close the client, let
+ *   the waiting thread return, then free.
+ *
+ * Errors: those of `ws_send`: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (unknown
+ * kind), `WS_ERR_INVALID_UTF8`, `WS_ERR_MESSAGE_TOO_LARGE`, `WS_ERR_OUTBOX_FULL` (still no
+ * room after `timeout_ms`; nothing queued), `WS_ERR_CLOSED` (closed or stopped, also while
+ * waiting).
+ */
+ws_result ws_send_wait(const struct ws_client *client,
+                       const uint8_t *data,
+                       size_t len,
+                       uint32_t kind,
+                       int64_t timeout_ms);
 
 /**
  * Close gracefully: send a close frame with `code` (1000 or 3000..=4999) and `reason`
@@ -916,7 +948,9 @@ ws_result ws_config_set_retry_certificate_errors(struct ws_config *config, bool 
 /**
  * Bound the outbox (messages accepted by `ws_send` but not yet written): at most
  * `max_messages` messages and `max_bytes` payload bytes, both > 0. A send beyond either bound
- * fails with `WS_ERR_OUTBOX_FULL`. Defaults to 4096 and 67108864 (64 MiB).
+ * fails with `WS_ERR_OUTBOX_FULL` (`ws_send_wait` waits for room first). An empty outbox
+ * takes one message of any size up to the maximum message size. Defaults to 4096 and
+ * 67108864 (64 MiB).
  *
  * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
  */

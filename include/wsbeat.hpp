@@ -6,6 +6,7 @@
  *   auto client = wsbeat::Client::connect("ws://127.0.0.1:8002", cfg,
  *       [](const wsbeat::EventView& ev) { std::cout << ev.name() << "\n"; });
  *   client.send_text(R"({"ModeCode":"message","msg":"hello world"})");
+ *   client.send_text_wait("waits for outbox room", std::chrono::seconds(5));
  *   client.close(1000, "bye");
  *
  * Rules (the C API's, see wsbeat.h and docs/C_API.md):
@@ -55,6 +56,15 @@ inline void check(ws_result r) {
     if (r != WS_OK) {
         throw Error(r, std::string(ws_result_str(r)) + ": " + ws_last_error());
     }
+}
+
+/// ws_send_wait's result: true when queued, false when the outbox stayed full; throws otherwise.
+inline bool queued(ws_result r) {
+    if (r == WS_ERR_OUTBOX_FULL) {
+        return false;
+    }
+    check(r);
+    return true;
 }
 
 inline uint64_t millis(std::chrono::milliseconds d) {
@@ -239,6 +249,20 @@ public:
     }
     /// Queue a binary message.
     void send_binary(std::string_view bytes) { send_binary(bytes.data(), bytes.size()); }
+    /// Queue a text message, waiting up to `timeout` for outbox room (negative: no limit; see
+    /// ws_send_wait). Returns false when the outbox was still full at the end (nothing
+    /// queued); other failures (WS_ERR_CLOSED, ...) throw. Does not wait inside a callback.
+    bool send_text_wait(std::string_view text, std::chrono::milliseconds timeout) {
+        return detail::queued(ws_send_wait(client_, reinterpret_cast<const uint8_t *>(text.data()),
+                                           text.size(), WS_MESSAGE_TEXT,
+                                           static_cast<int64_t>(timeout.count())));
+    }
+    /// Queue a binary message, waiting up to `timeout` for outbox room (as send_text_wait).
+    bool send_binary_wait(const void *data, std::size_t len, std::chrono::milliseconds timeout) {
+        return detail::queued(ws_send_wait(client_, static_cast<const uint8_t *>(data), len,
+                                           WS_MESSAGE_BINARY,
+                                           static_cast<int64_t>(timeout.count())));
+    }
     /// Close gracefully (code 1000 or 3000..=4999, reason at most 123 bytes).
     void close(uint16_t code = 1000, const std::string &reason = std::string()) {
         detail::check(ws_close(client_, code, reason.c_str()));

@@ -125,6 +125,11 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn set_state(&self, s: State) {
         self.state.store(s as u8, Ordering::SeqCst);
+        if matches!(s, State::Closing | State::Stopped) {
+            // Senders waiting for outbox room look again and give up with `Error::Closed`
+            // (the store above comes first: see `Gauge` on lost wake-ups).
+            self.gauge.wake_waiters();
+        }
     }
 
     pub(crate) fn lock_slow(&self) -> std::sync::MutexGuard<'_, Slow> {
@@ -193,13 +198,13 @@ impl Handle {
     /// client stopped.
     pub fn send_text(&self, text: impl Into<String>) -> Result<(), Error> {
         let text: String = text.into();
-        self.send_raw(tungstenite::Message::Text(text.into()))
+        self.send_raw(tungstenite::Message::Text(text.into()), None)
     }
 
     /// Queue a binary message (same rules as [`Handle::send_text`]).
     pub fn send_binary(&self, data: impl Into<Vec<u8>>) -> Result<(), Error> {
         let data: Vec<u8> = data.into();
-        self.send_raw(tungstenite::Message::Binary(data.into()))
+        self.send_raw(tungstenite::Message::Binary(data.into()), None)
     }
 
     /// Queue a [`Message`].
@@ -210,7 +215,66 @@ impl Handle {
         }
     }
 
-    fn send_raw(&self, msg: tungstenite::Message) -> Result<(), Error> {
+    /// Queue a text message like [`Handle::send_text`], but when the outbox is full, wait for
+    /// room (at most `timeout`) instead of refusing at once. Returns `Ok` once the message is
+    /// queued (not once it is written).
+    ///
+    /// The caller sleeps (no polling) until the I/O thread has written enough of the outbox
+    /// to bring it down to its low-water mark, at most half of each bound of
+    /// [`ClientBuilder::outbox_limit`], then tries again; if other senders took the room
+    /// first it sleeps again, all within `timeout`. While the client is connecting or waiting
+    /// to reconnect nothing is written, so it waits for the next open (or the timeout).
+    ///
+    /// Errors: [`Error::OutboxFull`] when there is still no room after `timeout` (nothing is
+    /// queued), [`Error::Closed`] when the client is closed or stops, also while waiting
+    /// (`close()` from another thread wakes it at once), [`Error::MessageTooLarge`] at once.
+    ///
+    /// - `Duration::ZERO` behaves exactly like `send_text`; `Duration::MAX` waits without limit.
+    /// - Inside the event callback (on the I/O thread) it never waits, since the I/O thread is
+    ///   what empties the outbox: it behaves like `send_text` there.
+    /// - A message larger than the byte bound fits only an empty outbox (as with `send_text`),
+    ///   so it waits until everything queued before it has been written.
+    pub fn send_text_wait(&self, text: impl Into<String>, timeout: Duration) -> Result<(), Error> {
+        let text: String = text.into();
+        self.send_raw(tungstenite::Message::Text(text.into()), Some(timeout))
+    }
+
+    /// Queue a binary message, waiting for outbox room (same rules as
+    /// [`Handle::send_text_wait`]).
+    pub fn send_binary_wait(
+        &self,
+        data: impl Into<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let data: Vec<u8> = data.into();
+        self.send_raw(tungstenite::Message::Binary(data.into()), Some(timeout))
+    }
+
+    /// Queue a [`Message`], waiting for outbox room (same rules as
+    /// [`Handle::send_text_wait`]).
+    pub fn send_wait(&self, msg: Message, timeout: Duration) -> Result<(), Error> {
+        match msg {
+            Message::Text(t) => self.send_text_wait(t, timeout),
+            Message::Binary(b) => self.send_binary_wait(b, timeout),
+        }
+    }
+
+    /// Reserve outbox room for `len` bytes: at once (`wait` None, or on the I/O thread, where
+    /// waiting would deadlock), or waiting at most `wait` for room.
+    fn reserve(&self, len: usize, wait: Option<Duration>) -> Result<(), Error> {
+        let shared = &self.shared;
+        match wait {
+            Some(timeout) if !shared.on_io_thread() => {
+                let deadline = Instant::now().checked_add(timeout);
+                shared.gauge.reserve_until(len, deadline, || {
+                    matches!(shared.state(), State::Stopped | State::Closing)
+                })
+            }
+            _ => shared.gauge.reserve(len),
+        }
+    }
+
+    fn send_raw(&self, msg: tungstenite::Message, wait: Option<Duration>) -> Result<(), Error> {
         let shared = &self.shared;
         let len = msg.len();
         if len > shared.max_message_size {
@@ -233,7 +297,7 @@ impl Handle {
                     Err(msg) => msg,
                 }
             };
-            shared.gauge.reserve(len)?;
+            self.reserve(len, wait)?;
             if self.tx.send(Command::Send(msg, priority)).is_err() {
                 shared.gauge.release(len);
                 return Err(Error::Closed);
@@ -612,6 +676,102 @@ mod tests {
         assert_send_sync::<Stats>();
         assert_send_sync::<Event>();
         assert_send_sync::<Error>();
+    }
+
+    /// A sender blocked in `send_text_wait` (known to sleep: it is registered in the gauge)
+    /// returns `Error::Closed` as soon as another thread closes the client, not at its
+    /// timeout; the message it was waiting to send is not queued.
+    #[test]
+    fn close_wakes_a_sender_waiting_for_outbox_room() {
+        // Accepts TCP and never answers the handshake: the client stays connecting, nothing
+        // drains the outbox.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let hold = thread::spawn(move || listener.accept().map(|(s, _)| s));
+        let client = Client::builder(url)
+            .outbox_limit(1, 1 << 20)
+            .connect_timeout(Duration::from_secs(60))
+            .connect()
+            .unwrap();
+        let rx = client.events().unwrap();
+        client.send_text("queued").unwrap();
+        let handle = client.handle();
+        let (tx, waited) = crossbeam_channel::bounded(1);
+        let sender = thread::spawn(move || {
+            let r = handle.send_text_wait("waiting", Duration::from_secs(60));
+            let _ = tx.send((r, Instant::now()));
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.shared.gauge.sleepers() != 1 {
+            assert!(Instant::now() < deadline, "the sender never went to sleep");
+            thread::yield_now();
+        }
+        let closed_at = Instant::now();
+        client.close(1000, "").unwrap();
+        let (r, returned_at) = waited
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the waiting sender returned");
+        assert_eq!(r, Err(Error::Closed));
+        let took = returned_at.saturating_duration_since(closed_at);
+        // Not woken by the stop, it would keep `finish` waiting 1 s for it (it is inside the
+        // send), and only the release of the unsent message would wake it after that.
+        assert!(took < Duration::from_millis(900), "took {took:?}");
+        sender.join().unwrap();
+        let unsent = rx.iter().find_map(|e| match e {
+            Event::Stopped { unsent, .. } => Some(unsent),
+            _ => None,
+        });
+        assert_eq!(unsent, Some(vec![Message::Text("queued".into())]));
+        drop(hold.join());
+    }
+
+    /// On an open connection whose server stopped reading, `close()` first waits for the
+    /// close handshake (here up to 30 s); a sender blocked for room returns `Error::Closed`
+    /// as soon as the client is closing, not when it has stopped.
+    #[test]
+    fn a_sender_waiting_for_room_returns_closed_when_closing_begins() {
+        let mut server = crate::server::EchoServer::start("127.0.0.1:0").unwrap();
+        let client = Client::builder(server.url())
+            .heartbeat(Heartbeat::off())
+            .max_message_size(64 << 10)
+            .outbox_limit(1, 1 << 20)
+            .close_timeout(Duration::from_secs(30))
+            .on_event(|_, _| {})
+            .connect()
+            .unwrap();
+        server.set_silent(true);
+        // Fill the socket buffers until the outbox stays full for a while.
+        let chunk = vec![7u8; 64 << 10];
+        let mut sent = 0;
+        loop {
+            match client.send_binary_wait(chunk.clone(), Duration::from_millis(200)) {
+                Ok(()) => sent += 1,
+                Err(Error::OutboxFull { .. }) => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(sent < 100_000, "the outbox never filled up");
+        }
+        let handle = client.handle();
+        let (tx, waited) = crossbeam_channel::bounded(1);
+        let sender = thread::spawn(move || {
+            let r = handle.send_binary_wait(vec![1u8; 16], Duration::from_secs(60));
+            let _ = tx.send(r);
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.shared.gauge.sleepers() != 1 {
+            assert!(Instant::now() < deadline, "the sender never went to sleep");
+            thread::yield_now();
+        }
+        let closer = client.handle();
+        let closing = thread::spawn(move || closer.close(1000, ""));
+        let r = waited
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the waiting sender returned while the close handshake was pending");
+        assert_eq!(r, Err(Error::Closed));
+        assert_eq!(client.state(), State::Closing);
+        server.stop(); // ends the close handshake (connection reset)
+        closing.join().unwrap().unwrap();
+        sender.join().unwrap();
     }
 
     #[test]

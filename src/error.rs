@@ -21,6 +21,8 @@ pub enum Error {
     Tls(String),
     /// The outbox is full (by count or bytes): the message was not queued and is handed back
     /// to the caller through this error's absence of side effects. Retry later or drop it.
+    /// The waiting sends ([`crate::Handle::send_text_wait`], ...) return it when there is still
+    /// no room at the end of their timeout (nothing queued either).
     OutboxFull {
         /// Messages queued when the send was refused.
         queued_messages: usize,

@@ -1,9 +1,10 @@
 //! The outbox: messages accepted by `send_*` and not yet handed to the socket. Bounded by count
 //! and bytes; the bound is checked by the sending thread, so a full outbox is an error returned
-//! to the caller, never a silent drop.
+//! to the caller (or, for the `send_*_wait` calls, a wait for room), never a silent drop.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tungstenite::Message as WsMessage;
@@ -12,12 +13,51 @@ use crate::error::Error;
 use crate::event::Message;
 
 /// Counts what is queued, shared between senders and the I/O thread.
+///
+/// Senders that wait for room ([`Gauge::reserve_until`]) sleep on a condition variable and are
+/// woken by [`Gauge::release`] once the outbox has drained to its low-water mark (at most half
+/// of each bound), by the refusal of a concurrent reservation, or by [`Gauge::wake_waiters`]
+/// (the client is stopping). No polling: a sleeping sender costs nothing until then, and
+/// while nobody sleeps a release costs one atomic load more than the counting itself.
+///
+/// # Why no wake-up is lost
+///
+/// A sender goes to sleep in three steps: it registers in `sleepers`, then looks (is there
+/// room? is the client stopping?), then sleeps; a waker first changes what the sender looks at
+/// (the counts, or the client's state), then reads `sleepers`. All four accesses are `SeqCst`,
+/// so they fall in one total order (the "store, then load the other's flag" pattern), and one
+/// of two things holds:
+///
+/// - the waker read `sleepers` before the sender registered: then the sender's look comes
+///   after the waker's change, sees it, and the sender does not sleep;
+/// - the waker saw the sender registered: it then takes the `sleep` lock, which the sender
+///   holds from registering until `Condvar::wait` releases it, so the notification reaches
+///   a sender that is already waiting.
+///
+/// `wake_all` unregisters every sleeper and bumps the generation under the lock, so the
+/// releases that follow cost one load again (not one notification each) until someone
+/// sleeps anew; a sender that sees the generation change registers again before it looks
+/// again. A sender that wakes by timeout (generation unchanged) is still registered and
+/// unregisters itself.
+///
+/// One more trap: a refused reservation raises the counts for a moment before undoing them,
+/// so a release in that moment may see too high a count and skip the wake-up (and a sleeper
+/// may have looked in that moment). The undo therefore wakes the sleepers itself when there
+/// are any. Refusals are the slow path, and a waiting sender attempts a reservation only on
+/// entry, after seeing room, and once at its deadline (a woken sender that sees no room goes
+/// back to sleep without attempting), so sleepers never keep waking each other.
 #[derive(Debug)]
 pub(crate) struct Gauge {
     messages: AtomicUsize,
     bytes: AtomicUsize,
     max_messages: usize,
     max_bytes: usize,
+    /// Senders registered to sleep in `reserve_until`. Changed only under `sleep`; read
+    /// without it by wakers.
+    sleepers: AtomicUsize,
+    /// The generation of wake-ups: `wake_all` bumps it.
+    sleep: Mutex<u64>,
+    room: Condvar,
 }
 
 impl Gauge {
@@ -27,16 +67,24 @@ impl Gauge {
             bytes: AtomicUsize::new(0),
             max_messages,
             max_bytes,
+            sleepers: AtomicUsize::new(0),
+            sleep: Mutex::new(0),
+            room: Condvar::new(),
         }
     }
 
     /// Reserve room for one message of `len` bytes, or refuse without side effects.
     pub(crate) fn reserve(&self, len: usize) -> Result<(), Error> {
-        let msgs = self.messages.fetch_add(1, Ordering::AcqRel);
-        let bytes = self.bytes.fetch_add(len, Ordering::AcqRel);
+        let msgs = self.messages.fetch_add(1, Ordering::SeqCst);
+        let bytes = self.bytes.fetch_add(len, Ordering::SeqCst);
         // An empty outbox always takes one message (its size is bounded by max_message_size).
         if msgs > 0 && (msgs + 1 > self.max_messages || bytes + len > self.max_bytes) {
-            self.release(len);
+            self.messages.fetch_sub(1, Ordering::SeqCst);
+            self.bytes.fetch_sub(len, Ordering::SeqCst);
+            // The counts looked higher than they are for a moment (see the type's doc).
+            if self.sleepers.load(Ordering::SeqCst) != 0 {
+                self.wake_all();
+            }
             return Err(Error::OutboxFull {
                 queued_messages: msgs,
                 queued_bytes: bytes,
@@ -45,15 +93,125 @@ impl Gauge {
         Ok(())
     }
 
-    /// One message of `len` bytes left the outbox.
+    /// Reserve room for one message of `len` bytes, sleeping until there is room, until
+    /// `deadline` (`None`: no limit) or until `closed()` says the client is stopping.
+    ///
+    /// Errors: `OutboxFull` when there is still no room at the deadline (nothing reserved),
+    /// `Closed` when `closed()` turned true. A message larger than the byte bound fits only
+    /// an empty outbox, as with `reserve`.
+    pub(crate) fn reserve_until(
+        &self,
+        len: usize,
+        deadline: Option<Instant>,
+        closed: impl Fn() -> bool,
+    ) -> Result<(), Error> {
+        loop {
+            let refused = match self.reserve(len) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(refused);
+            }
+            let mut generation = self.lock_sleep();
+            let mut mine = self.register(&generation);
+            loop {
+                // Registered, and the lock held: look, then sleep (see the type's doc).
+                if closed() {
+                    self.unregister();
+                    return Err(Error::Closed);
+                }
+                if self.fits(len) || deadline.is_some_and(|d| Instant::now() >= d) {
+                    self.unregister();
+                    break; // try again (at the deadline: one last time) without the lock
+                }
+                generation = match deadline {
+                    None => self
+                        .room
+                        .wait(generation)
+                        .unwrap_or_else(|p| p.into_inner()),
+                    Some(d) => {
+                        let left = d.saturating_duration_since(Instant::now());
+                        let woken = self.room.wait_timeout(generation, left);
+                        woken.unwrap_or_else(|p| p.into_inner()).0
+                    }
+                };
+                if *generation != mine {
+                    // Woken by `wake_all`, which unregistered us: register before looking.
+                    mine = self.register(&generation);
+                }
+            }
+        }
+    }
+
+    /// One message of `len` bytes left the outbox. Wakes the waiting senders once the outbox
+    /// is down to its low-water mark: at most half of each bound.
     pub(crate) fn release(&self, len: usize) {
-        self.messages.fetch_sub(1, Ordering::AcqRel);
-        self.bytes.fetch_sub(len, Ordering::AcqRel);
+        self.messages.fetch_sub(1, Ordering::SeqCst);
+        self.bytes.fetch_sub(len, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) != 0
+            && self.messages.load(Ordering::SeqCst) <= self.max_messages / 2
+            && self.bytes.load(Ordering::SeqCst) <= self.max_bytes / 2
+        {
+            self.wake_all();
+        }
+    }
+
+    /// Wake every sender waiting for room, so that it looks again (the caller has just
+    /// changed what `closed()` returns). One atomic load when nobody waits.
+    pub(crate) fn wake_waiters(&self) {
+        if self.sleepers.load(Ordering::SeqCst) != 0 {
+            self.wake_all();
+        }
     }
 
     /// Messages currently queued.
     pub(crate) fn messages(&self) -> usize {
         self.messages.load(Ordering::Acquire)
+    }
+
+    /// Senders registered to sleep for room.
+    #[cfg(test)]
+    pub(crate) fn sleepers(&self) -> usize {
+        self.sleepers.load(Ordering::SeqCst)
+    }
+
+    /// How many times sleepers were woken.
+    #[cfg(test)]
+    fn generation(&self) -> u64 {
+        *self.lock_sleep()
+    }
+
+    /// Whether `reserve(len)` would succeed now (the negation of its refusal test).
+    fn fits(&self, len: usize) -> bool {
+        let msgs = self.messages.load(Ordering::SeqCst);
+        msgs == 0
+            || (msgs < self.max_messages
+                && self.bytes.load(Ordering::SeqCst) + len <= self.max_bytes)
+    }
+
+    fn lock_sleep(&self) -> MutexGuard<'_, u64> {
+        self.sleep.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count the caller as a sleeper (it holds the lock); returns the generation it sleeps in.
+    fn register(&self, generation: &MutexGuard<'_, u64>) -> u64 {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        **generation
+    }
+
+    /// Stop counting the caller, who holds the lock in the generation it registered in.
+    fn unregister(&self) {
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn wake_all(&self) {
+        let mut generation = self.lock_sleep();
+        if self.sleepers.load(Ordering::SeqCst) != 0 {
+            self.sleepers.store(0, Ordering::SeqCst);
+            *generation = generation.wrapping_add(1);
+            self.room.notify_all();
+        }
     }
 }
 
@@ -200,6 +358,9 @@ pub(crate) fn to_public(m: WsMessage) -> Option<Message> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
 
     #[test]
     fn gauge_bounds_count_and_bytes() {
@@ -227,6 +388,153 @@ mod tests {
         let g = Gauge::new(1, 10);
         g.reserve(100).unwrap();
         assert!(g.reserve(1).is_err());
+    }
+
+    /// Run `reserve_until(len, deadline, closed)` on another thread; its result arrives on the
+    /// returned channel.
+    fn waiter(
+        g: &Arc<Gauge>,
+        len: usize,
+        timeout: Duration,
+        closed: &Arc<AtomicBool>,
+    ) -> mpsc::Receiver<Result<(), Error>> {
+        let (tx, rx) = mpsc::channel();
+        let (g, closed) = (g.clone(), closed.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + timeout;
+            let r = g.reserve_until(len, Some(deadline), || closed.load(Ordering::SeqCst));
+            let _ = tx.send(r);
+        });
+        rx
+    }
+
+    /// Until `n` senders sleep (bounded): the point where a waiter is known to be blocked.
+    fn until_sleepers(g: &Gauge, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while g.sleepers() != n {
+            assert!(
+                Instant::now() < deadline,
+                "{} sleepers, not {n}",
+                g.sleepers()
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_waiting_sender_is_woken_at_the_low_water_mark_and_takes_the_room() {
+        let g = Arc::new(Gauge::new(4, 1000));
+        let closed = Arc::new(AtomicBool::new(false));
+        for _ in 0..4 {
+            g.reserve(1).unwrap();
+        }
+        let rx = waiter(&g, 1, Duration::from_secs(30), &closed);
+        until_sleepers(&g, 1);
+        g.release(1); // 3 of 4: room, but above the low-water mark (2): nobody is woken
+        assert_eq!(g.sleepers(), 1, "woken above the low-water mark");
+        assert!(rx.try_recv().is_err());
+        g.release(1); // 2 of 4: half, woken (and unregistered by the waker, synchronously)
+        assert_eq!(g.sleepers(), 0, "not woken at the low-water mark");
+        let r = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the waiter returns");
+        assert_eq!(r, Ok(()));
+        assert_eq!(g.messages(), 3);
+    }
+
+    #[test]
+    fn a_refused_reservation_wakes_the_sleepers_to_look_again() {
+        let g = Arc::new(Gauge::new(2, 1000));
+        let closed = Arc::new(AtomicBool::new(false));
+        g.reserve(1).unwrap();
+        g.reserve(1).unwrap();
+        let rx = waiter(&g, 1, Duration::from_secs(30), &closed);
+        until_sleepers(&g, 1);
+        let before = g.generation();
+        assert!(g.reserve(1).is_err(), "full");
+        assert_ne!(
+            g.generation(),
+            before,
+            "the refusal's undo did not wake the sleeper"
+        );
+        // It saw no room and registered again.
+        until_sleepers(&g, 1);
+        assert!(rx.try_recv().is_err());
+        g.release(1);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn a_waiting_sender_gives_up_at_its_deadline_and_reserves_nothing() {
+        let g = Arc::new(Gauge::new(1, 1000));
+        let closed = Arc::new(AtomicBool::new(false));
+        g.reserve(10).unwrap();
+        let t0 = Instant::now();
+        let rx = waiter(&g, 1, Duration::from_millis(200), &closed);
+        let r = rx.recv_timeout(Duration::from_secs(10)).expect("returns");
+        let took = t0.elapsed();
+        assert!(
+            matches!(
+                r,
+                Err(Error::OutboxFull {
+                    queued_messages: 1,
+                    queued_bytes: 10
+                })
+            ),
+            "{r:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(200),
+            "gave up early: {took:?}"
+        );
+        assert!(took < Duration::from_secs(5), "gave up late: {took:?}");
+        assert_eq!(g.messages(), 1, "nothing reserved");
+        assert_eq!(g.sleepers(), 0, "unregistered");
+        // Zero timeout: a plain refusal.
+        assert!(matches!(
+            g.reserve_until(1, Some(Instant::now()), || false),
+            Err(Error::OutboxFull { .. })
+        ));
+    }
+
+    #[test]
+    fn a_waiting_sender_returns_closed_when_woken_for_a_stop() {
+        let g = Arc::new(Gauge::new(1, 1000));
+        let closed = Arc::new(AtomicBool::new(false));
+        g.reserve(1).unwrap();
+        let rx = waiter(&g, 1, Duration::from_secs(30), &closed);
+        until_sleepers(&g, 1);
+        closed.store(true, Ordering::SeqCst);
+        g.wake_waiters();
+        let r = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("woken at once");
+        assert_eq!(r, Err(Error::Closed));
+        assert_eq!(g.messages(), 1);
+    }
+
+    #[test]
+    fn a_message_above_the_byte_bound_waits_for_an_empty_outbox() {
+        let g = Arc::new(Gauge::new(4, 10));
+        let closed = Arc::new(AtomicBool::new(false));
+        g.reserve(3).unwrap();
+        g.reserve(2).unwrap();
+        let rx = waiter(&g, 50, Duration::from_secs(30), &closed);
+        until_sleepers(&g, 1);
+        let before = g.generation();
+        g.release(3); // 1 message, 2 bytes: low water, woken, but 50 bytes do not fit
+        assert_ne!(g.generation(), before);
+        until_sleepers(&g, 1);
+        assert!(rx.try_recv().is_err());
+        g.release(2); // empty: an empty outbox takes one message of any size
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(()));
+        assert_eq!(g.messages(), 1);
+        // Without a deadline it waits as long as needed.
+        let g2 = g.clone();
+        let t = std::thread::spawn(move || g2.reserve_until(1, None, || false));
+        until_sleepers(&g, 1);
+        g.release(50);
+        assert_eq!(t.join().unwrap(), Ok(()));
     }
 
     #[test]

@@ -1039,3 +1039,168 @@ fn busy_senders_still_get_their_writes_confirmed() {
     }
     assert!(pongs >= 2, "{pongs} pongs during {sent} busy round trips");
 }
+
+// ---- waiting for outbox room (send_*_wait) ------------------------------------------------
+
+#[test]
+fn a_flood_through_send_wait_with_a_tiny_outbox_arrives_complete_in_order() {
+    const N: usize = 50_000;
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    // Callback mode into an unbounded channel: the I/O thread never waits for this reader.
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(server.url())
+        .outbox_limit(8, 1 << 20)
+        .on_event(move |_, ev| {
+            let _ = tx.send(ev);
+        })
+        .connect()
+        .unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    let handle = client.handle();
+    let sender = std::thread::spawn(move || {
+        // An 8-message outbox: a plain send_text loop is refused many times over here.
+        for n in 0..N {
+            if let Err(e) = handle.send_text_wait(n.to_string(), Duration::from_secs(30)) {
+                let _ = handle.close(1000, ""); // the reader sees Closed and fails at once
+                panic!("message {n}: {e}");
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut next = 0;
+    while next < N {
+        match rx.recv_deadline(deadline).expect("all echoes arrive") {
+            Event::Text(t) => {
+                assert_eq!(t, next.to_string(), "out of order or lost");
+                next += 1;
+            }
+            Event::Pong { .. } => {}
+            other => panic!("unexpected {other:?} after {next} echoes (did a send fail?)"),
+        }
+    }
+    sender.join().expect("no send failed");
+    assert_eq!(client.stats().messages_out, N as u64);
+}
+
+/// A client stuck in its handshake (the listener never accepts, so nothing drains the outbox).
+fn stuck_client(listener: &TcpListener, messages: usize, bytes: usize) -> Client {
+    Client::builder(format!("ws://{}", listener.local_addr().unwrap()))
+        .outbox_limit(messages, bytes)
+        .connect_timeout(Duration::from_secs(60))
+        .connect()
+        .unwrap()
+}
+
+#[test]
+fn send_wait_gives_up_after_its_timeout_when_nothing_drains_and_queues_nothing() {
+    use wsbeat::{Error, Message};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = stuck_client(&listener, 2, 1 << 20);
+    let rx = client.events().unwrap();
+    client.send_text("a").unwrap();
+    client
+        .send_wait(Message::Text("b".into()), ms(300))
+        .unwrap(); // room: no wait
+    let t0 = Instant::now();
+    let r = client.send_text_wait("c", ms(300));
+    let took = t0.elapsed();
+    assert!(
+        matches!(
+            r,
+            Err(Error::OutboxFull {
+                queued_messages: 2,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(took >= ms(300), "gave up before its timeout: {took:?}");
+    assert!(took < ms(3000), "gave up long after its timeout: {took:?}");
+    assert!(matches!(
+        client.send_binary_wait(vec![1u8], Duration::ZERO),
+        Err(Error::OutboxFull { .. })
+    ));
+    assert_eq!(client.stats().outbox_len, 2, "nothing extra queued");
+    client.close(1000, "").unwrap();
+    assert!(matches!(
+        client.send_text_wait("late", ms(300)),
+        Err(Error::Closed)
+    ));
+    let unsent = rx.iter().find_map(|e| match e {
+        Event::Stopped { unsent, .. } => Some(unsent),
+        _ => None,
+    });
+    assert_eq!(
+        unsent,
+        Some(vec![Message::Text("a".into()), Message::Text("b".into())])
+    );
+}
+
+#[test]
+fn send_wait_takes_a_message_above_the_byte_bound_only_into_an_empty_outbox() {
+    use wsbeat::Error;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = stuck_client(&listener, 4, 10);
+    let t0 = Instant::now();
+    client.send_text_wait("x".repeat(20), ms(5000)).unwrap();
+    assert!(t0.elapsed() < ms(2000), "an empty outbox takes it at once");
+    let t0 = Instant::now();
+    assert!(matches!(
+        client.send_text_wait("y", ms(200)),
+        Err(Error::OutboxFull {
+            queued_messages: 1,
+            queued_bytes: 20
+        })
+    ));
+    assert!(t0.elapsed() >= ms(200));
+    assert_eq!(client.stats().outbox_len, 1);
+}
+
+#[test]
+fn send_wait_inside_the_event_callback_does_not_block() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(server.url())
+        .outbox_limit(2, 1 << 20)
+        .on_event(move |h, ev| {
+            if matches!(ev, Event::Opened { .. }) {
+                // Nothing is written while this callback runs: the third send finds the
+                // outbox full. Waiting here would wait for the I/O thread, which is us.
+                let results: Vec<_> = ["p1", "p2", "p3"]
+                    .into_iter()
+                    .map(|m| {
+                        let t0 = Instant::now();
+                        (h.send_text_wait(m, Duration::from_secs(10)), t0.elapsed())
+                    })
+                    .collect();
+                let _ = tx.send(Err(results));
+            } else {
+                let _ = tx.send(Ok(ev));
+            }
+        })
+        .connect()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let results = loop {
+        if let Err(r) = rx.recv_deadline(deadline).expect("opened") {
+            break r;
+        }
+    };
+    assert!(results[0].0.is_ok() && results[1].0.is_ok(), "{results:?}");
+    assert!(
+        matches!(results[2].0, Err(wsbeat::Error::OutboxFull { .. })),
+        "{results:?}"
+    );
+    assert!(results[2].1 < ms(2000), "it waited: {:?}", results[2].1);
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        if let Ok(Event::Text(t)) = rx.recv_deadline(deadline).expect("echoes") {
+            texts.push(t);
+        }
+    }
+    assert_eq!(texts, ["p1", "p2"]);
+    drop(client);
+}

@@ -193,6 +193,7 @@ fn c_api_test_suite() {
         "close_from_callback",
         "pull",
         "pull_free_full_queue",
+        "send_wait",
         "unsent",
         "logger",
         "cycles",

@@ -337,7 +337,7 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
             });
             v.push(ClientSpec {
                 id: "wsbeat",
-                label: "wsbeat send_* (retry on full)",
+                label: "wsbeat send_*_wait",
                 runner: Runner::Rust("wsbeat"),
             });
         }
@@ -374,12 +374,12 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
     } else {
         v.push(ClientSpec {
             id: "c-layer",
-            label: "wsbeat C layer ws_send",
+            label: "wsbeat C layer ws_send_wait",
             runner: c,
         });
         v.push(ClientSpec {
             id: "py-ctypes",
-            label: "wsbeat Python (ctypes) send",
+            label: "wsbeat Python (ctypes) send_wait",
             runner: pyc,
         });
     }

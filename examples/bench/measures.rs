@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, bounded};
 use serde_json::{Value, json};
 use tungstenite::{Bytes, Message};
 use wsbeat::server::EchoServer;
-use wsbeat::{Client, Error, Event, Heartbeat, Reconnect};
+use wsbeat::{Client, Event, Heartbeat, Reconnect};
 
 use crate::procfs;
 
@@ -286,8 +286,8 @@ pub fn wsbeat_channel_latency(p: &Params) -> Res {
     Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
 }
 
-/// Flood the sink through `send_text`/`send_binary` from the main thread. On
-/// `Error::OutboxFull` the sender yields and retries (counted in `outbox_full`).
+/// Flood the sink through `send_text_wait`/`send_binary_wait` from the main thread: the
+/// sender sleeps while the outbox is full (any error, a timeout included, fails the measure).
 pub fn wsbeat_throughput(p: &Params) -> Res {
     let mut builder = Client::builder(format!("{}/sink", p.url));
     if let Some(bytes) = p.outbox_bytes {
@@ -298,36 +298,20 @@ pub fn wsbeat_throughput(p: &Params) -> Res {
     wait_opened(&rx)?;
     let text = payload_text(p.size);
     let bin = vec![b'x'; p.size];
-    let mut full = 0u64;
+    let wait = Duration::from_secs(60);
     let cpu = Cpu::start();
     let t0 = Instant::now();
     for _ in 0..p.n {
-        loop {
-            let r = if p.size <= 1024 {
-                client.send_text(text.clone())
-            } else {
-                client.send_binary(bin.clone())
-            };
-            match r {
-                Ok(()) => break,
-                Err(Error::OutboxFull { .. }) => {
-                    full += 1;
-                    thread::yield_now();
-                }
-                Err(e) => return Err(format!("send: {e}")),
-            }
+        if p.size <= 1024 {
+            client.send_text_wait(text.clone(), wait)
+        } else {
+            client.send_binary_wait(bin.clone(), wait)
         }
+        .map_err(|e| format!("send: {e}"))?;
     }
-    loop {
-        match client.send_text("?ack") {
-            Ok(()) => break,
-            Err(Error::OutboxFull { .. }) => {
-                full += 1;
-                thread::yield_now();
-            }
-            Err(e) => return Err(format!("send: {e}")),
-        }
-    }
+    client
+        .send_text_wait("?ack", wait)
+        .map_err(|e| format!("send: {e}"))?;
     let reply = loop {
         match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(Event::Text(t)) => break t,
@@ -343,7 +327,7 @@ pub fn wsbeat_throughput(p: &Params) -> Res {
         p.n,
         p.size,
         secs,
-        json!({ "outbox_full": full, "cpu_us_per_msg": cpu_us }),
+        json!({ "cpu_us_per_msg": cpu_us }),
     ))
 }
 

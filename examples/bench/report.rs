@@ -347,10 +347,6 @@ impl Report {
                                 .ratio(g, layout, &r.client)
                                 .map(|x| format!("{x:.2}x"))
                                 .unwrap_or_else(|| "-".into());
-                            let extra = match v.get("outbox_full").and_then(Value::as_u64) {
-                                Some(k) if k > 0 => format!("  ({k} OutboxFull retries)"),
-                                _ => String::new(),
-                            };
                             let fmt = |x: f64| {
                                 if x >= 1000.0 {
                                     format!("{x:.0}")
@@ -360,7 +356,7 @@ impl Report {
                             };
                             let _ = writeln!(
                                 out,
-                                "{name:<58} {:>10} {:>10} {ratio:>10}{extra}",
+                                "{name:<58} {:>10} {:>10} {ratio:>10}",
                                 fmt(a),
                                 fmt(b)
                             );

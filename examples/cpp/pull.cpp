@@ -13,7 +13,11 @@ int main(int argc, char **argv) {
     try {
         wsbeat::Config config;
         auto client = wsbeat::Client::connect_pull(url, config);
-        client.send_text("hello from C++");
+        // Waits (at most 5 s) for outbox room instead of failing when the outbox is full.
+        if (!client.send_text_wait("hello from C++", 5s)) {
+            std::cerr << "outbox still full" << std::endl;
+            return 1;
+        }
         bool echoed = false;
         for (int i = 0; i < 60; i++) { // bounded
             auto ev = client.next_event(1000ms);

@@ -675,3 +675,136 @@ def test_outbox_full_and_message_too_large(free_port):
         assert c.stats.outbox_len == 2
     stopped = pull_until(c, Stopped)
     assert stopped.unsent == ("one", "two")
+
+
+# --- send_wait: waiting for outbox room -------------------------------------------------------
+
+
+def test_send_wait_floods_a_tiny_outbox_in_order(echo_server):
+    got: "queue.Queue[Any]" = queue.Queue()
+    n = 5000
+    with Client(
+        echo_server.url, outbox_max_messages=8, on_message=lambda c, m: got.put(m)
+    ) as c:
+        # 8 messages of room: plain send() would raise OutboxFullError here again and again.
+        for i in range(n):
+            c.send_wait(str(i), timeout=TIMEOUT)
+        echoed = [got.get(timeout=TIMEOUT) for _ in range(n)]
+    assert echoed == [str(i) for i in range(n)]
+
+
+def test_send_wait_times_out_and_queues_nothing(free_port):
+    with Client(f"ws://127.0.0.1:{free_port}", outbox_max_messages=2, backoff_initial=5) as c:
+        c.send("one")
+        c.send_wait(b"two", timeout=1)  # room: queued at once
+        t0, cpu0 = time.monotonic(), time.thread_time()
+        with pytest.raises(wsbeat.OutboxFullError):
+            c.send_wait("three", timeout=1.0)  # nothing drains while the server refuses
+        took, cpu = time.monotonic() - t0, time.thread_time() - cpu0
+        assert 1.0 <= took < 4.0, took
+        assert cpu < 0.2, f"{cpu:.3f} s of CPU in {took:.3f} s: it polled instead of sleeping"
+        t0 = time.monotonic()
+        with pytest.raises(wsbeat.OutboxFullError):
+            c.send_wait("four", timeout=0)
+        assert time.monotonic() - t0 < 0.25
+        assert c.stats.outbox_len == 2
+        with pytest.raises(TypeError):
+            c.send_wait(3)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            c.send_wait("x", timeout="1")  # type: ignore[arg-type]
+        with pytest.raises(wsbeat.InvalidArgumentError):
+            c.send_wait("x", timeout=-1)
+        with pytest.raises(wsbeat.InvalidArgumentError):
+            c.send_wait("x", timeout=float("nan"))
+    stopped = pull_until(c, Stopped)
+    assert stopped.unsent == ("one", b"two")
+    with pytest.raises(wsbeat.ClosedError):
+        c.send_wait("late", timeout=1)
+
+
+def test_send_wait_ends_with_closed_error_when_closed_from_another_thread(free_port):
+    c = Client(f"ws://127.0.0.1:{free_port}", outbox_max_messages=1, backoff_initial=5)
+    c.send("fills the outbox")
+    result: "queue.Queue[Any]" = queue.Queue()
+    started = threading.Event()
+
+    def waiter() -> None:
+        started.set()
+        try:
+            c.send_wait("waits for room", timeout=30)
+            result.put("queued")
+        except Exception as e:  # noqa: BLE001 - handed to the test
+            result.put(e)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    assert started.wait(TIMEOUT)
+    # If close() runs before the wait begins, send_wait fails at its start with the same
+    # error; either way it must not wait out its 30 s (the Rust tests prove the wake-up).
+    t0 = time.monotonic()
+    c.close()
+    outcome = result.get(timeout=TIMEOUT)
+    assert isinstance(outcome, wsbeat.ClosedError), outcome
+    assert time.monotonic() - t0 < 5.0
+    t.join(TIMEOUT)
+
+
+def test_send_wait_in_a_callback_does_not_wait(echo_server):
+    results: "queue.Queue[Any]" = queue.Queue()
+
+    def on_open(c: Client, _ev: Any) -> None:
+        # Nothing is written while this callback runs, so the third message finds the
+        # outbox full; waiting would wait for this very thread.
+        for m in ("p1", "p2", "p3"):
+            t0 = time.monotonic()
+            try:
+                c.send_wait(m, timeout=10)
+                results.put((m, "queued", time.monotonic() - t0))
+            except wsbeat.OutboxFullError:
+                results.put((m, "full", time.monotonic() - t0))
+
+    got: "queue.Queue[Any]" = queue.Queue()
+    with Client(
+        echo_server.url,
+        outbox_max_messages=2,
+        on_open=on_open,
+        on_message=lambda c, m: got.put(m),
+    ):
+        outcomes = [results.get(timeout=TIMEOUT) for _ in range(3)]
+        assert [(m, r) for m, r, _ in outcomes] == [
+            ("p1", "queued"),
+            ("p2", "queued"),
+            ("p3", "full"),
+        ]
+        assert outcomes[2][2] < 2.0, outcomes
+        assert [got.get(timeout=TIMEOUT) for _ in range(2)] == ["p1", "p2"]
+
+
+CTRL_C_SEND_WAIT = """
+import sys, wsbeat
+with wsbeat.Client(sys.argv[1], outbox_max_messages=1, backoff_initial=5) as c:
+    c.send("fills the outbox")
+    try:
+        print("ready", flush=True)
+        c.send_wait("waits without limit")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+print("exit", c.state.name, flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_send_wait(free_port):
+    p = run_script(CTRL_C_SEND_WAIT, f"ws://127.0.0.1:{free_port}")
+    try:
+        line = p.stdout.readline()
+        assert line.strip() == "ready", (line, p.stderr.read() if p.poll() is not None else "")
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=TIMEOUT)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "interrupted" in out and "exit STOPPED" in out, (out, err)

@@ -47,6 +47,7 @@ WS_MAX_DURATION_MS = 7 * 24 * 3600 * 1000
 WS_OK = 0
 WS_ERR_TIMEOUT = 12
 WS_ERR_CLOSED = 10
+WS_ERR_OUTBOX_FULL = 8
 WS_ERR_IN_CALLBACK = 14
 
 # ws_event_kind
@@ -231,6 +232,7 @@ def _declare(lib: ctypes.CDLL) -> None:
             c_uint32,
         ),
         "ws_send": ([cli, c_char_p, c_size_t, c_uint32], c_uint32),
+        "ws_send_wait": ([cli, c_char_p, c_size_t, c_uint32, c_int64], c_uint32),
         "ws_close": ([cli, c_uint16, c_char_p], c_uint32),
         "ws_reconnect_now": ([cli], c_uint32),
         "ws_free": ([cli], c_uint32),

@@ -3,8 +3,9 @@
 Threading model (see ``docs/PYTHON.md``):
 
 * With callbacks (any ``on_*`` argument), events are delivered on the library's I/O thread,
-  one at a time, in order. Callbacks must not block for long. ``send``, ``close``,
-  ``reconnect_now``, ``state`` and ``stats`` may be called from inside them.
+  one at a time, in order. Callbacks must not block for long. ``send``, ``send_wait`` (it
+  does not wait there), ``close``, ``reconnect_now``, ``state`` and ``stats`` may be called
+  from inside them.
 * Without callbacks the client is in pull mode: call :meth:`Client.next_event` or iterate the
   client; no Python code ever runs on a foreign thread. Consume the events: when the queue is
   full the library stops reading from the socket.
@@ -20,6 +21,7 @@ import collections
 import ctypes
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -66,8 +68,8 @@ TRACE = 5
 """The Python logging level used for the library's ``trace`` records (below DEBUG)."""
 
 PULL_SLICE = 0.1
-"""Pull mode waits in slices of at most this many seconds so that signals (Ctrl-C) are
-handled promptly by the Python main thread."""
+"""Pull mode and :meth:`Client.send_wait` wait in slices of at most this many seconds so that
+signals (Ctrl-C) are handled promptly by the Python main thread."""
 
 PathOrPem = Union[str, bytes, "os.PathLike[str]"]
 
@@ -219,6 +221,7 @@ _EV_STOPPED = _lib.EV_STOPPED
 _WS_OK = _lib.WS_OK
 _WS_ERR_TIMEOUT = _lib.WS_ERR_TIMEOUT
 _WS_ERR_CLOSED = _lib.WS_ERR_CLOSED
+_WS_ERR_OUTBOX_FULL = _lib.WS_ERR_OUTBOX_FULL
 _PULL_SLICE_MS = int(PULL_SLICE * 1000)
 _RELEASE_ABOVE = 64 << 10  # pull mode: release a copied payload larger than this at once
 _MSG_TEXT = _lib.MSG_TEXT
@@ -384,6 +387,18 @@ def _int(name: str, value: Optional[int], *, minimum: int = 0) -> Optional[int]:
     if value < minimum or value >= 2**63:
         raise InvalidArgumentError(f"{name} must be >= {minimum}")
     return value
+
+
+def _encode(message: Union[str, bytes, bytearray, memoryview]) -> Tuple[bytes, int]:
+    """A message as (payload, ws_message_kind): str is text, bytes-like is binary."""
+    if isinstance(message, str):
+        try:
+            return message.encode("utf-8"), _MSG_TEXT
+        except UnicodeEncodeError as e:
+            raise InvalidUtf8Error(f"text message is not valid Unicode: {e}") from None
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message), _MSG_BINARY
+    raise TypeError(f"message must be str or bytes, not {type(message).__name__}")
 
 
 def _cstr(name: str, value: Any) -> bytes:
@@ -563,6 +578,7 @@ class Client:
         # Pre-bound for the hot paths; one reusable out-struct for next_event (used only
         # under _pull_lock; the data is copied out before next_event returns).
         self._ws_send = lib.ws_send
+        self._ws_send_wait = lib.ws_send_wait
         self._ws_next_event = lib.ws_next_event
         self._ws_event_release = lib.ws_event_release
         self._ev = _lib.ws_event()
@@ -754,9 +770,11 @@ class Client:
         Raises:
             TypeError: not str or bytes-like.
             ClosedError: the client was closed or has stopped.
-            OutboxFullError: the outbox is full (nothing queued).
+            OutboxFullError: the outbox is full (nothing queued); :meth:`send_wait` waits for
+                room instead.
             MessageTooLargeError: larger than ``max_message_size``.
         """
+        # The same conversion as _encode, inlined: this is the hot path.
         if isinstance(message, str):
             try:
                 data = message.encode("utf-8")
@@ -776,6 +794,60 @@ class Client:
             h.give_back()
         if rc != _WS_OK:
             raise error_for(rc, _lib.last_error() or _lib.result_str(rc))
+
+    def send_wait(
+        self, message: Union[str, bytes, bytearray, memoryview], timeout: Optional[float] = None
+    ) -> None:
+        """Queue a message like :meth:`send`, but when the outbox is full, wait for room (at
+        most ``timeout`` seconds; None: no limit; 0: do not wait, like :meth:`send`) instead
+        of raising :class:`OutboxFullError` at once.
+
+        The calling thread sleeps, without the GIL and without polling, until the library's
+        I/O thread has written the outbox down to its low-water mark (at most half of each of
+        ``outbox_max_messages`` and ``outbox_max_bytes``), then the message is queued. While
+        (re)connecting nothing is written, so it waits for the next open or the timeout. The
+        wait runs in slices of :data:`PULL_SLICE` seconds, so Ctrl-C is raised promptly.
+        Inside a callback it does not wait (the I/O thread running the callback is what
+        empties the outbox): it behaves like :meth:`send` there.
+
+        Raises:
+            TypeError: not str or bytes-like, or a timeout that is not a number.
+            InvalidArgumentError: a negative timeout.
+            ClosedError: the client was closed or has stopped, also while waiting
+                (:meth:`close` from another thread ends the wait at once).
+            OutboxFullError: the outbox was still full when the timeout ended (nothing
+                queued).
+            MessageTooLargeError: larger than ``max_message_size``.
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError("timeout must be a number of seconds or None")
+            if not timeout >= 0:
+                raise InvalidArgumentError("timeout must be >= 0 or None")
+        data, kind = _encode(message)
+        deadline = None if timeout is None else _monotonic() + timeout
+        h = self._h
+        while True:
+            if deadline is None:
+                slice_ms = _PULL_SLICE_MS
+            else:
+                remaining = min(max(0.0, deadline - _monotonic()), PULL_SLICE)
+                slice_ms = math.ceil(remaining * 1000)  # never wake before the deadline
+            p = h.borrow()
+            try:
+                # Releases the GIL while it waits.
+                rc = self._ws_send_wait(p, data, len(data), kind, slice_ms)
+            finally:
+                h.give_back()
+            if rc == _WS_OK:
+                return
+            if (
+                rc != _WS_ERR_OUTBOX_FULL
+                or h.on_io_thread()  # it did not wait: neither do we
+                or (deadline is not None and _monotonic() >= deadline)
+            ):
+                raise error_for(rc, _lib.last_error() or _lib.result_str(rc))
+            # A slice ended with the outbox still full (nothing was queued): wait again.
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close gracefully and stop for good (never reconnects); idempotent.

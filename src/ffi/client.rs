@@ -257,7 +257,8 @@ pub extern "C" fn ws_on_event(
 /// Queue a message: `len` bytes at `data` (copied; NULL allowed when `len` is 0), `kind` a
 /// `ws_message_kind`. Text must be valid UTF-8. It goes out at once when open; while
 /// connecting or reconnecting it waits in the outbox and is sent, in order, after the next
-/// open. Safe to call from any thread, including from inside a callback.
+/// open. Safe to call from any thread, including from inside a callback. Never blocks: when
+/// the outbox is full it fails (see `ws_send_wait` for a send that waits for room).
 ///
 /// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (unknown kind),
 /// `WS_ERR_INVALID_UTF8`, `WS_ERR_MESSAGE_TOO_LARGE`, `WS_ERR_OUTBOX_FULL` (nothing queued),
@@ -269,33 +270,85 @@ pub extern "C" fn ws_send(
     len: usize,
     kind: u32,
 ) -> ws_result {
+    ffi_guard!({ send_message(client, data, len, kind, None) })
+}
+
+/// Queue a message like `ws_send` (same arguments and checks), but when the outbox is full,
+/// wait for room, at most `timeout_ms` milliseconds (0: do not wait, exactly `ws_send`;
+/// negative: without limit), instead of failing at once. Returns `WS_OK` once the message is
+/// queued (not once it is written).
+///
+/// The calling thread sleeps (no polling) until the I/O thread has written the outbox down to
+/// its low-water mark, at most half of each bound of `ws_config_set_outbox_limits`, then
+/// tries again; if other senders took the room first it sleeps again, all within
+/// `timeout_ms`. While the client is connecting or waiting to reconnect nothing is written,
+/// so it waits for the next open (or the timeout). A message larger than the byte bound fits
+/// only an empty outbox, as with `ws_send`.
+///
+/// - From inside a callback of this client it never waits (the I/O thread, which runs the
+///   callback, is what empties the outbox): it behaves like `ws_send` there.
+/// - `ws_close` from another thread wakes it at once with `WS_ERR_CLOSED`. Like every call,
+///   it must not run concurrently with `ws_free` on the same client: close the client, let
+///   the waiting thread return, then free.
+///
+/// Errors: those of `ws_send`: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (unknown
+/// kind), `WS_ERR_INVALID_UTF8`, `WS_ERR_MESSAGE_TOO_LARGE`, `WS_ERR_OUTBOX_FULL` (still no
+/// room after `timeout_ms`; nothing queued), `WS_ERR_CLOSED` (closed or stopped, also while
+/// waiting).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_send_wait(
+    client: *const ws_client,
+    data: *const u8,
+    len: usize,
+    kind: u32,
+    timeout_ms: i64,
+) -> ws_result {
     ffi_guard!({
-        let client = try_arg!(borrow(client), "client");
-        let data = try_arg!(bytes(data, len), "data");
-        let result = if kind == ws_message_kind::WS_MESSAGE_TEXT as u32 {
-            let text = match std::str::from_utf8(data) {
-                Ok(t) => t,
-                Err(e) => {
-                    return fail(
-                        ws_result::WS_ERR_INVALID_UTF8,
-                        format!("text message is not valid UTF-8: {e}"),
-                    );
-                }
-            };
-            client.handle().send_text(text)
-        } else if kind == ws_message_kind::WS_MESSAGE_BINARY as u32 {
-            client.handle().send_binary(data)
-        } else {
-            return fail(
-                ws_result::WS_ERR_INVALID_ARGUMENT,
-                format!("unknown message kind {kind}"),
-            );
-        };
-        match result {
-            Ok(()) => ws_result::WS_OK,
-            Err(e) => from_error(&e),
-        }
+        let timeout = u64::try_from(timeout_ms).map_or(Duration::MAX, Duration::from_millis);
+        send_message(client, data, len, kind, Some(timeout))
     })
+}
+
+/// The body of `ws_send` and `ws_send_wait` (`wait`: the timeout of the latter).
+fn send_message(
+    client: *const ws_client,
+    data: *const u8,
+    len: usize,
+    kind: u32,
+    wait: Option<Duration>,
+) -> ws_result {
+    let client = try_arg!(borrow(client), "client");
+    let data = try_arg!(bytes(data, len), "data");
+    let handle = client.handle();
+    let result = if kind == ws_message_kind::WS_MESSAGE_TEXT as u32 {
+        let text = match std::str::from_utf8(data) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(
+                    ws_result::WS_ERR_INVALID_UTF8,
+                    format!("text message is not valid UTF-8: {e}"),
+                );
+            }
+        };
+        match wait {
+            None => handle.send_text(text),
+            Some(timeout) => handle.send_text_wait(text, timeout),
+        }
+    } else if kind == ws_message_kind::WS_MESSAGE_BINARY as u32 {
+        match wait {
+            None => handle.send_binary(data),
+            Some(timeout) => handle.send_binary_wait(data, timeout),
+        }
+    } else {
+        return fail(
+            ws_result::WS_ERR_INVALID_ARGUMENT,
+            format!("unknown message kind {kind}"),
+        );
+    };
+    match result {
+        Ok(()) => ws_result::WS_OK,
+        Err(e) => from_error(&e),
+    }
 }
 
 /// Close gracefully: send a close frame with `code` (1000 or 3000..=4999) and `reason`

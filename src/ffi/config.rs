@@ -271,7 +271,9 @@ pub extern "C" fn ws_config_set_retry_certificate_errors(
 
 /// Bound the outbox (messages accepted by `ws_send` but not yet written): at most
 /// `max_messages` messages and `max_bytes` payload bytes, both > 0. A send beyond either bound
-/// fails with `WS_ERR_OUTBOX_FULL`. Defaults to 4096 and 67108864 (64 MiB).
+/// fails with `WS_ERR_OUTBOX_FULL` (`ws_send_wait` waits for room first). An empty outbox
+/// takes one message of any size up to the maximum message size. Defaults to 4096 and
+/// 67108864 (64 MiB).
 ///
 /// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]

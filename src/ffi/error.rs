@@ -29,7 +29,8 @@ pub enum ws_result {
     /// The TLS options are invalid (unreadable CA file, bad PEM, key not matching), or TLS is
     /// not compiled in.
     WS_ERR_TLS = 7,
-    /// The outbox is full: the message was not queued. Retry later or drop it.
+    /// The outbox is full: the message was not queued. Retry later or drop it
+    /// (`ws_send_wait`: it was still full at the end of the timeout).
     WS_ERR_OUTBOX_FULL = 8,
     /// The message is larger than the configured maximum message size.
     WS_ERR_MESSAGE_TOO_LARGE = 9,

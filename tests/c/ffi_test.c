@@ -74,6 +74,9 @@ typedef struct recorder {
     int in_callback_replaced;
     int slow_started;
     int slow_finished;
+    /* Texts "seq:<n>" must arrive as 0, 1, 2, ...: the next expected and the misses. */
+    long next_seq;
+    int seq_errors;
 } recorder;
 
 static void rec_init(recorder *r) {
@@ -123,6 +126,12 @@ static void on_event(void *userdata, const ws_event *ev) {
         /* data is NUL-terminated beyond len */
         if (ev->data[ev->len] != '\0') {
             r->last_text[0] = '!';
+        }
+        if (ev->len > 4 && memcmp(ev->data, "seq:", 4) == 0) {
+            if (strtol((const char *)ev->data + 4, NULL, 10) != r->next_seq) {
+                r->seq_errors++;
+            }
+            r->next_seq++;
         }
         r->texts++;
         break;
@@ -602,6 +611,96 @@ static void test_pull_free_with_full_queue(const char *url) {
     ok("pull_free_full_queue");
 }
 
+/* ---- ws_send_wait ---------------------------------------------------------------------- */
+
+#define FLOOD 5000
+static int flood_echoed(const recorder *r) { return r->next_seq >= FLOOD; }
+
+typedef struct waiter {
+    ws_client *c;
+    ws_result result;
+    double returned_at;
+} waiter;
+
+static void *wait_for_room(void *arg) {
+    waiter *w = (waiter *)arg;
+    w->result = ws_send_wait(w->c, (const uint8_t *)"waiting", 7, WS_MESSAGE_TEXT, 30000);
+    w->returned_at = now_s();
+    return NULL;
+}
+
+/* The same checks as ws_send; a flood through an 8-message outbox arrives complete and in
+ * order without a single refusal; a timeout queues nothing; ws_close wakes a waiter. */
+static void test_send_wait(const char *url) {
+    const uint8_t bad_utf8[] = {0x68, 0xc3, 0x28};
+    CHECK_RES(ws_send_wait(NULL, bad_utf8, 1, WS_MESSAGE_TEXT, 10), WS_ERR_NULL_ARGUMENT);
+
+    recorder r;
+    rec_init(&r);
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_set_outbox_limits(cfg, 8, 1 << 20), WS_OK);
+    CHECK_RES(ws_config_set_max_message_size(cfg, 1024), WS_OK);
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(url, cfg, on_event, &r, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK(wait_for(&r, is_open, WAIT_S));
+    CHECK_RES(ws_send_wait(c, bad_utf8, sizeof bad_utf8, WS_MESSAGE_TEXT, 10),
+              WS_ERR_INVALID_UTF8);
+    CHECK_RES(ws_send_wait(c, bad_utf8, sizeof bad_utf8, 0, 10), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_send_wait(c, NULL, 5, WS_MESSAGE_BINARY, 10), WS_ERR_NULL_ARGUMENT);
+    static uint8_t big[1025];
+    CHECK_RES(ws_send_wait(c, big, sizeof big, WS_MESSAGE_BINARY, 10), WS_ERR_MESSAGE_TOO_LARGE);
+    char buf[32];
+    for (int i = 0; i < FLOOD; i++) {
+        int n = snprintf(buf, sizeof buf, "seq:%d", i);
+        CHECK_RES(ws_send_wait(c, (const uint8_t *)buf, (size_t)n, WS_MESSAGE_TEXT, 30000), WS_OK);
+    }
+    CHECK(wait_for(&r, flood_echoed, WAIT_S));
+    CHECK(r.seq_errors == 0);
+    CHECK_RES(ws_free(c), WS_OK);
+    CHECK(r.next_seq == FLOOD); /* nothing duplicated */
+    rec_destroy(&r);
+
+    /* Nothing drains while the server refuses connections (backoff 5 s). */
+    cfg = test_config();
+    CHECK_RES(ws_config_set_outbox_limits(cfg, 2, 1 << 20), WS_OK);
+    CHECK_RES(ws_config_set_backoff(cfg, 5000, 5000, 1.0, 0.0), WS_OK);
+    ws_event ev;
+    CHECK_RES(ws_connect("ws://127.0.0.1:1", cfg, NULL, NULL, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK_RES(send_str(c, "a"), WS_OK);
+    CHECK_RES(ws_send_wait(c, (const uint8_t *)"b", 1, WS_MESSAGE_TEXT, -1), WS_OK);
+    double t0 = now_s();
+    CHECK_RES(ws_send_wait(c, (const uint8_t *)"c", 1, WS_MESSAGE_TEXT, 300), WS_ERR_OUTBOX_FULL);
+    double took = now_s() - t0;
+    printf("ws_send_wait gave up after %.3f s (timeout 0.3 s)\n", took);
+    CHECK(took >= 0.299 && took < 3.0);
+    t0 = now_s();
+    CHECK_RES(ws_send_wait(c, (const uint8_t *)"d", 1, WS_MESSAGE_BINARY, 0), WS_ERR_OUTBOX_FULL);
+    CHECK(now_s() - t0 < 0.25);
+    ws_client_stats st;
+    CHECK_RES(ws_stats(c, &st), WS_OK);
+    CHECK(st.outbox_len == 2);
+
+    /* A thread waiting for room returns WS_ERR_CLOSED when another closes the client. (If
+     * ws_close wins the race and runs before the wait begins, the call fails at its start
+     * with the same code; the Rust tests prove the wake-up itself.) Either way it must not
+     * wait out its 30 s. */
+    waiter w = {c, WS_ERR_PANIC, 0.0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, wait_for_room, &w) == 0);
+    double closing = now_s();
+    CHECK_RES(ws_close(c, 1000, ""), WS_OK);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_RES(w.result, WS_ERR_CLOSED);
+    CHECK(w.returned_at - closing < 5.0);
+    CHECK_RES(pull_until(c, WS_EVENT_STOPPED, &ev), WS_OK);
+    CHECK(ev.message_count == 2); /* "a" and "b": nothing else was queued */
+    CHECK_RES(ws_send_wait(c, (const uint8_t *)"late", 4, WS_MESSAGE_TEXT, 1000), WS_ERR_CLOSED);
+    CHECK_RES(ws_free(c), WS_OK);
+    ok("send_wait");
+}
+
 /* Messages sent while the server is unreachable come back in the STOPPED event. */
 static void test_unsent(void) {
     ws_config *cfg = test_config();
@@ -749,6 +848,7 @@ int main(int argc, char **argv) {
     test_close_from_callback(url);
     test_pull(url);
     test_pull_free_with_full_queue(url);
+    test_send_wait(url);
     test_unsent();
     test_logger(url);
     test_cycles(url, cycles, check_rss);
