@@ -150,7 +150,8 @@ impl Conn {
 /// I/O thread (a wake-up and a context switch) for a message sent to an idle connection.
 /// `Err(m)` gives the message back for the queue.
 pub(crate) fn send_direct(shared: &Shared, m: WsMessage) -> Result<(), WsMessage> {
-    if shared.control_pending.load(Ordering::SeqCst) != 0 {
+    // Cheap looks first: in a flood something is queued, and the lock is not even tried.
+    if shared.gauge.messages() != 0 || shared.control_pending.load(Ordering::SeqCst) != 0 {
         return Err(m);
     }
     // Never wait for the lock: its holder may be blocked handing an event to this thread.
