@@ -60,8 +60,7 @@ struct args {
 };
 
 static ws_client *connect_pull(const char *url) {
-    ws_config *cfg = ws_config_new();
-    ws_config_set_heartbeat(cfg, WS_HEARTBEAT_OFF, 0, 0);
+    ws_config *cfg = ws_config_new(); /* the defaults (20 s ping), like the Rust clients */
     ws_client *c = NULL;
     ws_result r = ws_connect(url, cfg, NULL, NULL, &c);
     ws_config_free(cfg);
@@ -146,8 +145,7 @@ static int latency_callback(const struct args *a, const char *payload) {
     s.ns = malloc(a->n * sizeof *s.ns);
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
-    ws_config *cfg = ws_config_new();
-    ws_config_set_heartbeat(cfg, WS_HEARTBEAT_OFF, 0, 0);
+    ws_config *cfg = ws_config_new(); /* the defaults (20 s ping), like the Rust clients */
     ws_client *c = NULL;
     ws_result r = ws_connect(a->url, cfg, on_event_send, &s, &c);
     ws_config_free(cfg);

@@ -10,6 +10,8 @@ and prints one JSON object with the same fields.
     as a Node.js user would write it); the main thread only waits for the end.
 Throughput always uses pull mode for the final acknowledgement; send_wait sleeps while the
 outbox is full (at most TIMEOUT * 4 per message: a timeout ends the measure).
+Every client uses the library's default configuration (a 20 s ping heartbeat), like the
+Rust and C clients.
 """
 
 import argparse
@@ -55,7 +57,7 @@ def latency_pull(args):
     payload = "x" * args.size
     clock = time.perf_counter_ns
     samples = []
-    with wsbeat.Client(args.url + "/echo", heartbeat="off") as c:
+    with wsbeat.Client(args.url + "/echo") as c:
         wait_open(c)
         for i in range(args.warmup + args.n):
             t0 = clock()
@@ -95,7 +97,7 @@ def latency_callback(args):
         c.send(payload)
 
     with wsbeat.Client(
-        args.url + "/echo", heartbeat="off", on_open=on_open, on_message=on_message
+        args.url + "/echo", on_open=on_open, on_message=on_message
     ):
         if not done.wait(600):
             raise SystemExit("callback round trips did not finish")
@@ -105,7 +107,7 @@ def latency_callback(args):
 def throughput(args):
     text = args.size <= 1024
     payload = "x" * args.size if text else b"x" * args.size
-    with wsbeat.Client(args.url + "/sink", heartbeat="off") as c:
+    with wsbeat.Client(args.url + "/sink") as c:
         wait_open(c)
         send_wait = c.send_wait
         t0 = time.perf_counter()

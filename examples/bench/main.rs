@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::measures::Params;
 use crate::report::{Group, Sample};
+use wsbeat::Heartbeat;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -91,7 +92,8 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         ("raw-unbatched", "throughput") => measures::raw_throughput(&p, false),
         ("wsbeat-callback", "latency") => measures::wsbeat_callback_latency(&p),
         ("wsbeat-channel", "latency") => measures::wsbeat_channel_latency(&p),
-        ("wsbeat", "throughput") => measures::wsbeat_throughput(&p),
+        ("wsbeat", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::default()),
+        ("wsbeat-hboff", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::off()),
         ("idle", _) => measures::idle(&p),
         ("detect", _) => measures::detect(&p),
         ("reconnect", _) => measures::reconnect(&p),
@@ -339,6 +341,11 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
                 id: "wsbeat",
                 label: "wsbeat send_*_wait",
                 runner: Runner::Rust("wsbeat"),
+            });
+            v.push(ClientSpec {
+                id: "wsbeat-hboff",
+                label: "wsbeat send_*_wait, heartbeat off",
+                runner: Runner::Rust("wsbeat-hboff"),
             });
         }
     }

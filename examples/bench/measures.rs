@@ -288,8 +288,10 @@ pub fn wsbeat_channel_latency(p: &Params) -> Res {
 
 /// Flood the sink through `send_text_wait`/`send_binary_wait` from the main thread: the
 /// sender sleeps while the outbox is full (any error, a timeout included, fails the measure).
-pub fn wsbeat_throughput(p: &Params) -> Res {
-    let mut builder = Client::builder(format!("{}/sink", p.url));
+/// With a heartbeat (the default) written messages are kept until a heartbeat answer confirms
+/// them (`Closed.unconfirmed`); `Heartbeat::off()` shows what that tracking costs.
+pub fn wsbeat_throughput(p: &Params, heartbeat: Heartbeat) -> Res {
+    let mut builder = Client::builder(format!("{}/sink", p.url)).heartbeat(heartbeat);
     if let Some(bytes) = p.outbox_bytes {
         builder = builder.outbox_limit(4096, bytes);
     }

@@ -168,6 +168,29 @@ impl Report {
         r.is_finite().then_some(r)
     }
 
+    /// The median over repeats of `client`'s primary figure divided by `base`'s in the same
+    /// repeat. Repeats run interleaved, so each pair ran a few seconds apart: a change in the
+    /// shared machine's speed between repeats (they come in modes here) hits both alike, where
+    /// the ratio of the two medians can pair a fast-mode figure with a slow-mode one.
+    fn paired_ratio(&self, group: Group, layout: &str, client: &str, base: &str) -> Option<f64> {
+        let key = group.primary();
+        let series = |c: &str| -> Vec<Option<f64>> {
+            self.samples
+                .iter()
+                .filter(|x| x.group == group && x.layout == layout && x.client == c)
+                .map(|x| x.result.as_ref().ok().map(|v| f(v, key)))
+                .collect()
+        };
+        let mut r: Vec<f64> = series(client)
+            .into_iter()
+            .zip(series(base))
+            .filter_map(|(m, b)| Some(m? / b?))
+            .filter(|r| r.is_finite())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r.get(r.len() / 2).copied()
+    }
+
     fn evaluate(&self, _o: &Options) -> Vec<Value> {
         let mut t = Vec::new();
         let mut add =
@@ -187,7 +210,7 @@ impl Report {
             ("wsbeat-callback", 1.10, "round-trip p50, callback vs raw"),
             ("wsbeat-channel", 1.5, "round-trip p50, channel vs raw"),
         ] {
-            let r = self.ratio(Group::Latency, pinned, client);
+            let r = self.paired_ratio(Group::Latency, pinned, client, "raw");
             add(
                 name,
                 &format!("<= {bound:.2}x"),
@@ -200,7 +223,7 @@ impl Report {
             (Group::Throughput, "throughput 64 B, wsbeat vs raw batched"),
             (Group::Bulk, "throughput 1 MiB, wsbeat vs raw batched"),
         ] {
-            let r = self.ratio(g, pinned, "wsbeat");
+            let r = self.paired_ratio(g, pinned, "wsbeat", "raw");
             add(
                 name,
                 ">= 0.50x",
@@ -209,13 +232,9 @@ impl Report {
                 self.why(g, pinned, "wsbeat"),
             );
         }
-        let speedup = match (
-            self.get(Group::Latency, pinned, "py-ctypes"),
-            self.get(Group::Latency, pinned, "websocket-client"),
-        ) {
-            (Some(c), Some(w)) => Some(f(w, "p50_us") / f(c, "p50_us")),
-            _ => None,
-        };
+        let speedup = self
+            .paired_ratio(Group::Latency, pinned, "websocket-client", "py-ctypes")
+            .filter(|_| self.get(Group::Latency, pinned, "py-ctypes").is_some());
         add(
             "RT p50 speed-up, Python ctypes pull vs websocket-client",
             ">= 2.00x",
@@ -223,13 +242,17 @@ impl Report {
             speedup.map(|s| s >= 2.0),
             self.why(Group::Latency, pinned, "py-ctypes"),
         );
-        let speedup_cb = match (
-            self.get(Group::Latency, pinned, "py-ctypes-callback"),
-            self.get(Group::Latency, pinned, "websocket-client"),
-        ) {
-            (Some(c), Some(w)) => Some(f(w, "p50_us") / f(c, "p50_us")),
-            _ => None,
-        };
+        let speedup_cb = self
+            .paired_ratio(
+                Group::Latency,
+                pinned,
+                "websocket-client",
+                "py-ctypes-callback",
+            )
+            .filter(|_| {
+                self.get(Group::Latency, pinned, "py-ctypes-callback")
+                    .is_some()
+            });
         add(
             "RT p50 speed-up, Python ctypes callback vs websocket-client",
             ">= 2.00x",
@@ -371,7 +394,7 @@ impl Report {
         self.single_lines(&mut out);
         let _ = writeln!(
             out,
-            "\nTargets (latency and throughput ratios: pinned layout)"
+            "\nTargets (pinned layout; ratios are the median over repeats of each repeat's pair)"
         );
         for t in &self.targets {
             let value = t["value"]
