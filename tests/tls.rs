@@ -397,7 +397,7 @@ fn mutual_tls_refused_without_a_client_certificate(b: Backend) {
         .unwrap();
     refused_for_certificate(&client, "server rejected the client certificate");
     assert_eq!(server.opened(), 0);
-    assert_eq!(server.tls_failures().len(), 1);
+    assert_eq!(server.wait_tls_failures(1, ms(5000)).len(), 1);
     // A certificate from an issuer the server does not trust is refused too.
     let stranger = Ca::new("stranger CA");
     let (cert, ckey) = stranger.leaf(&["wsbeat-client"], true, false);

@@ -66,6 +66,7 @@ struct Control {
     echoed: AtomicU64,
     last_sni: Mutex<Option<String>>,
     tls_failures: Mutex<Vec<String>>,
+    failed_cv: Condvar,
 }
 
 /// A running TLS echo server; stops (cutting every connection abruptly) on `stop` or drop.
@@ -134,6 +135,19 @@ impl TlsEchoServer {
     /// Server-side errors of the TLS handshakes that failed.
     pub fn tls_failures(&self) -> Vec<String> {
         self.control.tls_failures.lock().unwrap().clone()
+    }
+
+    /// Wait (at most `within`) until `n` TLS handshakes have failed on the server side, then
+    /// return the failures. With TLS 1.3 the client can see the server's alert before the
+    /// server's thread has recorded its own error.
+    pub fn wait_tls_failures(&self, n: usize, within: Duration) -> Vec<String> {
+        let guard = self.control.tls_failures.lock().unwrap();
+        let (guard, _) = self
+            .control
+            .failed_cv
+            .wait_timeout_while(guard, within, |f| f.len() < n)
+            .unwrap();
+        guard.clone()
     }
 
     /// Stop listening and cut every connection abruptly (no close frame, no close_notify).
@@ -207,6 +221,7 @@ fn serve_connection(stream: TcpStream, config: Arc<ServerConfig>, c: &Control) {
     while tls.conn.is_handshaking() {
         if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
             c.tls_failures.lock().unwrap().push(e.to_string());
+            c.failed_cv.notify_all();
             linger(tls.sock);
             return;
         }
