@@ -104,7 +104,19 @@ impl HeartbeatState {
             return Some(dead_at);
         }
         let due = self.last_heard + self.config.interval;
-        Some(ack_at.map_or(due, |a| a.min(due)))
+        Some(self.ack_deadline(ack_at).map_or(due, |a| a.min(due)))
+    }
+
+    /// When a heartbeat for `ack_at` may go out: not before the one already outstanding is
+    /// answered or, unanswered, has been out for `timeout` (a peer that keeps talking but
+    /// answers slowly would otherwise get a new heartbeat on every turn, and no answer would
+    /// ever match the newest one).
+    fn ack_deadline(&self, ack_at: Option<Instant>) -> Option<Instant> {
+        let ack_at = ack_at?;
+        Some(match self.outstanding {
+            Some((_, sent)) => ack_at.max(sent + self.config.timeout),
+            None => ack_at,
+        })
     }
 
     /// Whether heartbeats are on (and so can confirm what was written).
@@ -134,6 +146,7 @@ impl HeartbeatState {
             }
             return Due::Nothing;
         }
+        let ack_at = self.ack_deadline(ack_at);
         if now < self.last_heard + self.config.interval && ack_at.is_none_or(|a| now < a) {
             return Due::Nothing;
         }
@@ -279,6 +292,32 @@ mod tests {
         );
         h.heard(t0 + ms(70));
         assert_eq!(h.on_pong(&p, t0 + ms(70)).map(|a| a.seq), Some(1));
+    }
+
+    #[test]
+    fn a_chatty_peer_gets_one_acknowledgement_heartbeat_at_a_time() {
+        let t0 = Instant::now();
+        let mut h = HeartbeatState::new(Heartbeat::ping(ms(100), ms(50)), t0);
+        let ack_at = Some(t0); // wanted at once (a full window), and still wanted after
+        let Due::Send(Outgoing::Ping(first)) = h.poll(t0, ack_at) else {
+            panic!("expected a ping for the acknowledgement")
+        };
+        // The peer keeps sending (echoes) before it answers: no second heartbeat meanwhile,
+        // and the loop sleeps until the first is answered or overdue (no spinning).
+        for t in [1, 10, 30, 49] {
+            h.heard(t0 + ms(t));
+            assert_eq!(h.poll(t0 + ms(t), ack_at), Due::Nothing, "at {t} ms");
+            assert_eq!(h.next_deadline(ack_at), Some(t0 + ms(50)));
+        }
+        assert_eq!(h.on_pong(&first, t0 + ms(49)).map(|a| a.seq), Some(1));
+        assert!(
+            matches!(h.poll(t0 + ms(49), ack_at), Due::Send(_)),
+            "answered: next one"
+        );
+        // Unanswered but the peer talks on: after `timeout` another heartbeat may go.
+        h.heard(t0 + ms(60));
+        assert_eq!(h.poll(t0 + ms(98), ack_at), Due::Nothing);
+        assert!(matches!(h.poll(t0 + ms(99), ack_at), Due::Send(_)));
     }
 
     #[test]

@@ -259,7 +259,9 @@ impl Outbox {
 /// close handshake completes. If the connection dies first, the unconfirmed messages are
 /// handed back in `Event::Closed.unconfirmed`: they may or may not have arrived. Without a
 /// heartbeat only unflushed writes are tracked (nothing else can confirm). Bounded like the
-/// outbox: beyond the bound the oldest stop being tracked.
+/// outbox: once the window is full the I/O thread writes nothing more until a heartbeat
+/// answer confirms some of it (flow control, see [`Unconfirmed::is_full`]), so no written
+/// message ever goes untracked; the outbox then fills and pushes back on the senders.
 #[derive(Debug)]
 pub(crate) struct Unconfirmed {
     items: VecDeque<(u64, Instant, WsMessage)>,
@@ -267,7 +269,6 @@ pub(crate) struct Unconfirmed {
     track: bool,
     max_messages: usize,
     max_bytes: usize,
-    overflowed: bool,
 }
 
 impl Unconfirmed {
@@ -278,7 +279,6 @@ impl Unconfirmed {
             track,
             max_messages,
             max_bytes,
-            overflowed: false,
         }
     }
 
@@ -286,16 +286,14 @@ impl Unconfirmed {
     pub(crate) fn written(&mut self, seq: u64, now: Instant, m: WsMessage) {
         self.bytes += m.len();
         self.items.push_back((seq, now, m));
-        while self.items.len() > self.max_messages || self.bytes > self.max_bytes {
-            let Some((_, _, old)) = self.items.pop_front() else {
-                break;
-            };
-            self.bytes -= old.len();
-            if !self.overflowed {
-                self.overflowed = true;
-                log::debug!("unconfirmed-message window full: no longer tracking the oldest");
-            }
-        }
+    }
+
+    /// Whether no more may be written until a heartbeat answer confirms some of the window.
+    /// An empty window takes one message whatever its size (as the outbox does).
+    pub(crate) fn is_full(&self) -> bool {
+        self.track
+            && !self.items.is_empty()
+            && (self.items.len() >= self.max_messages || self.bytes >= self.max_bytes)
     }
 
     /// Everything written so far reached the kernel.
@@ -315,7 +313,7 @@ impl Unconfirmed {
     }
 
     /// When an acknowledgement is wanted: `after` past the oldest unconfirmed write, or at once
-    /// when the window is half full (so a busy sender's window rarely overflows).
+    /// when the window is half full (so a busy sender's window rarely fills and pauses writing).
     pub(crate) fn ack_wanted_at(&self, after: Duration) -> Option<Instant> {
         if !self.track {
             return None;
@@ -557,15 +555,24 @@ mod tests {
             .collect();
         assert_eq!(left, ["c"]);
         let mut bounded = Unconfirmed::new(true, 2, 1 << 20);
-        for m in ["a", "b", "c"] {
-            bounded.written(0, t0, WsMessage::text(m));
-        }
+        bounded.written(0, t0, WsMessage::text("a"));
+        assert!(!bounded.is_full());
         assert_eq!(
             bounded.ack_wanted_at(Duration::from_secs(1)),
             Some(t0),
             "half full: wanted at once"
         );
-        assert_eq!(bounded.take().len(), 2, "the oldest stop being tracked");
+        bounded.written(0, t0, WsMessage::text("b"));
+        assert!(bounded.is_full(), "full: no more writes until confirmed");
+        bounded.confirmed(1);
+        assert!(!bounded.is_full());
+        let mut big = Unconfirmed::new(true, 8, 10);
+        assert!(
+            !big.is_full(),
+            "an empty window takes a message of any size"
+        );
+        big.written(0, t0, WsMessage::text("larger than ten bytes"));
+        assert!(big.is_full());
         let mut off = Unconfirmed::new(false, 8, 1 << 20);
         off.written(0, t0, WsMessage::text("x"));
         assert_eq!(off.ack_wanted_at(Duration::from_secs(1)), None);

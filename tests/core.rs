@@ -1008,6 +1008,49 @@ fn logs_never_contain_credentials_or_header_values() {
 }
 
 #[test]
+fn a_full_unconfirmed_window_pauses_writing_until_the_peer_answers() {
+    // The server stops reading (a dead peer the heartbeat has not caught yet). Written messages
+    // stay unconfirmed; once the window is full (4x the outbox's 100 messages) the client stops
+    // writing, so nothing it wrote ever falls out of what it can hand back. Before, it went on
+    // writing into the socket buffers (thousands of messages) and forgot the oldest.
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(5000), ms(4000)))
+        .outbox_limit(100, 1 << 20)
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    server.set_silent(true);
+    // Send until the outbox stays full for 300 ms: the I/O thread has written all it will.
+    let accepted = (0..20_000)
+        .find(|i| client.send_text_wait(format!("m{i}"), ms(300)).is_err())
+        .expect("the outbox never stayed full");
+    let written = client.stats().messages_out as usize;
+    assert!(
+        written <= 400,
+        "{written} messages written while the window holds 400 ({accepted} accepted)"
+    );
+    assert_eq!(accepted, written + 100, "the rest waits in the outbox");
+    // The peer answers again: the window is confirmed and writing resumes; all arrive (but
+    // one: the message the server read as it went silent, which it drops by design).
+    server.set_silent(false);
+    let mut echoes = 0;
+    while echoes < accepted - 1 {
+        match wait_for(&rx, ms(5000), &mut seen, |e| {
+            matches!(e, Event::Text(_) | Event::Closed { .. })
+        }) {
+            Event::Text(_) => echoes += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(client.stats().messages_out as usize, accepted);
+}
+
+#[test]
 fn busy_senders_still_get_their_writes_confirmed() {
     // Echoes arrive all the time, so the peer is never silent for an interval: only the wish to
     // confirm written messages makes the client send heartbeats.

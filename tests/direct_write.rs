@@ -2,19 +2,19 @@
 //! connection is written by the sending thread itself, without waking the I/O thread, and never
 //! overtakes messages queued before it.
 
-#[allow(dead_code)] // this file uses a part of the shared test server
-#[path = "support/recorder.rs"]
-mod recorder;
+mod support;
 #[path = "support/wait.rs"]
 mod wait;
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use recorder::RecordingServer;
-use wsbeat::{Client, Event, Heartbeat};
+use support::recorder::RecordingServer;
+use support::{Ledger, ms};
+use wsbeat::{Client, Event, Heartbeat, Message, Reconnect};
 
 /// The tests read the process's one `wsbeat-io` thread: one client at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -163,4 +163,96 @@ fn direct_writes_never_overtake_the_backlog() {
         );
     }
     client.close(1000, "").unwrap();
+}
+
+/// Four threads send numbered messages as fast as they can, so some sends are written directly
+/// and most are queued, while the server closes the connection (1012, reconnect at once) and
+/// the client is told to reconnect, again and again. Every thread's messages arrive once and in
+/// its order, or are handed back (`Closed.unconfirmed`, `Stopped.unsent`): a direct write that
+/// overtook a queued message, or went into a connection that had already ended, would show.
+#[test]
+fn concurrent_senders_through_reconnects_lose_and_reorder_nothing() {
+    let _g = serial();
+    let server = RecordingServer::start("127.0.0.1:0").unwrap();
+    let reported = Arc::new(Mutex::new(Vec::new()));
+    let (opened_tx, opened) = crossbeam_channel::unbounded();
+    let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+    let (echo_tx, echoes) = crossbeam_channel::unbounded();
+    let rep = reported.clone();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
+        .reconnect(Reconnect::exponential().initial(ms(5)).max(ms(20)))
+        .on_event(move |_, ev| {
+            let handed_back = match ev {
+                Event::Opened { .. } => {
+                    let _ = opened_tx.send(());
+                    return;
+                }
+                Event::Text(_) => {
+                    let _ = echo_tx.send(());
+                    return;
+                }
+                Event::Closed { unconfirmed, .. } => unconfirmed,
+                Event::Stopped { unsent, .. } => {
+                    let _ = stopped_tx.send(());
+                    unsent
+                }
+                _ => return,
+            };
+            let mut r = rep.lock().unwrap();
+            r.extend(handed_back.into_iter().filter_map(|m| match m {
+                Message::Text(t) => Some(t),
+                Message::Binary(_) => None,
+            }));
+        })
+        .connect()
+        .unwrap();
+    opened.recv_timeout(ms(5000)).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let h = client.handle();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut ledger = Ledger::new(&format!("t{t}"));
+                // Until told to stop (bounded): the disturbances below need traffic.
+                for i in 0..300_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    ledger.send(&h);
+                    if i % 100 == 99 {
+                        thread::yield_now(); // let the outbox drain: direct writes again
+                    }
+                }
+                ledger
+            })
+        })
+        .collect();
+    // Disturb while they send: each disturbance waits for the reconnection it causes, then for
+    // traffic on the new connection (echoes) before the next one.
+    for round in 0..6 {
+        for _ in 0..200 {
+            echoes
+                .recv_timeout(ms(5000))
+                .expect("echoes on the open connection");
+        }
+        if round % 2 == 0 {
+            server.close_all(1012);
+        } else {
+            client.reconnect_now().unwrap();
+        }
+        opened.recv_timeout(ms(5000)).expect("reconnected");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ledgers: Vec<Ledger> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+    client.close(1000, "").unwrap();
+    stopped.recv_timeout(ms(5000)).unwrap();
+    let delivered = server.received();
+    let reported = reported.lock().unwrap().clone();
+    for ledger in &ledgers {
+        let acc = ledger.account(&delivered, &reported);
+        acc.assert_clean();
+        assert!(acc.delivered > 0, "{acc:?}");
+    }
 }
