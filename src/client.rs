@@ -259,12 +259,12 @@ impl Handle {
         }
     }
 
-    /// Reserve outbox room for `len` bytes: at once (`wait` None, or on the I/O thread, where
+    /// Reserve outbox room for `len` bytes: at once (`wait` None, or `on_io_thread`, where
     /// waiting would deadlock), or waiting at most `wait` for room.
-    fn reserve(&self, len: usize, wait: Option<Duration>) -> Result<(), Error> {
+    fn reserve(&self, len: usize, wait: Option<Duration>, on_io_thread: bool) -> Result<(), Error> {
         let shared = &self.shared;
         match wait {
-            Some(timeout) if !shared.on_io_thread() => {
+            Some(timeout) if !on_io_thread => {
                 // Room is the common case: no clock read for it.
                 if shared.gauge.reserve(len).is_ok() {
                     return Ok(());
@@ -301,7 +301,7 @@ impl Handle {
                     Err(msg) => msg,
                 }
             };
-            self.reserve(len, wait)?;
+            self.reserve(len, wait, priority)?;
             if self.tx.send(Command::Send(msg, priority)).is_err() {
                 shared.gauge.release(len);
                 return Err(Error::Closed);

@@ -123,15 +123,20 @@ pub(crate) struct Conn {
 enum Wrote {
     /// Written (or buffered by tungstenite): now tracked as unconfirmed.
     Yes,
-    /// tungstenite's write buffer is full: not written.
+    /// tungstenite's write buffer or the unconfirmed window is full: not written.
     Full(WsMessage),
     /// The connection failed: not written.
     Failed(WsMessage, tungstenite::Error),
 }
 
 impl Conn {
-    /// Hand `m` to the WebSocket, count it and track it until a heartbeat confirms it.
+    /// Hand `m` to the WebSocket, count it and track it until a heartbeat confirms it. A full
+    /// unconfirmed window refuses it: past it, a write into a dead connection could not be
+    /// handed back (writing resumes once a heartbeat answer confirms some of the window).
     fn write_message(&mut self, shared: &Shared, m: WsMessage, now: Instant) -> Wrote {
+        if self.inflight.is_full() {
+            return Wrote::Full(m);
+        }
         let len = m.len();
         match self.ws.write(m.clone()) {
             Ok(()) => {}
@@ -168,11 +173,7 @@ pub(crate) fn send_direct(shared: &Shared, m: WsMessage) -> Result<(), WsMessage
     };
     // The gauge counts every message queued and not yet written (channel, pending, outbox);
     // the I/O thread writes them with this lock held, so 0 here means nothing is ahead of `m`.
-    if c.direct_streak >= DIRECT_STREAK
-        || c.closing.is_some()
-        || c.inflight.is_full()
-        || shared.gauge.messages() != 0
-    {
+    if c.direct_streak >= DIRECT_STREAK || c.closing.is_some() || shared.gauge.messages() != 0 {
         return Err(m);
     }
     c.direct_streak += 1;
@@ -877,11 +878,7 @@ impl IoLoop {
         let now = Instant::now(); // one timestamp per burst, not per message
         loop {
             let mut wrote = false;
-            // A full unconfirmed window pauses writing until a heartbeat answer confirms some
-            // of it: past it, a write into a dead connection could not be handed back.
-            while !c.inflight.is_full()
-                && let Some(m) = self.outbox.pop_front()
-            {
+            while let Some(m) = self.outbox.pop_front() {
                 let len = m.len();
                 match c.write_message(&self.shared, m, now) {
                     Wrote::Yes => {}
