@@ -7,18 +7,12 @@ and prints one JSON object: {"p50_us", "p99_us", "mean_us", "n"} for latency,
 {"n", "size", "secs", "msgs_per_s", "mb_per_s"} for throughput (to the server's /sink).
 """
 
-import argparse
 import json
-import math
-import sys
 import time
 
 import websocket
 
-
-def percentile(sorted_ns, p):
-    rank = max(1, math.ceil(p * len(sorted_ns)))
-    return sorted_ns[min(rank, len(sorted_ns)) - 1]
+from bench_common import emit, latency_result, parse_args, throughput_result
 
 
 def latency(args):
@@ -34,13 +28,7 @@ def latency(args):
         if i >= args.warmup:
             samples.append(t1 - t0)
     ws.close()
-    samples.sort()
-    return {
-        "n": len(samples),
-        "p50_us": percentile(samples, 0.50) / 1e3,
-        "p99_us": percentile(samples, 0.99) / 1e3,
-        "mean_us": round(sum(samples) / len(samples) / 1e3, 1),
-    }
+    return latency_result(samples)
 
 
 def throughput(args):
@@ -55,28 +43,12 @@ def throughput(args):
     reply = json.loads(ws.recv())
     secs = time.perf_counter() - t0
     ws.close()
-    if reply["count"] != args.n or reply["bytes"] != args.n * args.size:
-        raise SystemExit(f"sink counted {reply}, expected {args.n} messages")
-    return {
-        "n": args.n,
-        "size": args.size,
-        "secs": secs,
-        "msgs_per_s": args.n / secs,
-        "mb_per_s": args.n * args.size / secs / 1e6,
-    }
+    return throughput_result(args, reply, secs)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--url", required=True)
-    p.add_argument("--mode", choices=["latency", "throughput"], required=True)
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--warmup", type=int, default=0)
-    args = p.parse_args()
-    result = latency(args) if args.mode == "latency" else throughput(args)
-    print(json.dumps(result))
-    sys.stdout.flush()
+    args = parse_args()
+    emit(latency(args) if args.mode == "latency" else throughput(args))
 
 
 if __name__ == "__main__":

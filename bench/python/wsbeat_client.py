@@ -14,9 +14,7 @@ Every client uses the library's default configuration (a 20 s ping heartbeat), l
 Rust and C clients.
 """
 
-import argparse
 import json
-import math
 import os
 import sys
 import threading
@@ -25,23 +23,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 
 import wsbeat  # noqa: E402
+from bench_common import emit, latency_result, parse_args, throughput_result  # noqa: E402
 
 TIMEOUT = 30.0
-
-
-def percentile(sorted_ns, p):
-    rank = max(1, math.ceil(p * len(sorted_ns)))
-    return sorted_ns[min(rank, len(sorted_ns)) - 1]
-
-
-def summary(samples):
-    samples.sort()
-    return {
-        "n": len(samples),
-        "p50_us": percentile(samples, 0.50) / 1e3,
-        "p99_us": percentile(samples, 0.99) / 1e3,
-        "mean_us": round(sum(samples) / len(samples) / 1e3, 1),
-    }
 
 
 def wait_open(c):
@@ -70,7 +54,7 @@ def latency_pull(args):
                     raise SystemExit(f"no echo: {ev!r}")
             if i >= args.warmup:
                 samples.append(clock() - t0)
-    return summary(samples)
+    return latency_result(samples)
 
 
 def latency_callback(args):
@@ -101,7 +85,7 @@ def latency_callback(args):
     ):
         if not done.wait(600):
             raise SystemExit("callback round trips did not finish")
-    return summary(samples)
+    return latency_result(samples)
 
 
 def throughput(args):
@@ -121,34 +105,18 @@ def throughput(args):
             if ev is None or isinstance(ev, (wsbeat.Closed, wsbeat.Stopped)):
                 raise SystemExit(f"no ack: {ev!r}")
         secs = time.perf_counter() - t0
-    if reply["count"] != args.n or reply["bytes"] != args.n * args.size:
-        raise SystemExit(f"sink counted {reply}, expected {args.n} messages")
-    return {
-        "n": args.n,
-        "size": args.size,
-        "secs": secs,
-        "msgs_per_s": args.n / secs,
-        "mb_per_s": args.n * args.size / secs / 1e6,
-    }
+    return throughput_result(args, reply, secs)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--url", required=True)
-    p.add_argument("--mode", choices=["latency", "throughput"], required=True)
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--api", choices=["pull", "callback"], default="pull")
-    args = p.parse_args()
+    args = parse_args(with_api=True)
     if args.mode == "throughput":
         result = throughput(args)
     elif args.api == "callback":
         result = latency_callback(args)
     else:
         result = latency_pull(args)
-    print(json.dumps(result))
-    sys.stdout.flush()
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -22,23 +22,9 @@ from __future__ import annotations
 from . import _lib
 from ._lib import ENV_VAR, LibraryNotFoundError, find_library
 from .client import Client, refresh_logging
-from .errors import (
-    ClosedError,
-    InCallbackError,
-    InternalError,
-    InvalidArgumentError,
-    InvalidConfigError,
-    InvalidHeaderError,
-    InvalidUrlError,
-    InvalidUtf8Error,
-    LoggerTakenError,
-    MessageTooLargeError,
-    OutboxFullError,
-    SpawnError,
-    TlsError,
-    WrongModeError,
-    WsbeatError,
-)
+# The exception classes: errors.__all__ is their one list (re-exported below).
+from . import errors as _errors
+from .errors import *  # noqa: F401,F403
 from .events import (
     BinaryMessage,
     Closed,
@@ -91,21 +77,5 @@ __all__ = [
     "Initiator",
     "ErrorKind",
     "StopReason",
-    # errors
-    "WsbeatError",
-    "LibraryNotFoundError",
-    "InvalidArgumentError",
-    "InvalidUtf8Error",
-    "InvalidUrlError",
-    "InvalidConfigError",
-    "InvalidHeaderError",
-    "TlsError",
-    "OutboxFullError",
-    "MessageTooLargeError",
-    "ClosedError",
-    "SpawnError",
-    "WrongModeError",
-    "InCallbackError",
-    "LoggerTakenError",
-    "InternalError",
 ]
+__all__ += _errors.__all__

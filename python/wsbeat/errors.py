@@ -160,5 +160,4 @@ __all__ = [
     "InCallbackError",
     "LoggerTakenError",
     "InternalError",
-    "error_for",
 ]
