@@ -590,6 +590,12 @@ fn orchestrate(o: Options) -> Result<(), String> {
             }
         }
     }
+    // The 1,000-connection measure in one mode: its extra arguments, then n and the window.
+    let scale = |extra: &[&str]| {
+        let mut argv: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        argv.extend([s("--n"), s(o.scale_n), s("--window"), s(o.scale_window)]);
+        (Group::Scale, "scale", argv, o.scale_window as u64 + 300)
+    };
     // Idle, fault and scale measures: unpinned (what users get), one server for all.
     let single: Vec<(Group, &str, Vec<String>, u64)> = vec![
         (
@@ -617,47 +623,9 @@ fn orchestrate(o: Options) -> Result<(), String> {
             60,
         ),
         (Group::Memory, "memory", vec![s("--mode"), s("channel")], 60),
-        (
-            Group::Scale,
-            "scale",
-            vec![
-                s("--mode"),
-                s("callback"),
-                s("--n"),
-                s(o.scale_n),
-                s("--window"),
-                s(o.scale_window),
-            ],
-            o.scale_window as u64 + 300,
-        ),
-        (
-            Group::Scale,
-            "scale",
-            vec![
-                s("--mode"),
-                s("channel"),
-                s("--n"),
-                s(o.scale_n),
-                s("--window"),
-                s(o.scale_window),
-            ],
-            o.scale_window as u64 + 300,
-        ),
-        (
-            Group::Scale,
-            "scale",
-            vec![
-                s("--mode"),
-                s("channel"),
-                s("--event-capacity"),
-                s(128),
-                s("--n"),
-                s(o.scale_n),
-                s("--window"),
-                s(o.scale_window),
-            ],
-            o.scale_window as u64 + 300,
-        ),
+        scale(&["--mode", "callback"]),
+        scale(&["--mode", "channel"]),
+        scale(&["--mode", "channel", "--event-capacity", "128"]),
     ];
     let wanted: Vec<_> = single
         .into_iter()
