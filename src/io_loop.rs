@@ -839,8 +839,8 @@ impl IoLoop {
                         let _ = self.write_and_flush(c);
                         let _ = c.ws.close(Some(frame));
                         let _ = c.ws.flush();
-                        // One budget for the whole close: if the request waited behind a full
-                        // event channel, that wait already started the clock.
+                        // One budget for the whole close, started when the request was
+                        // taken (`taken`), or earlier if it waited behind a full event channel.
                         c.closing = Some(
                             self.events_give_up
                                 .unwrap_or_else(|| Instant::now() + self.cfg.limits.close_timeout),
@@ -1066,10 +1066,15 @@ impl IoLoop {
     }
 
     /// A command is about to be carried out: a close or reconnect request no longer holds
-    /// senders off the direct path (the request itself now does).
-    fn taken(&self, cmd: &Command) {
+    /// senders off the direct path (the request itself now does). From a close request on,
+    /// every event waits for channel room at most until the close budget runs out, wherever
+    /// the request was taken: the user is closing and may not be draining the channel.
+    fn taken(&mut self, cmd: &Command) {
         if !matches!(cmd, Command::Send(..)) {
             self.shared.control_pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        if matches!(cmd, Command::Close(..)) && self.events_give_up.is_none() {
+            self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
         }
     }
 

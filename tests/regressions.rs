@@ -1,20 +1,14 @@
 //! Regression tests for bugs the reliability suite found in the client (one test per fix).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
+use support::hostile::Hostile;
+// The tests count the process's I/O threads: `serial` runs them one at a time.
+use support::{ms, serial};
 use wsbeat::server::EchoServer;
-use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect};
-
-/// The tests count the process's I/O threads: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State};
 
 fn next(rx: &crossbeam_channel::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
     let until = Instant::now() + ms(5000);
@@ -125,4 +119,70 @@ fn support_threads_named(name: &str) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// A close request taken while the I/O thread was idle (not blocked on the full event channel)
+/// left the events that arrived during the close handshake waiting for channel room forever:
+/// with nobody draining, the client stayed in `Closing` and its thread never ended (CI saw it
+/// in `slow_channel_consumer_loses_nothing_and_close_still_returns`). The close budget now
+/// bounds every event wait from the moment the request is taken.
+#[test]
+fn messages_arriving_during_close_with_a_full_unread_channel_do_not_hang_the_thread() {
+    let _g = serial();
+    // Fill the client's channel, then answer its close frame with more messages and no
+    // close frame of our own.
+    let server = Hostile::start(|mut peer| {
+        if peer.accept_ws().is_err() {
+            return;
+        }
+        for i in 0..4 {
+            let _ = peer.text(&format!("early{i}"));
+        }
+        if peer.read_close_code(Duration::from_secs(10)).is_some() {
+            for i in 0..5 {
+                let _ = peer.text(&format!("late{i}"));
+            }
+        }
+        peer.hold(Duration::from_secs(10));
+    });
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::off())
+        .event_capacity(4)
+        .close_timeout(ms(300))
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    next(&rx, |e| matches!(e, Event::Opened { .. }));
+    let until = Instant::now() + ms(5000);
+    while rx.len() < 4 {
+        assert!(
+            Instant::now() < until,
+            "the early messages never filled the channel"
+        );
+        std::thread::sleep(ms(5)); // bounded; nothing to wait on but the queue length
+    }
+    let t0 = Instant::now();
+    client.close(1000, "").unwrap();
+    assert!(
+        t0.elapsed() < ms(300 + 500 + 700),
+        "close took {:?}",
+        t0.elapsed()
+    );
+    let until = Instant::now() + ms(5000);
+    while client.state() != State::Stopped {
+        assert!(
+            Instant::now() < until,
+            "the I/O thread hangs in {:?} on the full channel",
+            client.state()
+        );
+        std::thread::sleep(ms(5));
+    }
+    // Nothing was lost before the close: the four early messages are still in the channel.
+    let early: Vec<Event> = rx.try_iter().take(4).collect();
+    assert_eq!(
+        early,
+        (0..4)
+            .map(|i| Event::Text(format!("early{i}")))
+            .collect::<Vec<_>>()
+    );
 }
