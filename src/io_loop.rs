@@ -755,8 +755,9 @@ impl IoLoop {
         }
         // Having just answered, read again before sleeping: a fast peer's reply (loopback,
         // or a server sharing our CPU) is often there already, and no poller call is needed.
-        let answered = !self.outbox.is_empty();
-        self.write_and_flush(c)?;
+        // Only what was written counts: messages left queued behind a full socket or a full
+        // unconfirmed window wait for a writable socket or a heartbeat answer, asleep.
+        let answered = self.write_and_flush(c)?;
         let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
         let now = Instant::now();
         if let Some(at) = c.closing {
@@ -867,15 +868,17 @@ impl IoLoop {
         None
     }
 
-    /// Write queued messages and flush. Err ends the connection.
-    fn write_and_flush(&mut self, c: &mut Conn) -> Result<(), End> {
+    /// Write queued messages and flush. `Ok(true)`: at least one message was written (a full
+    /// socket or unconfirmed window may leave the rest queued). Err ends the connection.
+    fn write_and_flush(&mut self, c: &mut Conn) -> Result<bool, End> {
         if c.closing.is_some() {
             return match c.ws.flush() {
                 Err(e) if !would_block(&e) && !closed(&e) => Err(End::UserClosed),
-                _ => Ok(()),
+                _ => Ok(false),
             };
         }
         let now = Instant::now(); // one timestamp per burst, not per message
+        let mut any = false;
         loop {
             let mut wrote = false;
             while let Some(m) = self.outbox.pop_front() {
@@ -894,14 +897,15 @@ impl IoLoop {
                 wrote = true;
                 self.shared.gauge.release(len);
             }
+            any |= wrote;
             match c.ws.flush() {
                 Ok(()) => {
                     c.inflight.flushed();
                     if self.outbox.is_empty() || !wrote {
-                        return Ok(());
+                        return Ok(any);
                     }
                 }
-                Err(e) if would_block(&e) => return Ok(()), // woken when writable
+                Err(e) if would_block(&e) => return Ok(any), // woken when writable
                 Err(e) => return Err(self.lost_by_error(c, e)),
             }
         }
