@@ -148,6 +148,8 @@ impl Conn {
         k.messages_out.fetch_add(1, Ordering::Relaxed);
         k.bytes_out.fetch_add(len as u64, Ordering::Relaxed);
         log::trace!("sent {len} bytes");
+        // With a heartbeat the window keeps a copy and the sender's buffer is freed here
+        // (see `Unconfirmed`).
         self.inflight.written(self.hb.seq(), now, m);
         Wrote::Yes
     }
@@ -769,6 +771,7 @@ impl IoLoop {
             match c.hb.poll(now, ack_at) {
                 Due::Nothing => {}
                 Due::Send(out) => {
+                    c.inflight.trim();
                     let msg = match out {
                         Outgoing::Ping(p) => WsMessage::Ping(p.into()),
                         Outgoing::Message(Message::Text(t)) => WsMessage::Text(t.into()),
