@@ -274,12 +274,11 @@ impl Outbox {
 #[derive(Debug)]
 pub(crate) struct Unconfirmed {
     /// With a heartbeat: one record per message, oldest first; the payloads lie back to back
-    /// in `ring`.
+    /// in `ring` (so `ring.len()` is the window's size in bytes).
     records: VecDeque<Record>,
     ring: VecDeque<u8>,
     /// Without a heartbeat: the messages written since the last successful flush.
     unflushed: VecDeque<WsMessage>,
-    bytes: usize,
     track: bool,
     max_messages: usize,
     max_bytes: usize,
@@ -300,7 +299,6 @@ impl Unconfirmed {
             records: VecDeque::new(),
             ring: VecDeque::new(),
             unflushed: VecDeque::new(),
-            bytes: 0,
             track,
             max_messages,
             max_bytes,
@@ -321,7 +319,6 @@ impl Unconfirmed {
             _ => return,
         };
         self.ring.extend(payload);
-        self.bytes += payload.len();
         self.records.push_back(Record {
             seq,
             at: now,
@@ -335,7 +332,7 @@ impl Unconfirmed {
     pub(crate) fn is_full(&self) -> bool {
         self.track
             && !self.records.is_empty()
-            && (self.records.len() >= self.max_messages || self.bytes >= self.max_bytes)
+            && (self.records.len() >= self.max_messages || self.ring.len() >= self.max_bytes)
     }
 
     /// Everything written so far reached the kernel.
@@ -353,7 +350,6 @@ impl Unconfirmed {
             self.records.pop_front();
         }
         self.ring.drain(..n);
-        self.bytes -= n;
     }
 
     /// A heartbeat is going out: if nothing is unconfirmed, give the ring's memory back (a
@@ -381,14 +377,14 @@ impl Unconfirmed {
     /// Whether the window is at least half full (an acknowledgement is wanted at once).
     pub(crate) fn half_full(&self) -> bool {
         self.track
-            && (self.records.len() * 2 >= self.max_messages || self.bytes * 2 >= self.max_bytes)
+            && (self.records.len() * 2 >= self.max_messages
+                || self.ring.len() * 2 >= self.max_bytes)
     }
 
     pub(crate) fn clear(&mut self) {
         self.records.clear();
         self.ring.clear();
         self.unflushed.clear();
-        self.bytes = 0;
     }
 
     /// The unconfirmed messages, oldest first, rebuilt from their copies; the window is empty

@@ -45,23 +45,13 @@ fn silent_sink() -> (String, Receiver<String>) {
 
 /// Voluntary context switches of this process's only `wsbeat-io` thread: how often it slept.
 fn io_thread_sleeps() -> u64 {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == "wsbeat-io" {
-            let status = std::fs::read_to_string(e.path().join("status")).unwrap();
-            let n = status
-                .lines()
-                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-            found.push(n);
-        }
-    }
-    assert_eq!(found.len(), 1, "expected exactly one wsbeat-io thread");
-    found[0]
+    support::only_io_thread("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn wait_opened(rx: &Receiver<Event>) {

@@ -6,6 +6,8 @@
 //! "something is queued" burns most of a core, far above the bound even on a loaded machine.
 
 mod support;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,25 +19,16 @@ use wsbeat::{Client, Event, Heartbeat};
 
 /// CPU time (user + system) of this process's only `wsbeat-io` thread.
 fn io_thread_cpu() -> Duration {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == "wsbeat-io" {
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap();
-            // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
-            let rest = &stat[stat.rfind(')').unwrap() + 2..];
-            let f: Vec<u64> = rest
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .map(|v| v.parse().unwrap())
-                .collect();
-            found.push(f[0] + f[1]);
-        }
-    }
-    assert_eq!(found.len(), 1, "expected exactly one wsbeat-io thread");
+    let stat = support::only_io_thread("stat");
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    let ticks: u64 = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
     // Clock ticks: 100 per second on Linux.
-    Duration::from_millis(found[0] * 10)
+    Duration::from_millis(ticks * 10)
 }
 
 /// The I/O thread's CPU time over `window` of waiting.
@@ -49,14 +42,8 @@ fn io_cpu_over(window: Duration) -> Duration {
 const SPIN_BOUND: Duration = Duration::from_millis(150);
 
 fn wait_opened(rx: &crossbeam_channel::Receiver<Event>) {
-    let until = Instant::now() + ms(5000);
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left).expect("never opened") {
-            Event::Opened { .. } => return,
-            _ => continue,
-        }
-    }
+    let opened = |e: &Event| matches!(e, Event::Opened { .. });
+    wait::wait_for(rx, ms(5000), &mut Vec::new(), opened);
 }
 
 /// The server stops reading: the socket buffers fill and the rest waits in the outbox. The

@@ -297,6 +297,22 @@ pub fn threads_named(name: &str) -> usize {
         .count()
 }
 
+/// Read `file` (e.g. "status", "stat") of this process's only `wsbeat-io` thread from
+/// /proc; panics unless there is exactly one.
+pub fn only_io_thread(file: &str) -> String {
+    let found: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == "wsbeat-io")
+        })
+        .map(|e| std::fs::read_to_string(e.path().join(file)).unwrap())
+        .collect();
+    assert_eq!(found.len(), 1, "expected exactly one wsbeat-io thread");
+    found.into_iter().next().unwrap()
+}
+
 /// Baseline of fds and client threads taken at the start of a (serialized) scenario.
 pub struct Leaks {
     fds: usize,
