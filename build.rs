@@ -1,63 +1,38 @@
-//! Regenerates `include/wsbeat.h` from `src/ffi/` with cbindgen (configured by
-//! `cbindgen.toml`). The header is committed; CI regenerates it and fails on any difference
-//! (`scripts/tests.d/30-c.sh`).
-//! Only the C ABI's own files are parsed: cbindgen starts at `src/ffi/mod.rs` and follows its
-//! `mod` declarations (no `cargo metadata` run, no dependency parsing).
-
-use std::path::{Path, PathBuf};
+//! The C library's build script (`ffi/Cargo.toml` points here; the Rust library has none).
+//!
+//! It gives `libwsbeat.so` its SONAME, so that a program linked against it records
+//! `libwsbeat.so.<sover>` (not the build tree's path) and finds whatever compatible version
+//! is installed: `<sover>` is `0.MINOR` while the version is 0.x and `MAJOR` from 1.0 on
+//! (cargo-c's rule; the ABI policy is in docs/C_API.md).
+//!
+//! The header is *not* generated here: `include/wsbeat.h` is committed, and the test script
+//! regenerates it with the pinned cbindgen (`cargo run -p wsbeat-tools --bin gen-header --
+//! --check`) and fails on drift, so a build never rewrites the source tree.
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let ffi = root.join("src").join("ffi");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-env-changed=WSBEAT_STRICT_HEADER");
-    let files: Vec<PathBuf> = match std::fs::read_dir(&ffi) {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .collect(),
-        Err(e) => {
-            println!("cargo:warning=cannot list {}: {e}", ffi.display());
-            return;
-        }
+    let major: u64 = env_number("CARGO_PKG_VERSION_MAJOR");
+    let minor: u64 = env_number("CARGO_PKG_VERSION_MINOR");
+    let sover = if major == 0 {
+        format!("0.{minor}")
+    } else {
+        major.to_string()
     };
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
+    // The soname is an ELF notion (Linux, the BSDs); macOS uses install names and Windows
+    // neither.
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if matches!(
+        os.as_str(),
+        "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly"
+    ) {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwsbeat.so.{sover}");
     }
-    if let Err(e) = generate(&root, &ffi.join("mod.rs")) {
-        // Normally a broken header must not hide rustc's own (better) errors: warn only. The
-        // test step sets WSBEAT_STRICT_HEADER=1 so that CI fails instead.
-        if std::env::var_os("WSBEAT_STRICT_HEADER").is_some_and(|v| v == "1") {
-            panic!("wsbeat.h not regenerated: {e}");
-        }
-        println!("cargo:warning=wsbeat.h not regenerated: {e}");
-    }
+    println!("cargo:rustc-env=WSBEAT_SOVERSION={sover}");
 }
 
-fn generate(root: &Path, entry: &Path) -> Result<(), String> {
-    let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
-    let bindings = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(entry)
-        .generate()
-        .map_err(|e| e.to_string())?;
-    let mut text = Vec::new();
-    bindings.write(&mut text);
-    // Always available to dependents' build scripts, whatever the source directory allows.
-    if let Some(out) = std::env::var_os("OUT_DIR") {
-        let _ = std::fs::write(Path::new(&out).join("wsbeat.h"), &text);
-    }
-    // The committed copy is refreshed only in a git checkout (never inside a packaged crate,
-    // whose sources a build script must not modify), and only when it changed.
-    if !root.join(".git").exists() {
-        return Ok(());
-    }
-    let header = root.join("include").join("wsbeat.h");
-    if std::fs::read(&header).ok().as_deref() != Some(&text[..]) {
-        std::fs::create_dir_all(root.join("include")).map_err(|e| e.to_string())?;
-        std::fs::write(&header, &text).map_err(|e| format!("{}: {e}", header.display()))?;
-    }
-    Ok(())
+fn env_number(name: &str) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("cargo sets {name} to a number"))
 }

@@ -18,8 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use wsbeat::server::EchoServer;
 use wsbeat::{Client, Event, Heartbeat, Reconnect};
+use wsbeat_testkit::server::EchoServer;
 
 fn main() {
     let arg = std::env::args().nth(1);

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use wsbeat::server::EchoServer;
+use wsbeat_testkit::server::EchoServer;
 
 fn usage() -> ! {
     eprintln!("usage: echo_server [ADDR] [--reply-delay MS] [--silent-after MS]");

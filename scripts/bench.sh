@@ -22,7 +22,7 @@ done
 # 1,000 clients need ~3,000 descriptors in the measuring process, the server ~2,000.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --lib --example bench
+cargo build --release -p wsbeat-ffi -p wsbeat-tools --bin bench
 
 # The C layer's client (bench/c/wsbeat_client.c) against target/release/libwsbeat.so.
 if [[ -f include/wsbeat.h ]] && command -v cc >/dev/null; then
@@ -54,4 +54,4 @@ if [[ $install == 1 ]]; then
   fi
 fi
 
-exec target/release/examples/bench "${args[@]}"
+exec target/release/bench "${args[@]}"

@@ -145,10 +145,11 @@ impl Shared {
     }
 
     pub(crate) fn wake(&self) {
-        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
-            if let Err(e) = self.waker.wake() {
-                log::error!("waking the I/O thread failed: {e}");
-            }
+        if self.sleeping.load(Ordering::SeqCst)
+            && self.sleeping.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.waker.wake()
+        {
+            log::error!("waking the I/O thread failed: {e}");
         }
     }
 
@@ -323,16 +324,7 @@ impl Handle {
     ///
     /// `code` must be 1000 or within 3000..=4999; `reason` at most 123 bytes.
     pub fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
-        if !(code == 1000 || (3000..=4999).contains(&code)) {
-            return Err(Error::InvalidArgument(format!(
-                "close code {code} is not allowed (use 1000 or 3000..=4999)"
-            )));
-        }
-        if reason.len() > 123 {
-            return Err(Error::InvalidArgument(
-                "close reason longer than 123 bytes".into(),
-            ));
-        }
+        check_close(code, reason)?;
         self.request_close(code, reason);
         if !self.shared.on_io_thread() {
             self.shared.wait_done(self.shared.close_wait);
@@ -340,8 +332,32 @@ impl Handle {
         Ok(())
     }
 
+    /// Start closing like [`Handle::close`] and return at once, without waiting for the I/O
+    /// thread to stop (watch for [`Event::Stopped`](crate::Event::Stopped)). Meant for hosts
+    /// that must keep draining events while the client closes (the C ABI's pull mode).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a code or reason [`Handle::close`] refuses.
+    pub fn begin_close(&self, code: u16, reason: &str) -> Result<(), Error> {
+        check_close(code, reason)?;
+        self.request_close(code, reason);
+        Ok(())
+    }
+
     pub(crate) fn request_close(&self, code: u16, reason: &str) {
         self.send_control(Command::Close(code, reason.to_owned()));
+    }
+
+    /// The longest [`Handle::close`] (and the last [`Client`] drop) waits for the I/O thread:
+    /// the close timeout plus 500 ms.
+    pub fn close_bound(&self) -> Duration {
+        self.shared.close_wait
+    }
+
+    /// Whether the calling thread is this client's I/O thread, i.e. the caller is inside one
+    /// of its callbacks (where blocking on the client, such as joining it, would deadlock).
+    pub fn on_io_thread(&self) -> bool {
+        self.shared.on_io_thread()
     }
 
     /// Send a close or reconnect request; senders queue behind it until it is taken.
@@ -667,6 +683,22 @@ impl ClientBuilder {
     }
 }
 
+/// The close codes and reasons a client may send (RFC 6455 7.4: 1000, or 3000..=4999 for
+/// applications; a reason fits a control frame).
+fn check_close(code: u16, reason: &str) -> Result<(), Error> {
+    if !(code == 1000 || (3000..=4999).contains(&code)) {
+        return Err(Error::InvalidArgument(format!(
+            "close code {code} is not allowed (use 1000 or 3000..=4999)"
+        )));
+    }
+    if reason.len() > 123 {
+        return Err(Error::InvalidArgument(
+            "close reason longer than 123 bytes".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,7 +766,7 @@ mod tests {
     /// as soon as the client is closing, not when it has stopped.
     #[test]
     fn a_sender_waiting_for_room_returns_closed_when_closing_begins() {
-        let mut server = crate::server::EchoServer::start("127.0.0.1:0").unwrap();
+        let mut server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
         let client = Client::builder(server.url())
             .heartbeat(Heartbeat::off())
             .max_message_size(64 << 10)

@@ -287,7 +287,14 @@ impl Reconnect {
         self
     }
 
-    /// Whether reconnecting is enabled.
+    /// Turn reconnection on or off, keeping the schedule (`disabled()` is `exponential()`
+    /// with this off). Defaults to on.
+    pub fn enable(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// Whether reconnection is on.
     pub fn enabled(&self) -> bool {
         self.enabled
     }
@@ -351,7 +358,7 @@ pub struct ConnectRequest {
 
 /// Bounds on memory and time.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub(crate) max_message_size: usize,
     pub(crate) outbox_max_messages: usize,
     pub(crate) outbox_max_bytes: usize,
@@ -375,7 +382,7 @@ impl Default for Limits {
 
 /// The whole configuration of a client (built by [`crate::ClientBuilder`]).
 #[derive(Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub(crate) url: Url,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) reconnect: Reconnect,
@@ -389,7 +396,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("url", &crate::log_util::redact_url(&self.url))
+            .field("url", &crate::log_util::redact_parsed(&self.url))
             .field("heartbeat", &self.heartbeat)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
@@ -424,7 +431,13 @@ pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) fn check_header(name: &str, value: &str) -> Result<(), Error> {
+/// Checks that `name: value` is a header wsbeat can send (a valid HTTP header name and a
+/// value without control characters): the check [`ClientBuilder::connect`](crate::ClientBuilder::connect) makes for
+/// every [`header`](crate::ClientBuilder::header), for callers (the C ABI) that want the error at once.
+///
+/// # Errors
+/// [`Error::InvalidHeader`] naming the header (never its value).
+pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
     tungstenite::http::HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::InvalidHeader(format!("bad header name `{name}`")))?;
     tungstenite::http::HeaderValue::from_str(value)

@@ -25,7 +25,7 @@ use crate::config::{Config, ConnectRequest, check_header, check_url};
 use crate::error::{Error, ErrorKind};
 use crate::event::{CloseInitiator, Event, Message, StopReason};
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
-use crate::log_util::redact_url;
+use crate::log_util::redact_parsed;
 use crate::outbox::{Outbox, Unconfirmed, to_public};
 use crate::tls::{Stream, TlsConnector, classify_io};
 
@@ -416,7 +416,10 @@ impl IoLoop {
         if let Err(e) = checked {
             return Err(self.fail_attempt(ErrorKind::Handshake, e.to_string(), false, Hint::None));
         }
-        log::info!("connecting to {} (attempt {attempt})", redact_url(&req.url));
+        log::info!(
+            "connecting to {} (attempt {attempt})",
+            redact_parsed(&req.url)
+        );
         let port = req.url.port_or_known_default().unwrap_or(80);
         let addrs: Vec<SocketAddr> = match req.url.host() {
             Some(url::Host::Ipv4(a)) => vec![SocketAddr::new(a.into(), port)],

@@ -40,29 +40,28 @@
 //! - `native-tls`: `wss://` through the platform's TLS library instead
 //!   ([`TlsOptions::use_native_tls`]); the only backend in builds without `rustls`.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod backoff;
 mod client;
 mod config;
 mod error;
 mod event;
-#[allow(unsafe_code)]
-pub mod ffi;
 mod heartbeat;
 mod io_loop;
 pub mod log_util;
 mod outbox;
-pub mod server;
 mod tls;
 
 pub use client::{Client, ClientBuilder, EventCallback, Handle, State, Stats};
 pub use config::{
     BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
-    PayloadFn, Reconnect, default_reconnect_on_close, parse_url,
+    PayloadFn, Reconnect, check_header, default_reconnect_on_close, parse_url,
 };
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, Message, StopReason};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
+pub use log_util::redact_url;
 pub use tls::TlsOptions;
 
 /// The README's Rust examples, compiled as doctests so the README cannot drift from the API.

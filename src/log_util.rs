@@ -2,8 +2,26 @@
 
 use url::Url;
 
+/// `url` as it may be shown (logs, status lines, errors): without user name and password.
+/// Text that does not parse as a URL still loses anything before an `@` in its authority.
+/// Every place wsbeat or its CLI shows a URL goes through this.
+pub fn redact_url(url: &str) -> String {
+    if let Ok(u) = Url::parse(url) {
+        return redact_parsed(&u);
+    }
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// The URL without user name and password (they never appear in logs).
-pub(crate) fn redact_url(url: &Url) -> String {
+pub(crate) fn redact_parsed(url: &Url) -> String {
     if url.username().is_empty() && url.password().is_none() {
         return url.to_string();
     }
@@ -75,10 +93,21 @@ mod tests {
     }
 
     #[test]
+    fn unparsable_urls_lose_their_user_info_too() {
+        assert_eq!(redact_url("ws://u:p@h:99999/x"), "ws://h:99999/x");
+        assert_eq!(redact_url("ws://h/x@y"), "ws://h/x@y");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            redact_url("wss://user:hunter2@example.com/p?q=1"),
+            "wss://example.com/p?q=1"
+        );
+    }
+
+    #[test]
     fn credentials_are_removed() {
         let u = Url::parse("ws://alice:secret@host:1/p").unwrap();
-        let r = redact_url(&u);
+        let r = redact_parsed(&u);
         assert!(!r.contains("secret") && !r.contains("alice"), "{r}");
-        assert_eq!(redact_url(&Url::parse("ws://h/").unwrap()), "ws://h/");
+        assert_eq!(redact_parsed(&Url::parse("ws://h/").unwrap()), "ws://h/");
     }
 }

@@ -39,6 +39,19 @@ impl std::fmt::Debug for TlsOptions {
 }
 
 impl TlsOptions {
+    /// The TLS backends this build of wsbeat can use for `wss://`, in the order they are
+    /// chosen by default: `"rustls"` (feature `rustls`, the default) and `"native-tls"`
+    /// (feature `native-tls`). Empty when built without TLS: `wss://` URLs then fail at
+    /// `connect()` with [`Error::Tls`].
+    pub fn backends() -> &'static [&'static str] {
+        &[
+            #[cfg(feature = "rustls")]
+            "rustls",
+            #[cfg(feature = "native-tls")]
+            "native-tls",
+        ]
+    }
+
     /// Trust the CA certificates in this PEM text (one or more `CERTIFICATE` blocks) as well as
     /// the default roots. May be called several times.
     pub fn add_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
@@ -69,8 +82,14 @@ impl TlsOptions {
 
     /// Do not trust the default roots (the bundled Mozilla roots with rustls, the platform's
     /// store with native-tls): only added CAs and, if enabled, native roots. Defaults to false.
-    pub fn without_bundled_roots(mut self) -> Self {
-        self.no_bundled_roots = true;
+    pub fn without_bundled_roots(self) -> Self {
+        self.bundled_roots(false)
+    }
+
+    /// Whether to trust the default roots (see [`TlsOptions::without_bundled_roots`]).
+    /// Defaults to true.
+    pub fn bundled_roots(mut self, yes: bool) -> Self {
+        self.no_bundled_roots = !yes;
         self
     }
 

@@ -5,12 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "support/wait.rs"]
-mod wait;
-
-use wait::wait_for;
-use wsbeat::server::EchoServer;
 use wsbeat::{Client, CloseInitiator, Event, Heartbeat, Reconnect, State, StopReason};
+use wsbeat_testkit::server::EchoServer;
+use wsbeat_testkit::wait::wait_for;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -2,9 +2,7 @@
 //! connection is written by the sending thread itself, without waking the I/O thread, and never
 //! overtakes messages queued before it.
 
-mod support;
-#[path = "support/wait.rs"]
-mod wait;
+use wsbeat_testkit::wait;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -12,9 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use support::recorder::RecordingServer;
-use support::{Ledger, ms};
 use wsbeat::{Client, Event, Heartbeat, Message, Reconnect};
+use wsbeat_testkit::recorder::RecordingServer;
+use wsbeat_testkit::{Ledger, ms};
 
 /// The tests read the process's one `wsbeat-io` thread: one client at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -45,7 +43,7 @@ fn silent_sink() -> (String, Receiver<String>) {
 
 /// Voluntary context switches of this process's only `wsbeat-io` thread: how often it slept.
 fn io_thread_sleeps() -> u64 {
-    support::only_io_thread("status")
+    wsbeat_testkit::only_io_thread("status")
         .lines()
         .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
         .unwrap()

@@ -1,15 +1,13 @@
 //! Endurance: thousands of connect / drop / reconnect cycles in one process. Threads, open
 //! descriptors and resident memory (read from /proc) must stay flat.
 //!
-//! The long version is `cargo run --release --example soak -- --minutes N`.
-
-mod support;
+//! The long version is `cargo run --release -p wsbeat-tools --bin soak -- --minutes N`.
 
 use std::time::{Duration, Instant};
 
-use support::{Events, fd_count, ms, rss_kib, serial, thread_count, threads_named};
-use wsbeat::server::EchoServer;
 use wsbeat::{Client, Event, Heartbeat, Reconnect};
+use wsbeat_testkit::server::EchoServer;
+use wsbeat_testkit::{Events, fd_count, ms, rss_kib, serial, thread_count, threads_named};
 
 #[derive(Debug, Clone, Copy)]
 struct Usage {

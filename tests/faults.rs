@@ -3,18 +3,16 @@
 //! Each test runs alone (a process-wide lock: timings and /proc accounting need it), asserts
 //! the event sequence and timing bounds, message accounting (delivered once in order, or
 //! reported back), no duplicate connections, and that no client thread or descriptor is left
-//! behind. `cargo run --example fault_matrix` runs the same scenarios and prints the table
+//! behind. `cargo run -p wsbeat-tools --bin fault_matrix` runs the same scenarios and prints the table
 //! of RELIABILITY.md.
 
-mod support;
+use wsbeat_testkit::scenarios::{self, run};
 
-use support::scenarios::{self, run};
-
-/// Entry point of the server-process helper (`support::process`): a no-op unless the test
+/// Entry point of the server-process helper (`wsbeat_testkit::process`): a no-op unless the test
 /// binary was re-executed as a server.
 #[test]
 fn helper_process_entry() {
-    support::process::helper_main_if_requested();
+    wsbeat_testkit::process::helper_main_if_requested();
 }
 
 macro_rules! scenario_tests {

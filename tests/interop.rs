@@ -10,15 +10,13 @@
 //! Servers listen on 127.0.0.1, ephemeral ports; they are killed by PID (`Child::kill`) and
 //! exit on their own when their stdin closes.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Events, Ledger, fast_reconnect, ms, serial};
 use wsbeat::{Client, Event, Heartbeat};
+use wsbeat_testkit::{Events, Ledger, fast_reconnect, ms, serial};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

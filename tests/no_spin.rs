@@ -5,21 +5,19 @@
 //! one second of waiting. A thread that sleeps uses next to none; one that loops on
 //! "something is queued" burns most of a core, far above the bound even on a loaded machine.
 
-mod support;
-#[path = "support/wait.rs"]
-mod wait;
+use wsbeat_testkit::wait;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::hostile::Hostile;
-use support::{ms, serial};
-use wsbeat::server::EchoServer;
 use wsbeat::{Client, Event, Heartbeat};
+use wsbeat_testkit::hostile::Hostile;
+use wsbeat_testkit::server::EchoServer;
+use wsbeat_testkit::{ms, serial};
 
 /// CPU time (user + system) of this process's only `wsbeat-io` thread.
 fn io_thread_cpu() -> Duration {
-    let stat = support::only_io_thread("stat");
+    let stat = wsbeat_testkit::only_io_thread("stat");
     // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
     let ticks: u64 = stat[stat.rfind(')').unwrap() + 2..]
         .split_whitespace()

@@ -1,14 +1,12 @@
 //! Regression tests for bugs the reliability suite found in the client (one test per fix).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::hostile::Hostile;
+use wsbeat_testkit::hostile::Hostile;
 // The tests count the process's I/O threads: `serial` runs them one at a time.
-use support::{ms, serial};
-use wsbeat::server::EchoServer;
 use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State};
+use wsbeat_testkit::server::EchoServer;
+use wsbeat_testkit::{ms, serial};
 
 fn next(rx: &crossbeam_channel::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
     let until = Instant::now() + ms(5000);

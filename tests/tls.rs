@@ -2,10 +2,7 @@
 //! time by rcgen; scaled-down intervals; every wait is bounded and synchronized on events.
 #![cfg(any(feature = "rustls", feature = "native-tls"))]
 
-#[path = "support/tls_server.rs"]
-mod tls_server;
-#[path = "support/wait.rs"]
-mod wait;
+use wsbeat_testkit::tls_server;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -16,10 +13,10 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use tls_server::{TlsEchoServer, server_config};
-use wait::wait_for;
 use wsbeat::{
     Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State, StopReason, TlsOptions,
 };
+use wsbeat_testkit::wait::wait_for;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -643,7 +640,7 @@ fn restart_delivers_outage_messages_in_order_over_tls(b: Backend) {
 }
 
 fn wss_to_a_plain_ws_server_is_a_tls_error(b: Backend) {
-    let server = wsbeat::server::EchoServer::start("127.0.0.1:0").unwrap();
+    let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
     let port = server.local_addr().port();
     let client = Client::builder(format!("wss://localhost:{port}"))
         .tls(base(b))

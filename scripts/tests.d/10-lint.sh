@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Formatting, lints and docs: warnings are errors.
+# Formatting, lints and docs of every workspace crate: warnings are errors.
 set -euo pipefail
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

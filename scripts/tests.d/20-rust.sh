@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Unit, integration and doc tests of the crate (in-process servers on 127.0.0.1).
+# Unit, integration and doc tests of every workspace crate (in-process servers on 127.0.0.1;
+# the C and C++ tests of ffi/ need gcc and g++).
 set -euo pipefail
-cargo test --all-targets
-cargo test --doc
+cargo test --workspace --all-targets
+cargo test --workspace --doc

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Python package (python/): builds the cdylib (`cargo build --lib`, target/debug/libwsbeat.so,
+# Python package (python/): builds the cdylib (`cargo build -p wsbeat-ffi`, target/debug/libwsbeat.so,
 # already built by the earlier steps, so CI does not pay for a release build), creates the
 # venv .venv-py/ (pytest, websockets, mypy from PyPI),
 # installs the package into it, type-checks it (mypy --strict) and runs its pytest suite
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-cargo build --lib --quiet
+cargo build -p wsbeat-ffi --quiet
 case "$(uname -s)" in
   Darwin) lib=target/debug/libwsbeat.dylib ;;
   *) lib=target/debug/libwsbeat.so ;;

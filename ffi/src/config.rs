@@ -1,0 +1,569 @@
+//! `ws_config`: every option of a client, set one by one, then used by `ws_connect`.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::error::{fail, ws_result};
+use super::ptr::{borrow_mut, bytes, str_arg, take_box, try_arg, try_res};
+use wsbeat::ClientBuilder;
+use wsbeat::TlsOptions;
+use wsbeat::{Heartbeat, Reconnect, check_header};
+
+/// The largest duration any `ws_config_set_*` function accepts, in milliseconds (7 days).
+pub const WS_MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// How the client proves the peer is alive (`ws_config_set_heartbeat`'s `mode`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ws_heartbeat_mode {
+    /// No heartbeat: only TCP errors reveal a dead peer.
+    WS_HEARTBEAT_OFF = 0,
+    /// WebSocket ping frames; the matching pong gives the round trip.
+    WS_HEARTBEAT_PING = 1,
+    /// The seed protocol's JSON heartbeat: sends `{"ModeCode":"heart_beat","msg":<unix ms>}`;
+    /// the server's echo is the answer (and is not reported as a message).
+    WS_HEARTBEAT_SEED_JSON = 2,
+}
+
+/// The configuration of a client: heartbeat, reconnect policy, limits, headers, TLS.
+///
+/// Create with `ws_config_new`, change with the `ws_config_*` setters, pass to `ws_connect`
+/// (which copies what it needs: the config can be freed or reused right after), free with
+/// `ws_config_free`. A config must not be changed by two threads at once.
+#[derive(Default)]
+pub struct ws_config {
+    heartbeat: Heartbeat,
+    reconnect: Reconnect,
+    max_message_size: Option<usize>,
+    outbox: Option<(usize, usize)>,
+    connect_timeout: Option<Duration>,
+    close_timeout: Option<Duration>,
+    event_capacity: Option<usize>,
+    headers: Vec<(String, String)>,
+    subprotocols: Vec<String>,
+    tls: TlsOptions,
+}
+
+impl std::fmt::Debug for ws_config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ws_config").finish_non_exhaustive()
+    }
+}
+
+impl ws_config {
+    /// Apply everything to a builder.
+    pub(crate) fn apply(&self, mut b: ClientBuilder) -> ClientBuilder {
+        b = b
+            .heartbeat(self.heartbeat.clone())
+            .reconnect(self.reconnect.clone())
+            .tls(self.tls.clone());
+        if let Some(n) = self.max_message_size {
+            b = b.max_message_size(n);
+        }
+        if let Some((m, by)) = self.outbox {
+            b = b.outbox_limit(m, by);
+        }
+        if let Some(d) = self.connect_timeout {
+            b = b.connect_timeout(d);
+        }
+        if let Some(d) = self.close_timeout {
+            b = b.close_timeout(d);
+        }
+        if let Some(n) = self.event_capacity {
+            b = b.event_capacity(n);
+        }
+        for (k, v) in &self.headers {
+            b = b.header(k.clone(), v.clone());
+        }
+        for p in &self.subprotocols {
+            b = b.subprotocol(p.clone());
+        }
+        b
+    }
+}
+
+fn duration(ms: u64, what: &str, allow_zero: bool) -> Result<Duration, ws_result> {
+    if ms > WS_MAX_DURATION_MS || (ms == 0 && !allow_zero) {
+        let lower = if allow_zero { 0 } else { 1 };
+        return Err(fail(
+            ws_result::WS_ERR_INVALID_ARGUMENT,
+            format!("{what} = {ms} ms is out of range ({lower}..={WS_MAX_DURATION_MS} ms)"),
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn invalid(msg: String) -> ws_result {
+    fail(ws_result::WS_ERR_INVALID_ARGUMENT, msg)
+}
+
+/// A new configuration with the defaults: ping heartbeat every 20 s with a 10 s timeout;
+/// reconnect with exponential backoff (500 ms initial, 30 s max, factor 2, jitter 0.5, no
+/// attempt limit, 5 s min uptime); 16 MiB max message size; outbox of 4096 messages / 64 MiB;
+/// 10 s connect timeout; 2 s close timeout; pull-mode queue of 256 events; no extra headers
+/// or subprotocols; TLS verified against the bundled Mozilla roots.
+///
+/// Free it with `ws_config_free`. Never returns NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_new() -> *mut ws_config {
+    ffi_guard!(std::ptr::null_mut(), {
+        Box::into_raw(Box::new(ws_config::default()))
+    })
+}
+
+/// Free a configuration from `ws_config_new`. NULL is a no-op. Clients already connected
+/// with it are not affected.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_free(config: *mut ws_config) {
+    ffi_guard!((), {
+        drop(take_box(config));
+    })
+}
+
+/// Set the heartbeat: `mode` is a `ws_heartbeat_mode`. When nothing was heard from the peer
+/// for `interval_ms`, a heartbeat is sent; when nothing is heard within `timeout_ms` after it,
+/// the peer is declared dead and the connection dropped (then reconnected per the policy).
+/// With `WS_HEARTBEAT_OFF` the durations are ignored. Otherwise both must be > 0,
+/// `timeout_ms < interval_ms`, at most `WS_MAX_DURATION_MS`. The seed demo uses
+/// `WS_HEARTBEAT_SEED_JSON`, 4000, 2000. Defaults to ping, 20000, 10000.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (unknown mode, bad durations).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_heartbeat(
+    config: *mut ws_config,
+    mode: u32,
+    interval_ms: u64,
+    timeout_ms: u64,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if mode == ws_heartbeat_mode::WS_HEARTBEAT_OFF as u32 {
+            config.heartbeat = Heartbeat::off();
+            return ws_result::WS_OK;
+        }
+        let interval = try_res!(duration(interval_ms, "heartbeat interval", false));
+        let timeout = try_res!(duration(timeout_ms, "heartbeat timeout", false));
+        if timeout >= interval {
+            return invalid(format!(
+                "heartbeat timeout ({timeout_ms} ms) must be shorter than the interval \
+                 ({interval_ms} ms)"
+            ));
+        }
+        config.heartbeat = match mode {
+            m if m == ws_heartbeat_mode::WS_HEARTBEAT_PING as u32 => {
+                Heartbeat::ping(interval, timeout)
+            }
+            m if m == ws_heartbeat_mode::WS_HEARTBEAT_SEED_JSON as u32 => {
+                Heartbeat::seed_json(interval, timeout)
+            }
+            other => return invalid(format!("unknown heartbeat mode {other}")),
+        };
+        ws_result::WS_OK
+    })
+}
+
+/// Turn automatic reconnection on or off. Off: the client stops when the connection ends or
+/// the first connect fails (`WS_STOP_RECONNECT_DISABLED`). Defaults to on.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_reconnect(config: *mut ws_config, enabled: bool) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.reconnect = config.reconnect.clone().enable(enabled);
+        ws_result::WS_OK
+    })
+}
+
+/// Set the reconnect backoff: the delay before attempt n is
+/// `min(max_ms, initial_ms * factor^(n-1))`, reduced by a random fraction of up to `jitter`.
+/// Requires `0 < initial_ms <= max_ms <= WS_MAX_DURATION_MS`, `factor >= 1` (finite),
+/// `0 <= jitter <= 1`. For the seed's fixed delay use `(3000, 3000, 1.0, 0.0)`. Defaults to
+/// 500, 30000, 2.0, 0.5.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_backoff(
+    config: *mut ws_config,
+    initial_ms: u64,
+    max_ms: u64,
+    factor: f64,
+    jitter: f64,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let initial = try_res!(duration(initial_ms, "backoff initial delay", false));
+        let max = try_res!(duration(max_ms, "backoff max delay", false));
+        if max < initial {
+            return invalid(format!(
+                "backoff max delay ({max_ms} ms) is below the initial delay ({initial_ms} ms)"
+            ));
+        }
+        if !(factor.is_finite() && factor >= 1.0) {
+            return invalid(format!("backoff factor {factor} must be a number >= 1"));
+        }
+        if !(0.0..=1.0).contains(&jitter) {
+            return invalid(format!("backoff jitter {jitter} must be within 0..=1"));
+        }
+        config.reconnect = config
+            .reconnect
+            .clone()
+            .initial(initial)
+            .max(max)
+            .factor(factor)
+            .jitter(jitter);
+        ws_result::WS_OK
+    })
+}
+
+/// Stop after this many consecutive failed reconnect attempts (`WS_STOP_MAX_ATTEMPTS`);
+/// 0 means no limit. Defaults to 0.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_max_attempts(
+    config: *mut ws_config,
+    max_attempts: u32,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.reconnect = config
+            .reconnect
+            .clone()
+            .max_attempts((max_attempts != 0).then_some(max_attempts));
+        ws_result::WS_OK
+    })
+}
+
+/// A connection that stayed open at least `min_uptime_ms` resets the backoff schedule
+/// (0..=`WS_MAX_DURATION_MS`). Defaults to 5000.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_min_uptime(
+    config: *mut ws_config,
+    min_uptime_ms: u64,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let d = try_res!(duration(min_uptime_ms, "min uptime", true));
+        config.reconnect = config.reconnect.clone().min_uptime(d);
+        ws_result::WS_OK
+    })
+}
+
+/// The longest server `Retry-After` (HTTP 429/503) that is honoured, in milliseconds
+/// (0..=`WS_MAX_DURATION_MS`). Defaults to 300000.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_retry_after_cap(config: *mut ws_config, cap_ms: u64) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let d = try_res!(duration(cap_ms, "retry-after cap", true));
+        config.reconnect = config.reconnect.clone().retry_after_cap(d);
+        ws_result::WS_OK
+    })
+}
+
+/// Whether a rejected server certificate is retried like other failures. Defaults to false
+/// (the client stops with `WS_STOP_POLICY_DECLINED`).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_retry_certificate_errors(
+    config: *mut ws_config,
+    retry: bool,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.reconnect = config.reconnect.clone().retry_certificate_errors(retry);
+        ws_result::WS_OK
+    })
+}
+
+/// Bound the outbox (messages accepted by `ws_send` but not yet written): at most
+/// `max_messages` messages and `max_bytes` payload bytes, both > 0. A send beyond either bound
+/// fails with `WS_ERR_OUTBOX_FULL` (`ws_send_wait` waits for room first). An empty outbox
+/// takes one message of any size up to the maximum message size. Defaults to 4096 and
+/// 67108864 (64 MiB).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_outbox_limits(
+    config: *mut ws_config,
+    max_messages: usize,
+    max_bytes: usize,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if max_messages == 0 || max_bytes == 0 {
+            return invalid("outbox limits must be > 0".into());
+        }
+        config.outbox = Some((max_messages, max_bytes));
+        ws_result::WS_OK
+    })
+}
+
+/// The largest message accepted in either direction, in bytes (> 0). Larger sends fail with
+/// `WS_ERR_MESSAGE_TOO_LARGE`; larger incoming messages drop the connection. Defaults to
+/// 16777216 (16 MiB).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_max_message_size(
+    config: *mut ws_config,
+    bytes: usize,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if bytes == 0 {
+            return invalid("max message size must be > 0".into());
+        }
+        config.max_message_size = Some(bytes);
+        ws_result::WS_OK
+    })
+}
+
+/// Bound on one connection attempt (DNS, TCP, TLS and WebSocket handshake), in milliseconds
+/// (1..=`WS_MAX_DURATION_MS`). Defaults to 10000.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_connect_timeout(
+    config: *mut ws_config,
+    timeout_ms: u64,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.connect_timeout = Some(try_res!(duration(timeout_ms, "connect timeout", false)));
+        ws_result::WS_OK
+    })
+}
+
+/// Bound on the close handshake, in milliseconds (1..=`WS_MAX_DURATION_MS`). `ws_close` and
+/// `ws_free` block at most this long plus 500 ms. Defaults to 2000.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_close_timeout(
+    config: *mut ws_config,
+    timeout_ms: u64,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.close_timeout = Some(try_res!(duration(timeout_ms, "close timeout", false)));
+        ws_result::WS_OK
+    })
+}
+
+/// Pull mode only: how many events may wait for `ws_next_event` (> 0). When the queue is
+/// full the client stops reading from the socket until the host catches up (nothing is
+/// dropped). Defaults to 256.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_event_capacity(
+    config: *mut ws_config,
+    capacity: usize,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if capacity == 0 {
+            return invalid("event capacity must be > 0".into());
+        }
+        config.event_capacity = Some(capacity);
+        ws_result::WS_OK
+    })
+}
+
+/// Add a request header sent with every connection attempt (e.g. `Authorization`). Both
+/// strings are NUL-terminated UTF-8 and copied. Header values never appear in logs.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_HEADER` (a name or
+/// value not allowed in HTTP).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_add_header(
+    config: *mut ws_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let name = try_res!(str_arg(name, "header name"));
+        let value = try_res!(str_arg(value, "header value"));
+        if let Err(e) = check_header(name, value) {
+            return super::error::from_error(&e);
+        }
+        config.headers.push((name.to_owned(), value.to_owned()));
+        ws_result::WS_OK
+    })
+}
+
+/// Offer a subprotocol (`Sec-WebSocket-Protocol`); call once per protocol, in order of
+/// preference. The string is NUL-terminated, copied. The server's choice is reported in the
+/// `WS_EVENT_OPENED` event's `text`.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_HEADER` (empty, or
+/// not a visible ASCII token without commas).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_add_subprotocol(
+    config: *mut ws_config,
+    protocol: *const c_char,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let p = try_res!(str_arg(protocol, "subprotocol"));
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return fail(
+                ws_result::WS_ERR_INVALID_HEADER,
+                format!("bad subprotocol `{p}`"),
+            );
+        }
+        config.subprotocols.push(p.to_owned());
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: also trust the CA certificates in this PEM text (`len` bytes at `pem`, copied).
+/// The PEM is parsed by `ws_connect`, which fails with `WS_ERR_TLS` if it is bad.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (`config`, or `pem` NULL), `WS_ERR_INVALID_ARGUMENT`
+/// (`len` 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_add_ca_pem(
+    config: *mut ws_config,
+    pem: *const u8,
+    len: usize,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if pem.is_null() {
+            return fail(ws_result::WS_ERR_NULL_ARGUMENT, "pem is NULL".into());
+        }
+        let pem = try_arg!(bytes(pem, len), "pem");
+        if pem.is_empty() {
+            return invalid("empty CA PEM".into());
+        }
+        config.tls = std::mem::take(&mut config.tls).add_ca_pem(pem.to_vec());
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: also trust the CA certificates in the PEM file at `path` (NUL-terminated UTF-8).
+/// The file is read now.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_TLS` (cannot read the file).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_add_ca_file(
+    config: *mut ws_config,
+    path: *const c_char,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let path = try_res!(str_arg(path, "path"));
+        let pem = match std::fs::read(path) {
+            Ok(p) => p,
+            Err(e) => {
+                return fail(
+                    ws_result::WS_ERR_TLS,
+                    format!("cannot read CA file {path}: {e}"),
+                );
+            }
+        };
+        config.tls = std::mem::take(&mut config.tls).add_ca_pem(pem);
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: present this client certificate chain and private key (both PEM, copied) for
+/// mutual TLS. Parsed by `ws_connect` (`WS_ERR_TLS` if bad or not matching).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (a length of 0).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_set_client_cert_pem(
+    config: *mut ws_config,
+    cert_chain: *const u8,
+    cert_chain_len: usize,
+    key: *const u8,
+    key_len: usize,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if cert_chain.is_null() || key.is_null() {
+            return fail(
+                ws_result::WS_ERR_NULL_ARGUMENT,
+                "cert_chain or key is NULL".into(),
+            );
+        }
+        let chain = try_arg!(bytes(cert_chain, cert_chain_len), "cert_chain");
+        let key = try_arg!(bytes(key, key_len), "key");
+        if chain.is_empty() || key.is_empty() {
+            return invalid("empty client certificate or key".into());
+        }
+        config.tls = std::mem::take(&mut config.tls).client_cert_pem(chain.to_vec(), key.to_vec());
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: whether to trust the bundled Mozilla root certificates. Turn off to trust only
+/// the CAs added with `ws_config_tls_add_ca_*`. Defaults to true.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_set_bundled_roots(
+    config: *mut ws_config,
+    use_them: bool,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.tls = config.tls.clone().bundled_roots(use_them);
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: also trust the platform's root store. Needs a library built with the
+/// `native-roots` feature, else `ws_connect` fails with `WS_ERR_TLS`. Defaults to false.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_set_native_roots(
+    config: *mut ws_config,
+    enabled: bool,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.tls = config.tls.clone().native_roots(enabled);
+        ws_result::WS_OK
+    })
+}
+
+/// `wss://`: use the platform's TLS library (OpenSSL on Linux) through native-tls instead of
+/// rustls. Needs a library built with the `native-tls` feature, else `ws_connect` fails with
+/// `WS_ERR_TLS`. Defaults to false (a build without rustls always uses native-tls).
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_use_native_tls(config: *mut ws_config, enabled: bool) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.tls = config.tls.clone().use_native_tls(enabled);
+        ws_result::WS_OK
+    })
+}
+
+/// DANGEROUS: accept any server certificate (self-signed test servers only). A warning is
+/// logged at every connect. Defaults to false.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_tls_dangerous_disable_verification(
+    config: *mut ws_config,
+    disable: bool,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.tls = config.tls.clone().dangerous_disable_verification(disable);
+        ws_result::WS_OK
+    })
+}

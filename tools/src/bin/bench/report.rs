@@ -1,0 +1,639 @@
+//! Aggregation (median of the repeats), the table, the targets and the JSON file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::{ClientSpec, Options};
+
+/// A family of measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Group {
+    Latency,
+    Throughput,
+    Bulk,
+    Idle,
+    Detect,
+    Reconnect,
+    Memory,
+    Scale,
+}
+
+impl Group {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Group::Latency => "latency",
+            Group::Throughput => "throughput",
+            Group::Bulk => "bulk",
+            Group::Idle => "idle",
+            Group::Detect => "detect",
+            Group::Reconnect => "reconnect",
+            Group::Memory => "memory",
+            Group::Scale => "scale",
+        }
+    }
+
+    /// The figure the median of the repeats is taken on.
+    fn primary(self) -> &'static str {
+        match self {
+            Group::Latency => "p50_us",
+            Group::Throughput | Group::Bulk => "msgs_per_s",
+            _ => "",
+        }
+    }
+}
+
+/// One child's result.
+#[derive(Debug, Clone)]
+pub(crate) struct Sample {
+    pub group: Group,
+    pub layout: String,
+    pub client: String,
+    pub label: String,
+    /// Ok: the child's JSON. Err: why there is no figure (failed, or skipped).
+    pub result: Result<Value, String>,
+}
+
+impl Sample {
+    pub(crate) fn new(
+        group: Group,
+        layout: &str,
+        spec: &ClientSpec,
+        r: Result<Value, String>,
+    ) -> Self {
+        Sample {
+            group,
+            layout: layout.into(),
+            client: spec.id.into(),
+            label: spec.label.into(),
+            result: r,
+        }
+    }
+
+    pub(crate) fn skipped(group: Group, layout: &str, spec: &ClientSpec, why: &str) -> Self {
+        Sample::new(group, layout, spec, Err(why.into()))
+    }
+
+    pub(crate) fn brief(&self) -> String {
+        match &self.result {
+            Err(e) => format!("{} {e}", self.client),
+            Ok(v) => format!("{} {v}", self.client),
+        }
+    }
+}
+
+/// A (group, layout, client) with the median of its repeats.
+#[derive(Debug, Clone)]
+struct Row {
+    group: Group,
+    layout: String,
+    client: String,
+    label: String,
+    value: Result<Value, String>,
+    repeats: usize,
+}
+
+pub(crate) struct Report {
+    meta: BTreeMap<String, Value>,
+    rows: Vec<Row>,
+    samples: Vec<Sample>,
+    targets: Vec<Value>,
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+impl Report {
+    pub(crate) fn build(
+        o: &Options,
+        meta: BTreeMap<String, Value>,
+        samples: Vec<Sample>,
+    ) -> Report {
+        let mut rows: Vec<Row> = Vec::new();
+        for s in &samples {
+            if rows
+                .iter()
+                .any(|r| r.group == s.group && r.layout == s.layout && r.client == s.client)
+            {
+                continue;
+            }
+            let same: Vec<&Sample> = samples
+                .iter()
+                .filter(|x| x.group == s.group && x.layout == s.layout && x.client == s.client)
+                .collect();
+            let mut ok: Vec<&Value> = same.iter().filter_map(|x| x.result.as_ref().ok()).collect();
+            let key = s.group.primary();
+            ok.sort_by(|a, b| f(a, key).total_cmp(&f(b, key)));
+            let value = match ok.get(ok.len() / 2) {
+                Some(v) => Ok((*v).clone()),
+                None => Err(same
+                    .iter()
+                    .find_map(|x| x.result.as_ref().err().cloned())
+                    .unwrap_or_default()),
+            };
+            rows.push(Row {
+                group: s.group,
+                layout: s.layout.clone(),
+                client: s.client.clone(),
+                label: s.label.clone(),
+                value,
+                repeats: ok.len(),
+            });
+        }
+        let mut r = Report {
+            meta,
+            rows,
+            samples,
+            targets: Vec::new(),
+        };
+        r.targets = r.evaluate(o);
+        r
+    }
+
+    fn get(&self, group: Group, layout: &str, client: &str) -> Option<&Value> {
+        self.rows
+            .iter()
+            .find(|r| r.group == group && r.layout == layout && r.client == client)
+            .and_then(|r| r.value.as_ref().ok())
+    }
+
+    fn why(&self, group: Group, layout: &str, client: &str) -> String {
+        self.rows
+            .iter()
+            .find(|r| r.group == group && r.layout == layout && r.client == client)
+            .and_then(|r| r.value.as_ref().err().cloned())
+            .unwrap_or_else(|| "not measured in this run".into())
+    }
+
+    /// Ratio of a row's primary figure to raw tungstenite's in the same layout.
+    fn ratio(&self, group: Group, layout: &str, client: &str) -> Option<f64> {
+        let key = group.primary();
+        let raw = f(self.get(group, layout, "raw")?, key);
+        let me = f(self.get(group, layout, client)?, key);
+        let r = me / raw;
+        r.is_finite().then_some(r)
+    }
+
+    /// The median over repeats of `client`'s primary figure divided by `base`'s in the same
+    /// repeat. Repeats run interleaved, so each pair ran a few seconds apart: a change in the
+    /// shared machine's speed between repeats (they come in modes here) hits both alike, where
+    /// the ratio of the two medians can pair a fast-mode figure with a slow-mode one.
+    fn paired_ratio(&self, group: Group, layout: &str, client: &str, base: &str) -> Option<f64> {
+        let key = group.primary();
+        let series = |c: &str| -> Vec<Option<f64>> {
+            self.samples
+                .iter()
+                .filter(|x| x.group == group && x.layout == layout && x.client == c)
+                .map(|x| x.result.as_ref().ok().map(|v| f(v, key)))
+                .collect()
+        };
+        let mut r: Vec<f64> = series(client)
+            .into_iter()
+            .zip(series(base))
+            .filter_map(|(m, b)| Some(m? / b?))
+            .filter(|r| r.is_finite())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r.get(r.len() / 2).copied()
+    }
+
+    fn evaluate(&self, _o: &Options) -> Vec<Value> {
+        let mut t = Vec::new();
+        let mut add =
+            |name: &str, target: &str, value: Option<f64>, pass: Option<bool>, why: String| {
+                let status = match pass {
+                    Some(true) => "PASS",
+                    Some(false) => "MISS",
+                    None => "SKIP",
+                };
+                t.push(json!({
+                    "target": name, "bound": target, "value": value, "status": status,
+                    "note": if pass.is_none() { why } else { String::new() },
+                }));
+            };
+        let pinned = "pinned";
+        for (client, bound, name) in [
+            ("wsbeat-callback", 1.10, "round-trip p50, callback vs raw"),
+            ("wsbeat-channel", 1.5, "round-trip p50, channel vs raw"),
+        ] {
+            let r = self.paired_ratio(Group::Latency, pinned, client, "raw");
+            add(
+                name,
+                &format!("<= {bound:.2}x"),
+                r,
+                r.map(|r| r <= bound),
+                self.why(Group::Latency, pinned, client),
+            );
+        }
+        for (g, name) in [
+            (Group::Throughput, "throughput 64 B, wsbeat vs raw batched"),
+            (Group::Bulk, "throughput 1 MiB, wsbeat vs raw batched"),
+        ] {
+            let r = self.paired_ratio(g, pinned, "wsbeat", "raw");
+            add(
+                name,
+                ">= 0.50x",
+                r,
+                r.map(|r| r >= 0.5),
+                self.why(g, pinned, "wsbeat"),
+            );
+        }
+        let speedup = self
+            .paired_ratio(Group::Latency, pinned, "websocket-client", "py-ctypes")
+            .filter(|_| self.get(Group::Latency, pinned, "py-ctypes").is_some());
+        add(
+            "RT p50 speed-up, Python ctypes pull vs websocket-client",
+            ">= 2.00x",
+            speedup,
+            speedup.map(|s| s >= 2.0),
+            self.why(Group::Latency, pinned, "py-ctypes"),
+        );
+        let speedup_cb = self
+            .paired_ratio(
+                Group::Latency,
+                pinned,
+                "websocket-client",
+                "py-ctypes-callback",
+            )
+            .filter(|_| {
+                self.get(Group::Latency, pinned, "py-ctypes-callback")
+                    .is_some()
+            });
+        add(
+            "RT p50 speed-up, Python ctypes callback vs websocket-client",
+            ">= 2.00x",
+            speedup_cb,
+            speedup_cb.map(|s| s >= 2.0),
+            self.why(Group::Latency, pinned, "py-ctypes-callback"),
+        );
+        let idle = self.get(Group::Idle, "unpinned", "callback");
+        let w = idle.map(|v| f(v, "wakeups_per_interval"));
+        add(
+            "idle wake-ups per heartbeat interval",
+            "<= 2",
+            w,
+            w.map(|w| w <= 2.0),
+            self.why(Group::Idle, "unpinned", "callback"),
+        );
+        let det = self.get(Group::Detect, "unpinned", "callback");
+        let d = det.map(|v| f(v, "max_ms"));
+        let bound = det.map(|v| f(v, "bound_ms") + 50.0).unwrap_or(f64::NAN);
+        add(
+            "dead-peer detection, worst trial (ms)",
+            &format!("<= {bound:.0} (interval + timeout + 50)"),
+            d,
+            d.map(|d| d <= bound),
+            self.why(Group::Detect, "unpinned", "callback"),
+        );
+        for (mode, name) in [
+            (
+                "callback",
+                "1,000 idle connections, callback mode: RSS (MiB)",
+            ),
+            (
+                "channel",
+                "1,000 idle connections, channel mode (default): RSS (MiB)",
+            ),
+        ] {
+            let sc = self.get(Group::Scale, "unpinned", mode);
+            let rss = sc.map(|v| f(v, "rss_kib") / 1024.0);
+            add(
+                name,
+                "< 100",
+                rss,
+                rss.map(|r| r < 100.0),
+                self.why(Group::Scale, "unpinned", mode),
+            );
+        }
+        t
+    }
+
+    pub(crate) fn table(&self) -> String {
+        let mut out = String::new();
+        let m = &self.meta;
+        let _ = writeln!(
+            out,
+            "\nwsbeat benchmarks, {} | {} CPUs, {} | load {} -> {} | {} run, median of {} repeat(s), {} s",
+            m["date"].as_str().unwrap_or("?"),
+            m["nproc"],
+            m["cpu_model"].as_str().unwrap_or("?"),
+            m["loadavg_start"].as_str().unwrap_or("?"),
+            m["loadavg_end"].as_str().unwrap_or("?"),
+            if m["quick"].as_bool() == Some(true) {
+                "quick"
+            } else {
+                "full"
+            },
+            m["repeat"],
+            m["duration_s"],
+        );
+        let layouts: Vec<String> = {
+            let mut l: Vec<String> = Vec::new();
+            for r in &self.rows {
+                if !l.contains(&r.layout) && r.group <= Group::Bulk {
+                    l.push(r.layout.clone());
+                }
+            }
+            l
+        };
+        for g in [Group::Latency, Group::Throughput, Group::Bulk] {
+            let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == g).collect();
+            let Some(first) = rows.iter().find_map(|r| r.value.as_ref().ok()) else {
+                continue;
+            };
+            let n = first["n"].as_u64().unwrap_or(0);
+            let (title, h1, h2, h3) = match g {
+                Group::Latency => (
+                    format!("Round trip: 64 B text, sequential echo, n={n}"),
+                    "p50 us",
+                    "p99 us",
+                    "p50 / raw",
+                ),
+                Group::Throughput => (
+                    format!("Throughput: {n} x 64 B text to a counting sink"),
+                    "msgs/s",
+                    "MB/s",
+                    "vs raw",
+                ),
+                _ => (
+                    format!("Throughput: {n} x 1 MiB binary to a counting sink"),
+                    "msgs/s",
+                    "MB/s",
+                    "vs raw",
+                ),
+            };
+            let _ = writeln!(out, "\n{title:<58} {h1:>10} {h2:>10} {h3:>10}");
+            for layout in &layouts {
+                for r in rows.iter().filter(|r| &r.layout == layout) {
+                    let name = format!("  {:<9} {}", r.layout, r.label);
+                    match &r.value {
+                        Ok(v) => {
+                            let (a, b) = match g {
+                                Group::Latency => (f(v, "p50_us"), f(v, "p99_us")),
+                                _ => (f(v, "msgs_per_s"), f(v, "mb_per_s")),
+                            };
+                            let ratio = self
+                                .ratio(g, layout, &r.client)
+                                .map(|x| format!("{x:.2}x"))
+                                .unwrap_or_else(|| "-".into());
+                            let fmt = |x: f64| {
+                                if x >= 1000.0 {
+                                    format!("{x:.0}")
+                                } else {
+                                    format!("{x:.1}")
+                                }
+                            };
+                            let _ = writeln!(
+                                out,
+                                "{name:<58} {:>10} {:>10} {ratio:>10}",
+                                fmt(a),
+                                fmt(b)
+                            );
+                        }
+                        Err(e) => {
+                            let _ = writeln!(out, "{name:<58} {e}");
+                        }
+                    }
+                }
+            }
+        }
+        self.single_lines(&mut out);
+        let _ = writeln!(
+            out,
+            "\nTargets (pinned layout; ratios are the median over repeats of each repeat's pair)"
+        );
+        for t in &self.targets {
+            let value = t["value"]
+                .as_f64()
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "-".into());
+            let note = t["note"].as_str().unwrap_or("");
+            let _ = writeln!(
+                out,
+                "  {:<5} {:<58} {:>8}  target {}{}",
+                t["status"].as_str().unwrap_or("?"),
+                t["target"].as_str().unwrap_or("?"),
+                value,
+                t["bound"].as_str().unwrap_or("?"),
+                if note.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{note}]")
+                },
+            );
+        }
+        out
+    }
+
+    fn single_lines(&self, out: &mut String) {
+        let _ = writeln!(out, "\nIdle, faults, memory, scale (unpinned)");
+        let line = |out: &mut String, name: &str, r: Result<String, String>| {
+            let _ = writeln!(out, "  {name:<28} {}", r.unwrap_or_else(|e| e));
+        };
+        let one = |g: Group, client: &str| -> Result<&Value, String> {
+            self.get(g, "unpinned", client)
+                .ok_or_else(|| self.why(g, "unpinned", client))
+        };
+        if self.rows.iter().any(|r| r.group == Group::Idle) {
+            line(
+                out,
+                "idle, 1 s heartbeat",
+                one(Group::Idle, "callback").map(|v| {
+                    format!(
+                        "{:.2} wake-ups per interval (minimum 1) over {:.0} s, {} heartbeats; \
+                         I/O thread CPU {:.2} ms ({:.0} us per interval), process {:.0} ms",
+                        f(v, "wakeups_per_interval"),
+                        f(v, "window_s"),
+                        v["heartbeats"],
+                        f(v, "io_cpu_ms"),
+                        f(v, "io_cpu_us_per_interval"),
+                        f(v, "process_cpu_ms"),
+                    )
+                }),
+            );
+        }
+        if self.rows.iter().any(|r| r.group == Group::Detect) {
+            line(
+                out,
+                "dead-peer detection",
+                one(Group::Detect, "callback").map(|v| {
+                    format!(
+                        "median {:.0} ms, max {:.0} ms over {} trials; bound interval {:.0} + \
+                         timeout {:.0} = {:.0} ms",
+                        f(v, "median_ms"),
+                        f(v, "max_ms"),
+                        v["trials"],
+                        f(v, "interval_ms"),
+                        f(v, "timeout_ms"),
+                        f(v, "bound_ms"),
+                    )
+                }),
+            );
+        }
+        if self.rows.iter().any(|r| r.group == Group::Reconnect) {
+            line(
+                out,
+                "reconnect after restart",
+                one(Group::Reconnect, "callback").map(|v| {
+                    format!(
+                        "median {:.1} ms, max {:.1} ms from server stop to open (backoff {:.0} ms: \
+                         overhead {:.1} ms; loss noticed after {:.1} ms)",
+                        f(v, "median_ms"),
+                        f(v, "max_ms"),
+                        f(v, "delay_ms"),
+                        f(v, "overhead_median_ms"),
+                        f(v, "loss_noticed_median_ms"),
+                    )
+                }),
+            );
+        }
+        for mode in ["callback", "channel"] {
+            if self.rows.iter().any(|r| r.group == Group::Memory) {
+                line(
+                    out,
+                    &format!("memory, 1 client ({mode})"),
+                    one(Group::Memory, mode).map(|v| {
+                        format!(
+                            "+{} KiB RSS ({} -> {} KiB)",
+                            v["delta_kib"], v["rss_before_kib"], v["rss_after_kib"]
+                        )
+                    }),
+                );
+            }
+        }
+        for mode in ["callback", "channel", "channel-cap128"] {
+            if self.rows.iter().any(|r| r.group == Group::Scale) {
+                let name = match mode {
+                    "channel-cap128" => "scale (channel, 128 events)".to_string(),
+                    m => format!("scale ({m})"),
+                };
+                line(
+                    out,
+                    &name,
+                    one(Group::Scale, mode).map(|v| {
+                        format!(
+                            "{} idle conns: RSS {:.1} MiB (+{:.1} MiB, {:.0} KiB/conn), \
+                             {} threads, CPU {:.1}% of one core, {:.0} heartbeats/s, \
+                             {} open, {} missed",
+                            v["n"],
+                            f(v, "rss_kib") / 1024.0,
+                            f(v, "rss_delta_mib"),
+                            f(v, "per_conn_kib"),
+                            v["threads"],
+                            f(v, "cpu_pct"),
+                            f(v, "heartbeats_per_s"),
+                            v["still_open"],
+                            v["missed_heartbeats"],
+                        )
+                    }),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn write(&self, dir: &Path) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "group": r.group.name(), "layout": r.layout, "client": r.client,
+                    "label": r.label, "repeats": r.repeats,
+                    "ratio_to_raw": self.ratio(r.group, &r.layout, &r.client),
+                    "result": r.value.as_ref().ok(),
+                    "skipped_or_failed": r.value.as_ref().err(),
+                })
+            })
+            .collect();
+        let samples: Vec<Value> = self
+            .samples
+            .iter()
+            .map(|s| {
+                json!({
+                    "group": s.group.name(), "layout": s.layout, "client": s.client,
+                    "result": s.result.as_ref().ok(), "error": s.result.as_ref().err(),
+                })
+            })
+            .collect();
+        let doc = json!({
+            "meta": self.meta, "rows": rows, "targets": self.targets, "samples": samples,
+            "table": self.table(),
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        let stamp = self.meta["stamp"].as_str().unwrap_or("run");
+        let path = dir.join(format!("bench-{stamp}.json"));
+        std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(dir.join("latest.json"), &text).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+}
+
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// UTC date and time from the system clock (no date crate): "2026-11-26T02:35:00Z".
+fn utc_now() -> (String, String) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    (
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
+    )
+}
+
+pub(crate) fn machine_meta(o: &Options) -> BTreeMap<String, Value> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".into());
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let (date, stamp) = utc_now();
+    let mut m = BTreeMap::new();
+    m.insert("date".into(), json!(date));
+    m.insert("stamp".into(), json!(stamp));
+    m.insert("nproc".into(), json!(nproc));
+    m.insert("cpu_model".into(), json!(cpu));
+    m.insert("loadavg_start".into(), json!(loadavg()));
+    m.insert("quick".into(), json!(o.quick));
+    m.insert("repeat".into(), json!(o.repeat));
+    m.insert("layouts".into(), json!(o.layouts));
+    m.insert("wsbeat_version".into(), json!(env!("CARGO_PKG_VERSION")));
+    m.insert(
+        "params".into(),
+        json!({
+            "latency_n": o.lat_n, "latency_warmup": o.lat_warmup, "throughput_n": o.thr_n,
+            "bulk_n": o.bulk_n, "idle_window_s": o.window, "detect_trials": o.detect_trials,
+            "reconnect_trials": o.reconnect_trials, "scale_n": o.scale_n,
+            "scale_window_s": o.scale_window,
+        }),
+    );
+    m
+}
