@@ -7,10 +7,14 @@ This is the only module that touches ``ctypes.CDLL``. Every function of the head
 
 Library lookup, first match wins:
 
-1. the ``WSBEAT_LIBRARY`` environment variable (a path to the shared library);
-2. next to this package (``wsbeat/libwsbeat.so`` etc., for wheels that bundle it);
-3. the repository's ``target/release`` then ``target/debug`` (a source checkout, after
-   ``cargo build --release``).
+1. the ``WSBEAT_LIBRARY`` environment variable (a path to the shared library): an override;
+2. the library bundled in the package (``wsbeat/libwsbeat.so``; the wheel built by
+   ``pip install ./python`` carries it);
+3. when the package is imported from a wsbeat checkout (``python/wsbeat`` beside the
+   workspace's ``Cargo.toml``: running from the repository, or ``pip install -e``), the
+   workspace's ``target/release`` then ``target/debug``.
+
+Nothing else: not the current directory, not paths derived from ``site-packages``.
 """
 
 from __future__ import annotations
@@ -92,23 +96,32 @@ def _lib_names() -> List[str]:
     return ["libwsbeat.so"]
 
 
+def _workspace_root() -> Optional[Path]:
+    """The wsbeat checkout this package is imported from, if any: ``<root>/python/wsbeat``
+    with the workspace ``Cargo.toml`` and the ``ffi`` crate at ``<root>``."""
+    here = Path(__file__).resolve().parent
+    root = here.parent.parent
+    if here.parent.name == "python" and (root / "Cargo.toml").is_file() and (
+        root / "ffi" / "Cargo.toml"
+    ).is_file():
+        return root
+    return None
+
+
 def _candidates() -> List[Path]:
     here = Path(__file__).resolve().parent
-    found: List[Path] = []
-    for name in _lib_names():
-        found.append(here / name)
-    # python/wsbeat/_lib.py -> the repository root is two levels above the package.
-    for root in (here.parent.parent, Path.cwd()):
+    found = [here / name for name in _lib_names()]
+    root = _workspace_root()
+    if root is not None:
         for profile in ("release", "debug"):
-            for name in _lib_names():
-                found.append(root / "target" / profile / name)
+            found += [root / "target" / profile / name for name in _lib_names()]
     return found
 
 
 def find_library() -> Path:
     """Return the path of the shared library that :func:`load` would use.
 
-    Raises :class:`LibraryNotFoundError` with instructions when there is none.
+    Raises :class:`LibraryNotFoundError`, naming every place it looked, when there is none.
     """
     env = os.environ.get(ENV_VAR)
     if env:
@@ -116,7 +129,7 @@ def find_library() -> Path:
         if not p.is_file():
             raise LibraryNotFoundError(
                 f"{ENV_VAR}={env!r} does not name an existing file; point it at "
-                f"libwsbeat (built by `cargo build --release` in target/release/)"
+                "libwsbeat.so, or unset it to use the library bundled with the package"
             )
         return p
     tried = _candidates()
@@ -124,9 +137,15 @@ def find_library() -> Path:
         if p.is_file():
             return p
     listing = "\n  ".join(str(p) for p in tried)
+    how = (
+        "build it with `cargo build --release -p wsbeat-ffi` in this checkout"
+        if _workspace_root() is not None
+        else "reinstall the package with `pip install ./python` from a wsbeat checkout "
+        "(it builds and bundles the library)"
+    )
     raise LibraryNotFoundError(
-        "libwsbeat shared library not found. Build it with `cargo build --release` in the "
-        f"wsbeat repository, or set {ENV_VAR} to its path. Looked in:\n  {listing}"
+        f"libwsbeat shared library not found: {how}, or set {ENV_VAR} to its path. "
+        f"Looked in:\n  {listing}"
     )
 
 
