@@ -156,23 +156,49 @@ def test_cli_usage_errors_exit_2(args):
     assert out.stderr
 
 
+def _cli_session(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wsbeat", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+
+
 def test_cli_sends_stdin_lines_and_prints_messages(echo_server):
-    out = _cli(echo_server.url, "--interval", "100ms", "--header", "X-Cli: yes",
-               stdin="hello\nworld\n")
-    assert out.returncode == 0, out
-    assert out.stdout.splitlines() == ["hello", "world"]
-    assert "Opened" in out.stderr or "opened" in out.stderr, out.stderr
+    p = _cli_session(echo_server.url, "--interval", "100ms", "--header", "X-Cli: yes")
+    try:
+        assert p.stdin is not None and p.stdout is not None
+        for line in ("hello", "world"):
+            p.stdin.write(line + "\n")
+            p.stdin.flush()
+            assert p.stdout.readline() == line + "\n"  # the echo, printed
+        p.stdin.close()  # EOF: a graceful close, exit status 0
+        assert p.wait(TIMEOUT) == 0
+        err = p.stderr.read() if p.stderr else ""
+    finally:
+        p.kill()
+    assert "Opened" in err and "Stopped: closed" in err, err
     assert echo_server.headers[0]["X-Cli"] == "yes"
+    assert [echo_server.received.get(timeout=TIMEOUT) for _ in range(2)] == ["hello", "world"]
 
 
 def test_cli_json(echo_server):
-    out = _cli(echo_server.url, "--json", stdin="one\n")
-    assert out.returncode == 0, out
-    events = [json.loads(line) for line in out.stdout.splitlines()]
+    p = _cli_session(echo_server.url, "--json")
+    events = []
+    try:
+        assert p.stdin is not None and p.stdout is not None
+        p.stdin.write("one\n")
+        p.stdin.flush()
+        while not events or events[-1]["event"] != "text":
+            events.append(json.loads(p.stdout.readline()))
+        p.stdin.close()
+        assert p.wait(TIMEOUT) == 0
+        events += [json.loads(line) for line in p.stdout.read().splitlines()]
+    finally:
+        p.kill()
     names = [e["event"] for e in events]
     assert names[0] == "connecting" and "opened" in names and names[-1] == "stopped", names
-    assert {"event": "text", "data": "one"}.items() <= next(
-        e for e in events if e["event"] == "text").items()
+    text = next(e for e in events if e["event"] == "text")
+    assert text["data"] == "one"
     assert events[-1]["reason"] == "closed"
     assert all(isinstance(e["ts"], int) for e in events)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from . import _lib
 from ._lib import ENV_VAR, LibraryNotFoundError, find_library
-from .client import Client
+from .client import Client, connect
 from .config import Config
 from ._log import refresh_logging
 # The exception classes: errors.__all__ is their one list (re-exported below).
@@ -57,6 +57,7 @@ def library_version() -> str:
 
 __all__ = [
     "Client",
+    "connect",
     "Config",
     "refresh_logging",
     "library_version",

@@ -6,6 +6,7 @@ Every function raises ``TypeError`` for a wrong Python type and
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -25,7 +26,9 @@ def ms(name: str, seconds: Optional[float], *, allow_zero: bool = False) -> Opti
         return None
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
-    if seconds != seconds or seconds < 0 or (seconds == 0 and not allow_zero):
+    if not math.isfinite(seconds):
+        raise InvalidArgumentError(f"{name} must be a finite number of seconds, not {seconds}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise InvalidArgumentError(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds")
     n = int(round(seconds * 1000))
     if n > _lib.WS_MAX_DURATION_MS:
@@ -46,16 +49,35 @@ def integer(name: str, value: Optional[int], *, minimum: int = 0) -> Optional[in
     return value
 
 
-def encode(message: Union[str, bytes, bytearray, memoryview]) -> Tuple[bytes, int]:
+Sendable = Union[str, bytes, bytearray, memoryview, Any]
+"""``str`` (a text message) or any bytes-like object (binary): bytes, bytearray, memoryview,
+array.array, ... (anything with the buffer protocol)."""
+
+
+def encode(message: Sendable) -> Tuple[bytes, int]:
     """A message as (payload, ws_message_kind): str is text, bytes-like is binary."""
     if isinstance(message, str):
         try:
             return message.encode("utf-8"), _MSG_TEXT
         except UnicodeEncodeError as e:
             raise InvalidUtf8Error(f"text message is not valid Unicode: {e}") from None
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return bytes(message), _MSG_BINARY
-    raise TypeError(f"message must be str or bytes, not {type(message).__name__}")
+    if isinstance(message, bytes):
+        return message, _MSG_BINARY
+    return binary(message), _MSG_BINARY
+
+
+def binary(message: Any) -> bytes:
+    """Any bytes-like object's bytes, in order (non-contiguous memoryviews too)."""
+    if isinstance(message, (bytes, bytearray)):
+        return bytes(message)
+    try:
+        view = memoryview(message)
+    except TypeError:
+        raise TypeError(
+            f"message must be str or bytes-like, not {type(message).__name__}"
+        ) from None
+    with view:
+        return view.tobytes()
 
 
 def cstr(name: str, value: Any) -> bytes:

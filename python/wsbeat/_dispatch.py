@@ -63,7 +63,7 @@ def _event_callback(userdata: Optional[int], event_ptr: Any) -> None:
                 data = _payload(ev)
                 try:
                     cb(client, data.decode("utf-8", "replace") if k == _EV_TEXT else data)
-                except Exception:
+                except BaseException:  # noqa: BLE001 - SystemExit too: it cannot propagate
                     log.exception("wsbeat: exception in on_message callback (ignored)")
                 return
         if k == _EV_STOPPED:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import atexit
 import ctypes
 import threading
+import time
 from contextlib import contextmanager
-from typing import Iterator, Optional, Set
+from typing import Callable, Iterator, List, Optional, Set
 
 from . import _lib
 from ._log import clear_logging
@@ -46,6 +47,7 @@ class Handle:
         self.io_thread: Optional[int] = None
         self.gil_pin: Optional[int] = None  # see _dispatch.unpin_thread_state
         self.final_stats: Optional[Stats] = None
+        self.close_timeout = 2.0  # seconds; the client's configured close timeout
 
     def on_io_thread(self) -> bool:
         return self.io_thread is not None and threading.get_ident() == self.io_thread
@@ -107,35 +109,89 @@ class Handle:
             with self.lock:
                 self.freeing = False  # interrupted (Ctrl-C): leave it usable and freeable
             raise
+
+        def free_now() -> None:
+            try:
+                if ptr is not None:
+                    lib = _lib.lib()
+                    st = _lib.ws_client_stats()
+                    if lib.ws_stats(ptr, ctypes.byref(st)) == _lib.WS_OK:
+                        self.final_stats = stats_from_c(st)
+                    # Releases the GIL: the I/O thread may still run callbacks (Closed,
+                    # Stopped). Blocks at most the close timeout plus 0.5 s.
+                    lib.ws_free(ptr)
+            finally:
+                with self.lock:
+                    self.ptr = None
+                self.freed.set()
+                with _live_lock:
+                    _live.discard(self)
+
+        # Ctrl-C ends the wait; the free completes in the background (and the atexit hook
+        # waits for it, bounded).
+        run_interruptibly(free_now)
+
+
+def run_interruptibly(fn: Callable[[], None]) -> None:
+    """Run a blocking library call (``ws_close``, ``ws_free``) so that Ctrl-C interrupts the
+    *wait* for it.
+
+    A signal handler runs only on the main thread and only between bytecodes, never while a
+    C call blocks. On the main thread the call therefore runs on a helper thread while the
+    main thread waits on an event (an interruptible wait); KeyboardInterrupt then propagates
+    at once and the call finishes in the background. Elsewhere it runs directly. Exceptions
+    of ``fn`` are re-raised in the caller.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        fn()
+        return
+    errors: List[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
         try:
-            if ptr is not None:
-                lib = _lib.lib()
-                st = _lib.ws_client_stats()
-                if lib.ws_stats(ptr, ctypes.byref(st)) == _lib.WS_OK:
-                    self.final_stats = stats_from_c(st)
-                # Releases the GIL: the I/O thread may still run callbacks (Closed, Stopped).
-                lib.ws_free(ptr)
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            errors.append(e)
         finally:
-            with self.lock:
-                self.ptr = None
-            self.freed.set()
-            with _live_lock:
-                _live.discard(self)
+            done.set()
+
+    threading.Thread(target=run, name="wsbeat-blocking-call", daemon=True).start()
+    done.wait()
+    if errors:
+        raise errors[0]
+
+
+def _close_and_free(h: Handle, bound: float) -> None:
+    try:
+        if h.ptr is not None and not h.freeing:
+            with h.use() as p:
+                _lib.lib().ws_close(p, 1000, None)
+        h.free(wait=bound)
+    except BaseException:  # noqa: BLE001
+        pass
 
 
 def _shutdown() -> None:
     """At interpreter exit: stop every client and the logger so that the library never calls
-    into a finalizing interpreter."""
+    into a finalizing interpreter.
+
+    The clients are closed concurrently, one thread each, so that the whole takes one close
+    timeout (the longest of them, plus the library's 0.5 s), not one per client.
+    """
     with _live_lock:
         handles = list(_live)
-    for h in handles:
-        try:
-            if h.ptr is not None and not h.freeing:
-                with h.use() as p:
-                    _lib.lib().ws_close(p, 1000, None)
-            h.free(wait=5.0)
-        except BaseException:  # noqa: BLE001
-            pass
+    if handles:
+        bound = max(h.close_timeout for h in handles) + 1.0
+        deadline = time.monotonic() + bound
+        threads = [
+            threading.Thread(target=_close_and_free, args=(h, bound), daemon=True)
+            for h in handles
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
     clear_logging()
 
 

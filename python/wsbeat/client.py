@@ -30,15 +30,23 @@ import time
 from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple, Union
 
 from . import _dispatch, _lib
-from ._convert import cstr, encode
-from ._handle import PULL_SLICE, Handle, _live, _live_lock
+from ._convert import Sendable, cstr, encode
+from ._handle import PULL_SLICE, Handle, _live, _live_lock, run_interruptibly
 from ._log import log, refresh_logging
 from .config import Config
-from .errors import ClosedError, InvalidArgumentError, InvalidUtf8Error, error_for
+from .errors import (
+    ClosedError,
+    ConnectError,
+    InCallbackError,
+    InvalidArgumentError,
+    InvalidUtf8Error,
+    error_for,
+)
 from .events import (
     BinaryMessage,
     Closed,
     Error,
+    ErrorKind,
     Event,
     Opened,
     Pong,
@@ -64,6 +72,14 @@ _MSG_TEXT = _lib.MSG_TEXT
 _MSG_BINARY = _lib.MSG_BINARY
 _get_ident = threading.get_ident
 _monotonic = time.monotonic
+
+
+def _check_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be a number of seconds or None")
+    if not timeout >= 0:
+        raise InvalidArgumentError("timeout must be >= 0 or None")
+    return float(timeout)
 
 
 def _check(rc: int) -> None:
@@ -205,6 +221,7 @@ class Client:
                 )
         else:
             config = Config.from_options(**options)
+        self._h.close_timeout = config.close_timeout_seconds
         cfg = config._new(lib)
         try:
             out = ctypes.c_void_p()
@@ -235,21 +252,23 @@ class Client:
         stopped = type(ev) is Stopped
         if stopped:
             self._stop_event = ev  # type: ignore[assignment]
-        if self._on_event is not None:
-            self._call("on_event", self._on_event, ev)
-        route = self._routes.get(type(ev))
-        if route is not None:
-            name, cb, pass_data = route
-            self._call(name, cb, ev.data if pass_data else ev)  # type: ignore[attr-defined]
-        if stopped:
-            self._stopped.set()
+        try:
+            if self._on_event is not None:
+                self._call("on_event", self._on_event, ev)
+            route = self._routes.get(type(ev))
+            if route is not None:
+                name, cb, pass_data = route
+                self._call(name, cb, ev.data if pass_data else ev)  # type: ignore[attr-defined]
+        finally:
+            if stopped:
+                self._stopped.set()
 
     def _call(self, name: str, cb: Optional[Callable[..., Any]], arg: Any) -> None:
         if cb is None:
             return
         try:
             cb(self, arg)
-        except Exception:
+        except BaseException:  # noqa: BLE001 - SystemExit too: nothing can propagate it
             log.exception("wsbeat: exception in %s callback (ignored)", name)
 
     def _unregister(self) -> None:
@@ -258,8 +277,9 @@ class Client:
     # ----------------------------------------------------------------------------------------
     # Public API.
 
-    def send(self, message: Union[str, bytes, bytearray, memoryview]) -> None:
-        """Queue a message: ``str`` is sent as a text message, bytes-like as binary.
+    def send(self, message: Sendable) -> None:
+        """Queue a message: ``str`` is sent as a text message, any bytes-like object (bytes,
+        bytearray, memoryview, array.array, ...) as binary.
 
         It goes out at once when open; while (re)connecting it waits in the outbox and is
         sent in order after the next open. Safe from any thread and from inside callbacks.
@@ -271,18 +291,18 @@ class Client:
                 room instead.
             MessageTooLargeError: larger than ``max_message_size``.
         """
-        # The same conversion as _encode, inlined: this is the hot path.
-        if isinstance(message, str):
+        # The same conversion as encode(), inlined for str and bytes: this is the hot path.
+        if type(message) is str:
             try:
                 data = message.encode("utf-8")
             except UnicodeEncodeError as e:
                 raise InvalidUtf8Error(f"text message is not valid Unicode: {e}") from None
             kind = _MSG_TEXT
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytes(message)
+        elif type(message) is bytes:
+            data = message
             kind = _MSG_BINARY
         else:
-            raise TypeError(f"message must be str or bytes, not {type(message).__name__}")
+            data, kind = encode(message)
         h = self._h
         p = h.borrow()
         try:
@@ -293,7 +313,7 @@ class Client:
             raise error_for(rc, _lib.last_error() or _lib.result_str(rc))
 
     def send_wait(
-        self, message: Union[str, bytes, bytearray, memoryview], timeout: Optional[float] = None
+        self, message: Sendable, timeout: Optional[float] = None
     ) -> None:
         """Queue a message like :meth:`send`, but when the outbox is full, wait for room (at
         most ``timeout`` seconds; None: no limit; 0: do not wait, like :meth:`send`) instead
@@ -353,6 +373,8 @@ class Client:
         UTF-8 bytes), waits for the server's (bounded by ``close_timeout``), then frees the
         library's resources. From another thread it blocks until the I/O thread has stopped;
         from inside a callback it returns at once and the client is freed in the background.
+        Ctrl-C (KeyboardInterrupt) interrupts the wait at once; the close then completes in
+        the background.
 
         In pull mode the remaining events (:class:`Closed`, :class:`Stopped`) stay available
         to :meth:`next_event` and iteration.
@@ -366,11 +388,20 @@ class Client:
         if not 0 <= code <= 0xFFFF:
             raise InvalidArgumentError(f"close code {code} is not allowed (1000 or 3000..4999)")
         reason_b = cstr("reason", reason)
-        try:
-            with self._h.use() as p:
-                _check(_lib.lib().ws_close(p, code, reason_b))
-        except ClosedError:
-            pass  # already closed or being freed
+
+        def close_now() -> None:
+            try:
+                with self._h.use() as p:
+                    _check(_lib.lib().ws_close(p, code, reason_b))
+            except ClosedError:
+                pass  # already closed or being freed
+
+        if self._h.on_io_thread():
+            close_now()  # returns at once there
+        else:
+            # Blocks up to the close timeout; Ctrl-C interrupts the wait (the close goes on
+            # in the background and the atexit hook waits for it).
+            run_interruptibly(close_now)
         if self._h.on_io_thread():
             # ws_free is refused on the I/O thread: free from a helper thread once the
             # callback has returned.
@@ -442,12 +473,25 @@ class Client:
         return self._h.freeing or self._h.ptr is None
 
     def wait(self, timeout: Optional[float] = None) -> Optional[Stopped]:
-        """Callback mode: block until the client has stopped for good (after :meth:`close`,
-        or when reconnecting gives up); return the :class:`Stopped` event, or None on timeout.
+        """Block until the client has stopped for good (after :meth:`close`, or when
+        reconnecting gives up); return the :class:`Stopped` event, or None after ``timeout``
+        seconds (None: no limit).
 
-        Interruptible with Ctrl-C. In pull mode it waits until :meth:`next_event` has
-        returned the :class:`Stopped` event.
+        Callback mode: the I/O thread delivers Stopped. Pull mode: it waits until
+        :meth:`next_event` (from another thread) has returned the :class:`Stopped` event.
+        Interruptible with Ctrl-C.
+
+        Raises:
+            InCallbackError: called from inside one of this client's callbacks (the I/O
+                thread running the callback is the one that would deliver Stopped: it would
+                wait forever).
         """
+        if self._h.on_io_thread():
+            raise InCallbackError(
+                "wait() inside a callback of the same client would never return; call "
+                "close() there, and wait() from another thread",
+                _lib.WS_ERR_IN_CALLBACK,
+            )
         if timeout is None:
             while not self._stopped.wait(PULL_SLICE * 10):
                 pass
@@ -522,6 +566,33 @@ class Client:
             if deadline is not None and _monotonic() >= deadline:
                 return None
 
+    def recv(self, timeout: Optional[float] = None) -> Union[str, bytes]:
+        """Pull mode: the next message, ``str`` for text and ``bytes`` for binary, waiting up
+        to ``timeout`` seconds (None: no limit; 0: do not wait). The blocking call of
+        websocket-client scripts.
+
+        The other events that arrive meanwhile (:class:`Opened`, :class:`Closed`,
+        :class:`Pong`, ...) are consumed and not returned: use :meth:`next_event` or
+        iteration to see them. Reconnections happen underneath: a message sent by the server
+        after a reconnect is returned like any other. Ctrl-C is raised promptly.
+
+        Raises:
+            TimeoutError: no message within ``timeout``.
+            ClosedError: the client has stopped (closed, or reconnecting gave up).
+            WrongModeError: the client was created with callbacks.
+        """
+        deadline = None if timeout is None else _monotonic() + _check_timeout(timeout)
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - _monotonic())
+            ev = self.next_event(remaining)
+            t = type(ev)
+            if t is TextMessage or t is BinaryMessage:
+                return ev.data  # type: ignore[union-attr, no-any-return]
+            if ev is None:
+                raise TimeoutError(f"no message within {timeout} s")
+            if t is Stopped:
+                raise ClosedError(f"the client has stopped ({ev})", _WS_ERR_CLOSED)
+
     def _note(self, ev: Event) -> Event:
         if isinstance(ev, Stopped):
             self._stop_event = ev
@@ -558,3 +629,41 @@ class Client:
                     self._h.free(wait=5.0)
         except BaseException:  # noqa: BLE001
             pass
+
+
+def connect(url: str, *, timeout: Optional[float] = None, **options: Any) -> Client:
+    """Connect and return once the connection is open: a pull-mode :class:`Client` (read it
+    with :meth:`Client.recv`, :meth:`Client.next_event` or iteration), for the
+    ``websocket.create_connection`` habit.
+
+    ``options`` are :class:`Client`'s (``config=`` or keyword settings; no callbacks: a
+    client with callbacks is created with :class:`Client` itself). The first attempt's
+    failure is raised; once open, the client reconnects as configured. ``timeout`` bounds the
+    whole wait (None: each attempt is bounded by ``connect_timeout``, 10 s by default).
+
+    Raises:
+        ConnectError: the first attempt failed (``kind``: DNS, CONNECT, TLS, HTTP_STATUS,
+            ...; ``detail``: the library's description).
+        TimeoutError: not open within ``timeout``.
+        InvalidUrlError, InvalidArgumentError, TypeError, ...: as :class:`Client`.
+    """
+    for name in options:
+        if name.startswith("on_"):
+            raise TypeError(f"connect() returns a pull-mode client: {name} is not accepted")
+    deadline = None if timeout is None else _monotonic() + _check_timeout(timeout)
+    client = Client(url, **options)
+    try:
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - _monotonic())
+            ev = client.next_event(remaining)
+            if ev is None:
+                raise TimeoutError(f"{url}: not open within {timeout} s")
+            if isinstance(ev, Opened):
+                return client
+            if isinstance(ev, Error):
+                raise ConnectError(f"cannot connect to {url}: {ev.message}", ev.kind)
+            if isinstance(ev, Stopped):
+                raise ConnectError(f"cannot connect to {url}: {ev}", ErrorKind.NONE)
+    except BaseException:
+        client.close()
+        raise

@@ -83,7 +83,10 @@ class Config:
             )
         interval_ms = ms("interval", interval)
         timeout_ms = ms("timeout", timeout)
-        if mode != "off" or interval_ms is not None or timeout_ms is not None:
+        if mode == "off":
+            # Always set: leaving it out kept the library's default (a ping every 20 s).
+            self._put("ws_config_set_heartbeat", (_HEARTBEATS["off"], 0, 0))
+        else:
             if interval_ms is None:
                 interval_ms = 20_000
             if timeout_ms is None:
@@ -249,6 +252,14 @@ class Config:
         certificate (self-signed test servers only). Defaults to False."""
         self._put("ws_config_tls_dangerous_disable_verification", (_bool("insecure", disable),))
         return self
+
+    @property
+    def close_timeout_seconds(self) -> float:
+        """The close timeout this config sets (the library's default, 2 s, if not set)."""
+        for name, args in self._calls:
+            if name == "ws_config_set_close_timeout":
+                return float(args[0]) / 1000.0
+        return 2.0
 
     # ---- building --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ for code written against other clients. Wrong Python types raise plain :class:`T
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Any, Dict, Type
 
 from . import _abi
 from ._lib import LibraryNotFoundError
@@ -113,6 +113,18 @@ class LoggerTakenError(WsbeatError):
     code = _abi.WS_ERR_LOGGER_TAKEN
 
 
+class ConnectError(WsbeatError):
+    """:func:`wsbeat.connect` could not open the connection.
+
+    Attributes:
+        kind: what failed (:class:`~wsbeat.ErrorKind`: DNS, CONNECT, TLS, HTTP_STATUS, ...).
+    """
+
+    def __init__(self, detail: str, kind: Any) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
 class InternalError(WsbeatError):
     """A bug in libwsbeat: it panicked, the panic was caught (``WS_ERR_PANIC``)."""
 
@@ -161,4 +173,5 @@ __all__ = [
     "InCallbackError",
     "LoggerTakenError",
     "InternalError",
+    "ConnectError",
 ]
