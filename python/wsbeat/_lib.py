@@ -11,7 +11,7 @@ Library lookup, first match wins:
 2. the library bundled in the package (``wsbeat/libwsbeat.so``; the wheel built by
    ``pip install ./python`` carries it);
 3. when the package is imported from a wsbeat checkout (``python/wsbeat`` beside the
-   workspace's ``Cargo.toml``: running from the repository, or ``pip install -e``), the
+   workspace's ``Cargo.toml``, e.g. ``PYTHONPATH=python``), the
    workspace's ``target/release`` then ``target/debug``.
 
 Nothing else: not the current directory, not paths derived from ``site-packages``.
