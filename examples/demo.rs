@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use wsbeat::{Client, Event, Heartbeat, Reconnect};
 use wsbeat_testkit::server::EchoServer;
 
@@ -190,7 +189,7 @@ fn describe(ev: &Event) -> String {
 }
 
 fn wait_for(
-    rx: &Receiver<Event>,
+    rx: &wsbeat::Events,
     within: Duration,
     show: &dyn Fn(&Event),
     pred: &dyn Fn(&Event) -> bool,
@@ -205,7 +204,7 @@ fn wait_for(
     None
 }
 
-fn drain_for(rx: &Receiver<Event>, d: Duration, show: &dyn Fn(&Event)) {
+fn drain_for(rx: &wsbeat::Events, d: Duration, show: &dyn Fn(&Event)) {
     let deadline = Instant::now() + d;
     while let Ok(ev) = rx.recv_deadline(deadline) {
         show(&ev);

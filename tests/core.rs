@@ -957,7 +957,7 @@ fn logs_never_contain_credentials_or_header_values() {
         }
         fn log(&self, r: &log::Record) {
             // What the C/Python bridge drops (tungstenite's raw handshake dump).
-            if !wsbeat::log_util::may_carry_secrets(r.target(), r.level()) {
+            if !wsbeat::may_carry_secrets(r.target(), r.level()) {
                 self.0
                     .lock()
                     .unwrap()
