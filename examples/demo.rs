@@ -42,7 +42,8 @@ fn main() {
             (Some(server), addr, "/".to_string())
         }
         Some(url) => {
-            let u = wsbeat::parse_url(url).unwrap_or_else(|e| fail(&e.to_string()));
+            wsbeat::check_url(url).unwrap_or_else(|e| fail(&e.to_string()));
+            let u = url::Url::parse(url).unwrap_or_else(|e| fail(&e.to_string()));
             if u.scheme() != "ws" {
                 fail(
                     "the demo relays plain ws:// only (the relay cannot stage an outage inside TLS)",

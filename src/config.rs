@@ -346,14 +346,52 @@ pub fn default_reconnect_on_close(code: u16) -> bool {
 }
 
 /// What a connection attempt uses; [`crate::ClientBuilder::before_connect`] may change it.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows the URL without credentials and the header names without their
+/// values (like the client's configuration), so it is safe to log.
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct ConnectRequest {
-    /// The URL to connect to (`ws://` or `wss://`).
-    pub url: Url,
-    /// Extra request headers.
+    /// The URL to connect to; read with [`ConnectRequest::url`], change with
+    /// [`ConnectRequest::set_url`] (which checks it).
+    pub(crate) url: Url,
+    /// Extra request headers (name, value). Values may carry secrets: they never appear in
+    /// logs or in this type's `Debug`.
     pub headers: Vec<(String, String)>,
     /// 0 for the first connect, then the reconnect attempt number.
     pub attempt: u32,
+}
+
+impl ConnectRequest {
+    /// The URL this attempt connects to (`ws://` or `wss://`), credentials included.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// Connect this attempt to `url` instead.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] (the request is unchanged) when `url` does not parse, has no
+    /// host, or has a scheme other than `ws`/`wss`.
+    pub fn set_url(&mut self, url: &str) -> Result<(), Error> {
+        self.url = parse_url(url)?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("url", &crate::redact::redact_parsed(&self.url))
+            .field("headers", &header_names(&self.headers))
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+/// The names of `headers`, for `Debug` output that must not show their values.
+fn header_names(headers: &[(String, String)]) -> Vec<&str> {
+    headers.iter().map(|h| h.0.as_str()).collect()
 }
 
 /// Bounds on memory and time.
@@ -400,23 +438,29 @@ impl fmt::Debug for Config {
             .field("heartbeat", &self.heartbeat)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
-            .field(
-                "headers",
-                &self.headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
-            )
+            .field("headers", &header_names(&self.headers))
             .field("subprotocols", &self.subprotocols)
             .finish_non_exhaustive()
     }
 }
 
+/// Checks a WebSocket URL: it parses, has the `ws` or `wss` scheme and a host (the check
+/// [`ClientBuilder::connect`](crate::ClientBuilder::connect) makes).
+///
+/// # Errors
+/// [`Error::InvalidUrl`] saying what is wrong.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    parse_url(url).map(drop)
+}
+
 /// Parses and checks a WebSocket URL: `ws` or `wss` scheme, a host.
-pub fn parse_url(url: &str) -> Result<Url, Error> {
+pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{e}")))?;
-    check_url(&parsed)?;
+    check_parsed_url(&parsed)?;
     Ok(parsed)
 }
 
-pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+pub(crate) fn check_parsed_url(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "ws" | "wss" => {}
         other => {
@@ -447,7 +491,7 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
 
 impl Config {
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        check_url(&self.url)?;
+        check_parsed_url(&self.url)?;
         self.heartbeat.validate()?;
         self.reconnect.validate()?;
         let l = &self.limits;

@@ -60,7 +60,7 @@ mod tls;
 pub use client::{Client, ClientBuilder, EventCallback, Handle};
 pub use config::{
     BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
-    PayloadFn, Reconnect, check_header, default_reconnect_on_close, parse_url,
+    PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
 };
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, Message, StopReason};

@@ -706,7 +706,7 @@ fn before_connect_hook_can_rewrite_the_url() {
         .before_connect(move |req| {
             a.lock().unwrap().push(req.attempt);
             if req.attempt >= 1 {
-                req.url = wsbeat::parse_url(&real).unwrap();
+                req.set_url(&real).unwrap();
                 req.headers
                     .push(("Authorization".into(), "Bearer fresh".into()));
             }

@@ -82,3 +82,42 @@ fn headers_are_checked() {
     assert!(check_header("bad name", "x").is_err());
     assert!(check_header("X-A", "line\nbreak").is_err());
 }
+
+/// `ConnectRequest`'s `Debug` (the type `before_connect` hooks see and may log) shows neither
+/// the URL's password nor header values (the derived one printed both).
+#[test]
+fn connect_request_debug_hides_secrets() {
+    let req = ConnectRequest {
+        url: parse_url("ws://alice:hunter2@example.com/path?q=1").unwrap(),
+        headers: vec![("Authorization".into(), "Bearer s3cr3t-token".into())],
+        attempt: 2,
+    };
+    let shown = format!("{req:?} {req:#?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+    assert!(!shown.contains("alice"), "{shown}");
+    assert!(shown.contains("example.com/path?q=1"), "{shown}");
+    assert!(shown.contains("Authorization"), "{shown}");
+    assert!(shown.contains("attempt: 2"), "{shown}");
+}
+
+#[test]
+fn connect_request_url_is_read_and_set_as_text() {
+    let mut req = ConnectRequest {
+        url: parse_url("ws://a.example/").unwrap(),
+        headers: Vec::new(),
+        attempt: 0,
+    };
+    assert_eq!(req.url(), "ws://a.example/");
+    req.set_url("wss://b.example:8443/x").unwrap();
+    assert_eq!(req.url(), "wss://b.example:8443/x");
+    assert!(matches!(
+        req.set_url("http://c.example/"),
+        Err(Error::InvalidUrl(_))
+    ));
+    assert_eq!(
+        req.url(),
+        "wss://b.example:8443/x",
+        "a refused URL changes nothing"
+    );
+}

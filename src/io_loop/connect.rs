@@ -17,7 +17,7 @@ use super::commands::{Outcome, Phase};
 use super::decide::{Abort, Failure};
 use super::request::build_request;
 use crate::backoff::Hint;
-use crate::config::{ConnectRequest, check_header, check_url};
+use crate::config::{ConnectRequest, check_header, check_parsed_url};
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::redact::redact_parsed;
@@ -82,7 +82,7 @@ impl IoLoop {
             let msg = "before_connect hook panicked".into();
             return Err(self.fail_attempt(ErrorKind::Callback, msg, true, Hint::None));
         }
-        let checked = check_url(&req.url)
+        let checked = check_parsed_url(&req.url)
             .and_then(|_| req.headers.iter().try_for_each(|(k, v)| check_header(k, v)));
         if let Err(e) = checked {
             return Err(self.fail_attempt(ErrorKind::Handshake, e.to_string(), false, Hint::None));
@@ -102,7 +102,7 @@ impl IoLoop {
                     return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
                 }
             },
-            None => unreachable!("check_url ensures a host"),
+            None => unreachable!("check_parsed_url ensures a host"),
         };
         if addrs.is_empty() {
             let msg = "host resolved to no address".to_string();
