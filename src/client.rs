@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::event::{Event, Message};
 use crate::events::Events;
 use crate::io_loop::{IoLoop, Sink, send_direct};
+use crate::outbox::{Refused, to_public};
 use crate::shared::{Command, Shared, State, WAKE};
 use crate::stats::Stats;
 use crate::tls::TlsOptions;
@@ -37,7 +38,8 @@ impl std::fmt::Debug for Handle {
 impl Handle {
     /// Queue a text message. It goes out at once when open; while connecting or reconnecting it
     /// waits in the outbox and is sent, in order, after the next open. Returns
-    /// [`Error::OutboxFull`] when the outbox bound is reached (nothing is queued then),
+    /// [`Error::OutboxFull`] when the outbox bound is reached (nothing is queued then; the
+    /// error hands the message back, [`Error::into_message`]),
     /// [`Error::MessageTooLarge`] above the message size limit, and [`Error::Closed`] after the
     /// client stopped.
     pub fn send_text(&self, text: impl Into<String>) -> Result<(), Error> {
@@ -105,7 +107,12 @@ impl Handle {
 
     /// Reserve outbox room for `len` bytes: at once (`wait` None, or `on_io_thread`, where
     /// waiting would deadlock), or waiting at most `wait` for room.
-    fn reserve(&self, len: usize, wait: Option<Duration>, on_io_thread: bool) -> Result<(), Error> {
+    fn reserve(
+        &self,
+        len: usize,
+        wait: Option<Duration>,
+        on_io_thread: bool,
+    ) -> Result<(), Refused> {
         let shared = &self.shared;
         match wait {
             Some(timeout) if !on_io_thread => {
@@ -145,7 +152,22 @@ impl Handle {
                     Err(msg) => msg,
                 }
             };
-            self.reserve(len, wait, priority)?;
+            match self.reserve(len, wait, priority) {
+                Ok(()) => {}
+                Err(Refused::Closed) => return Err(Error::Closed),
+                Err(Refused::Full {
+                    queued_messages,
+                    queued_bytes,
+                }) => {
+                    // Handed back: the caller may retry it later.
+                    let message = to_public(msg).unwrap_or(Message::Binary(Vec::new()));
+                    return Err(Error::OutboxFull {
+                        queued_messages,
+                        queued_bytes,
+                        message: Box::new(message),
+                    });
+                }
+            }
             if self.tx.send(Command::Send(msg, priority)).is_err() {
                 shared.gauge.release(len);
                 return Err(Error::Closed);

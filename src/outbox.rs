@@ -9,8 +9,20 @@ use std::time::{Duration, Instant};
 
 use tungstenite::Message as WsMessage;
 
-use crate::error::Error;
 use crate::event::Message;
+
+/// Why the gauge refused room; the sender turns it into its `Error` (handing the message
+/// back with `OutboxFull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// No room: the counts at the refusal.
+    Full {
+        queued_messages: usize,
+        queued_bytes: usize,
+    },
+    /// The client is closing or stopped (waiting sends only).
+    Closed,
+}
 
 /// Counts what is queued, shared between senders and the I/O thread.
 ///
@@ -74,7 +86,7 @@ impl Gauge {
     }
 
     /// Reserve room for one message of `len` bytes, or refuse without side effects.
-    pub(crate) fn reserve(&self, len: usize) -> Result<(), Error> {
+    pub(crate) fn reserve(&self, len: usize) -> Result<(), Refused> {
         let msgs = self.messages.fetch_add(1, Ordering::SeqCst);
         let bytes = self.bytes.fetch_add(len, Ordering::SeqCst);
         // An empty outbox always takes one message (its size is bounded by max_message_size).
@@ -85,7 +97,7 @@ impl Gauge {
             if self.sleepers.load(Ordering::SeqCst) != 0 {
                 self.wake_all();
             }
-            return Err(Error::OutboxFull {
+            return Err(Refused::Full {
                 queued_messages: msgs,
                 queued_bytes: bytes,
             });
@@ -96,7 +108,7 @@ impl Gauge {
     /// Reserve room for one message of `len` bytes, sleeping until there is room, until
     /// `deadline` (`None`: no limit) or until `closed()` says the client is stopping.
     ///
-    /// Errors: `OutboxFull` when there is still no room at the deadline (nothing reserved),
+    /// Errors: `Full` when there is still no room at the deadline (nothing reserved),
     /// `Closed` when `closed()` turned true. A message larger than the byte bound fits only
     /// an empty outbox, as with `reserve`.
     pub(crate) fn reserve_until(
@@ -104,7 +116,7 @@ impl Gauge {
         len: usize,
         deadline: Option<Instant>,
         closed: impl Fn() -> bool,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Refused> {
         loop {
             let refused = match self.reserve(len) {
                 Ok(()) => return Ok(()),
@@ -119,7 +131,7 @@ impl Gauge {
                 // Registered, and the lock held: look, then sleep (see the type's doc).
                 if closed() {
                     self.unregister();
-                    return Err(Error::Closed);
+                    return Err(Refused::Closed);
                 }
                 if self.fits(len) || deadline.is_some_and(|d| Instant::now() >= d) {
                     self.unregister();

@@ -399,6 +399,11 @@ fn close_during_backoff_returns_promptly_and_reports_unsent() {
     for m in ["a", "b", "c"] {
         client.send_text(m).unwrap();
     }
+    // The refused message is handed back.
+    assert_eq!(
+        client.send_text("d").map_err(wsbeat::Error::into_message),
+        Err(Some(wsbeat::Message::Text("d".into())))
+    );
     assert!(matches!(
         client.send_text("d"),
         Err(wsbeat::Error::OutboxFull {
@@ -1192,8 +1197,9 @@ fn send_wait_takes_a_message_above_the_byte_bound_only_into_an_empty_outbox() {
         client.send_text_wait("y", ms(200)),
         Err(Error::OutboxFull {
             queued_messages: 1,
-            queued_bytes: 20
-        })
+            queued_bytes: 20,
+            message,
+        }) if *message == wsbeat::Message::Text("y".into())
     ));
     assert!(t0.elapsed() >= ms(200));
     assert_eq!(client.stats().outbox_len, 1);

@@ -10,14 +10,14 @@ fn gauge_bounds_count_and_bytes() {
     g.reserve(4).unwrap();
     assert!(matches!(
         g.reserve(1),
-        Err(Error::OutboxFull {
+        Err(Refused::Full {
             queued_messages: 2,
             ..
         })
     ));
     g.release(4);
     assert!(
-        matches!(g.reserve(7), Err(Error::OutboxFull { .. })),
+        matches!(g.reserve(7), Err(Refused::Full { .. })),
         "bytes bound"
     );
     g.reserve(6).unwrap();
@@ -38,7 +38,7 @@ fn waiter(
     len: usize,
     timeout: Duration,
     closed: &Arc<AtomicBool>,
-) -> mpsc::Receiver<Result<(), Error>> {
+) -> mpsc::Receiver<Result<(), Refused>> {
     let (tx, rx) = mpsc::channel();
     let (g, closed) = (g.clone(), closed.clone());
     std::thread::spawn(move || {
@@ -117,7 +117,7 @@ fn a_waiting_sender_gives_up_at_its_deadline_and_reserves_nothing() {
     assert!(
         matches!(
             r,
-            Err(Error::OutboxFull {
+            Err(Refused::Full {
                 queued_messages: 1,
                 queued_bytes: 10
             })
@@ -134,7 +134,7 @@ fn a_waiting_sender_gives_up_at_its_deadline_and_reserves_nothing() {
     // Zero timeout: a plain refusal.
     assert!(matches!(
         g.reserve_until(1, Some(Instant::now()), || false),
-        Err(Error::OutboxFull { .. })
+        Err(Refused::Full { .. })
     ));
 }
 
@@ -150,7 +150,7 @@ fn a_waiting_sender_returns_closed_when_woken_for_a_stop() {
     let r = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("woken at once");
-    assert_eq!(r, Err(Error::Closed));
+    assert_eq!(r, Err(Refused::Closed));
     assert_eq!(g.messages(), 1);
 }
 
