@@ -116,9 +116,14 @@ pub enum ErrorKind {
     MessageTooLarge = 8,
     /// Reading from or writing to the socket failed (reset, broken pipe, ...).
     Io = 9,
-    /// No frame was received within the heartbeat timeout.
+    /// Reserved, never reported: a heartbeat timeout is reported as its own event,
+    /// [`crate::Event::HeartbeatTimeout`] (then `Closed` with code 1006), not as an `Error`.
+    /// The value stays reserved in the C ABI.
     HeartbeatTimeout = 10,
-    /// A user callback panicked; the panic was caught and the client kept running.
+    /// A user callback panicked; the panic was caught and the client kept running. Reported
+    /// for the `before_connect` hook (that attempt fails, and is retried like a failed
+    /// connect) and for the event callback (delivered to the callback right after the event
+    /// it panicked on, except after `Stopped` and for a panic on this report itself).
     Callback = 11,
     /// The connection was closed by the peer without a close handshake.
     ConnectionLost = 12,
@@ -126,7 +131,8 @@ pub enum ErrorKind {
     /// or, in mutual TLS, ours by the server. Not retried unless
     /// [`crate::Reconnect::retry_certificate_errors`].
     Certificate = 13,
-    /// An internal error of the library (a bug); the client stops.
+    /// An internal error of the library (a bug: the I/O thread panicked). Reported just
+    /// before [`crate::Event::Stopped`] with [`crate::StopReason::Internal`]: the client stops.
     Internal = 14,
 }
 

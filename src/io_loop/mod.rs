@@ -32,7 +32,7 @@ use tungstenite::protocol::WebSocketConfig;
 
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Message, StopReason};
 use crate::outbox::{Outbox, to_public};
 use crate::shared::{Command, Shared, State};
@@ -121,6 +121,10 @@ impl IoLoop {
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic".into());
                 log::error!("wsbeat I/O thread panicked: {what}");
+                self.emit(Event::Error {
+                    kind: ErrorKind::Internal,
+                    message: format!("internal error (the I/O thread panicked): {what}"),
+                });
                 StopReason::Internal(what)
             }
         };
@@ -140,6 +144,10 @@ impl IoLoop {
             }
             self.shared.set_state(State::Connecting);
             self.emit(Event::Connecting { attempt });
+            #[cfg(test)]
+            if self.cfg.headers.iter().any(|(k, _)| k == TEST_PANIC_HEADER) {
+                panic!("injected by a test");
+            }
             let failure = match self.connect(attempt) {
                 Err(Abort::Close) => return StopReason::Closed,
                 Err(Abort::Failed(f)) => f,
@@ -195,3 +203,11 @@ impl IoLoop {
         self.emit(Event::Stopped { reason, unsent });
     }
 }
+
+/// Unit tests reach the path that reports `ErrorKind::Internal` by asking for a panic with
+/// this request header (never sent: the lifecycle panics before connecting).
+#[cfg(test)]
+pub(crate) const TEST_PANIC_HEADER: &str = "x-wsbeat-test-panic";
+
+#[cfg(test)]
+mod tests;

@@ -186,6 +186,8 @@ impl IoLoop {
                     .missed_heartbeats
                     .fetch_add(1, Ordering::Relaxed);
                 log::warn!("no heartbeat reply: peer silent for {silent_for:?}; dropping");
+                // Reported as its own event, not as `Error { kind: HeartbeatTimeout }` (that
+                // kind is reserved, see `ErrorKind::HeartbeatTimeout`).
                 self.emit(Event::HeartbeatTimeout { silent_for });
                 // Abort, do not close: with a plain close the kernel keeps retransmitting
                 // what we wrote into the dead path, and once the path heals the server gets

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crossbeam_channel::{Select, Sender, TrySendError};
 
 use super::IoLoop;
+use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::shared::Command;
 
@@ -73,9 +74,28 @@ impl IoLoop {
     }
 }
 
-/// Run the callback on `ev`. A panic is caught and the client continues.
+/// Run the callback on `ev`. A panic is caught and the client continues; the callback is
+/// then told with `Error { kind: Callback }`, unless the event was itself that report (no
+/// loop) or `Stopped` (nothing follows `Stopped`).
 fn deliver_to_callback(cb: &mut Box<dyn FnMut(Event) + Send + 'static>, ev: Event) {
-    if catch_unwind(AssertUnwindSafe(|| cb(ev))).is_err() {
-        log::error!("the event callback panicked; the client continues");
+    let name = ev.name();
+    let report_again = !matches!(
+        ev,
+        Event::Stopped { .. }
+            | Event::Error {
+                kind: ErrorKind::Callback,
+                ..
+            }
+    );
+    if catch_unwind(AssertUnwindSafe(|| cb(ev))).is_ok() {
+        return;
+    }
+    log::error!("the event callback panicked on the {name} event; the client continues");
+    if report_again {
+        let report = Event::Error {
+            kind: ErrorKind::Callback,
+            message: format!("the event callback panicked on the {name} event; it was caught"),
+        };
+        deliver_to_callback(cb, report);
     }
 }
