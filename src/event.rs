@@ -46,6 +46,7 @@ impl Message {
 
 /// Who ended a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseInitiator {
     /// The server sent a close frame.
     Remote,
@@ -53,6 +54,17 @@ pub enum CloseInitiator {
     Local,
     /// Nobody closed cleanly: an I/O error, a protocol error or a heartbeat timeout dropped it.
     Abnormal,
+}
+
+impl CloseInitiator {
+    /// A short stable name, as used in logs and the CLI's JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseInitiator::Remote => "remote",
+            CloseInitiator::Local => "local",
+            CloseInitiator::Abnormal => "abnormal",
+        }
+    }
 }
 
 /// Why the client stopped for good ([`Event::Stopped`]).

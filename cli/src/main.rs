@@ -578,11 +578,7 @@ fn event_json(ev: &Event) -> Value {
 }
 
 fn initiator_name(i: CloseInitiator) -> &'static str {
-    match i {
-        CloseInitiator::Remote => "remote",
-        CloseInitiator::Local => "local",
-        CloseInitiator::Abnormal => "abnormal",
-    }
+    i.as_str()
 }
 
 /// Orders the keys of an event object: `event` first, `ts` last (serde_json sorts otherwise).

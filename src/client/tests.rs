@@ -9,6 +9,8 @@ fn public_types_are_send_sync() {
     assert_send_sync::<Stats>();
     assert_send_sync::<Event>();
     assert_send_sync::<Error>();
+    assert_send_sync::<crate::Events>();
+    assert_send_sync::<State>();
 }
 
 /// A sender blocked in `send_text_wait` (known to sleep: it is registered in the gauge)
