@@ -10,9 +10,10 @@ use crossbeam_channel::Sender;
 
 use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
 use crate::error::Error;
-use crate::event::{Event, Message};
+use crate::event::Event;
 use crate::events::Events;
 use crate::io_loop::{IoLoop, Sink, send_direct};
+use crate::message::Message;
 use crate::outbox::{Refused, to_public};
 use crate::shared::{Command, Shared, State, WAKE};
 use crate::stats::Stats;

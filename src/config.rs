@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::Error;
-use crate::event::Message;
+use crate::message::Message;
 use crate::tls::TlsOptions;
 
 /// Builds a heartbeat message (custom heartbeat mode).

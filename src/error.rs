@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::event::Message;
+use crate::message::Message;
 
 /// An error returned by a call on the Rust API ([`crate::ClientBuilder::connect`],
 /// [`crate::Handle::send_text`], ...).

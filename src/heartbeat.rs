@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Heartbeat, HeartbeatMode};
-use crate::event::Message;
+use crate::message::Message;
 
 /// What the I/O loop must do now.
 #[derive(Debug, PartialEq)]

@@ -51,6 +51,7 @@ mod event;
 mod events;
 mod heartbeat;
 mod io_loop;
+mod message;
 mod outbox;
 mod redact;
 mod shared;
@@ -63,9 +64,10 @@ pub use config::{
     PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
 };
 pub use error::{Error, ErrorKind};
-pub use event::{CloseInitiator, Event, Message, StopReason};
+pub use event::{CloseInitiator, Event, StopReason};
 pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
+pub use message::Message;
 pub use redact::{may_carry_secrets, redact_url};
 pub use shared::State;
 pub use stats::Stats;

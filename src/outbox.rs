@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tungstenite::Message as WsMessage;
 
-use crate::event::Message;
+use crate::message::Message;
 
 /// Why the gauge refused room; the sender turns it into its `Error` (handing the message
 /// back with `OutboxFull`).
