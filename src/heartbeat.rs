@@ -152,7 +152,13 @@ impl HeartbeatState {
         }
         self.seq += 1;
         self.outstanding = Some((self.seq, now));
-        self.dead_at = Some(now + self.config.timeout);
+        // Dead after `timeout` without an answer, but never sooner than interval + timeout
+        // of silence: a heartbeat sent early (to confirm writes) does not shorten the budget
+        // a slow link gets between two proofs of life.
+        self.dead_at = Some(
+            (now + self.config.timeout)
+                .max(self.last_heard + self.config.interval + self.config.timeout),
+        );
         Due::Send(match &self.config.mode {
             HeartbeatMode::Ping => Outgoing::Ping(self.seq.to_be_bytes().to_vec()),
             HeartbeatMode::SeedJson => Outgoing::Message(seed_heartbeat_message()),

@@ -56,6 +56,7 @@ mod outbox;
 mod redact;
 mod shared;
 mod stats;
+mod tcp;
 mod tls;
 
 pub use client::{Client, ClientBuilder, EventCallback, Handle};

@@ -19,10 +19,20 @@ use wsbeat_testkit::{Events, MARGIN, ms, serial};
 
 const INTERVAL: Duration = Duration::from_millis(200);
 const TIMEOUT: Duration = Duration::from_millis(150);
+/// Uploads: the last bytes of an upload drain with nothing left to watch (up to
+/// `TCP_NOTSENT_LOWAT` + the path's buffers, ~32 KB here: 0.25 s at 128 KB/s, see `tcp.rs`),
+/// so these tests give the heartbeat a 500 ms budget; the uploads take 4 s.
+const UP_INTERVAL: Duration = Duration::from_millis(300);
+const UP_TIMEOUT: Duration = Duration::from_millis(200);
+const UP_RATE: usize = 128 << 10;
 
 fn client(url: &str) -> (Client, Events) {
+    client_with(url, INTERVAL, TIMEOUT)
+}
+
+fn client_with(url: &str, interval: Duration, timeout: Duration) -> (Client, Events) {
     let client = Client::builder(url)
-        .heartbeat(Heartbeat::ping(INTERVAL, TIMEOUT))
+        .heartbeat(Heartbeat::ping(interval, timeout))
         .reconnect(Reconnect::disabled())
         .max_message_size(4 << 20)
         .connect()
@@ -115,31 +125,31 @@ fn a_message_in_slow_fragments_is_received_without_a_false_dead_peer() {
     drop(client);
 }
 
-/// A proxy forwarding 64 KB/s towards the server with small socket buffers, so the upload
-/// pushes back on the client after a few KB instead of disappearing into loopback buffers.
+/// A proxy forwarding [`UP_RATE`] towards the server with small socket buffers, so the upload
+/// pushes back on the client after a few KB instead of disappearing into loopback buffers
+/// (a slow reader behind a small window, as on a real weak link).
 fn slow_uplink(server: &EchoServer) -> FaultProxy {
-    let proxy = FaultProxy::start(server.local_addr()).unwrap();
-    proxy.socket_buffers(16 << 10);
-    proxy.throttle_up(64 << 10);
+    let proxy = FaultProxy::start_with_buffers(server.local_addr(), 8 << 10).unwrap();
+    proxy.throttle_up(UP_RATE);
     proxy
 }
 
-/// A 192 KiB upload at 64 KB/s (~3 s) and its echo: heartbeat answers wait behind the
+/// A 512 KiB upload at 128 KB/s (~4 s) and its echo: heartbeat answers wait behind the
 /// upload, but the socket keeps accepting our bytes, which proves the peer alive.
 #[test]
 fn a_large_upload_on_a_slow_link_is_not_a_dead_peer() {
     let _g = serial();
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let proxy = slow_uplink(&server);
-    let (client, mut ev) = client(&proxy.url());
+    let (client, mut ev) = client_with(&proxy.url(), UP_INTERVAL, UP_TIMEOUT);
     ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
-    let payload = pattern(192 << 10);
+    let payload = pattern(512 << 10);
     let started = Instant::now();
     client.send_binary(payload.clone()).unwrap();
     let echo = expect_binary(&mut ev, payload.len(), ms(30_000));
     assert!(echo == payload, "echo corrupted");
     assert!(
-        started.elapsed() > (INTERVAL + TIMEOUT) * 2,
+        started.elapsed() > (UP_INTERVAL + UP_TIMEOUT) * 4,
         "the upload must outlast the silence budget for this test to mean anything \
          (took {:?})",
         started.elapsed()
@@ -157,7 +167,7 @@ fn a_path_that_stalls_during_a_large_upload_is_still_detected_in_time() {
     let _g = serial();
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let proxy = slow_uplink(&server);
-    let (client, mut ev) = client(&proxy.url());
+    let (client, mut ev) = client_with(&proxy.url(), UP_INTERVAL, UP_TIMEOUT);
     ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
     let forwarded_at_open = proxy.forwarded();
     let payload = pattern(512 << 10);
@@ -173,9 +183,9 @@ fn a_path_that_stalls_during_a_large_upload_is_still_detected_in_time() {
     let (at, _) = ev.wait(ms(10_000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
     let took = at - stalled;
     assert!(
-        took <= INTERVAL + TIMEOUT + MARGIN,
+        took <= UP_INTERVAL + UP_TIMEOUT + MARGIN,
         "a stalled path was detected after {took:?} (bound {:?})",
-        INTERVAL + TIMEOUT + MARGIN
+        UP_INTERVAL + UP_TIMEOUT + MARGIN
     );
     let (_, stopped) = ev.wait(ms(5000), |e| matches!(e, Event::Stopped { .. }));
     let mut reported: Vec<Message> = Vec::new();

@@ -133,6 +133,11 @@ impl IoLoop {
         let answered = self.write_and_flush(c)?;
         let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
         let now = Instant::now();
+        // The liveness rule (`tcp.rs`): any byte read, or our backed-up output draining, since
+        // the last turn proves the peer alive, complete messages or not.
+        if c.ws.get_mut().take_progress().any() {
+            c.hb.heard(now);
+        }
         match c.closing {
             Some(at) if now >= at => {
                 log::info!("close handshake timed out; dropping the connection");
@@ -194,7 +199,7 @@ impl IoLoop {
                 // what we wrote into the dead path, and once the path heals the server gets
                 // it late, after what the next connection already delivered (out of order).
                 // SO_LINGER 0 discards it and resets.
-                c.ws.get_ref().reset_on_close();
+                c.ws.get_mut().reset_on_close();
                 let f = Failure::abnormal("heartbeat timeout", c.inflight.take());
                 Err(End::Lost(f))
             }

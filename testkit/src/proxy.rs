@@ -76,7 +76,26 @@ impl std::fmt::Debug for FaultProxy {
 impl FaultProxy {
     /// Listen on an ephemeral port of 127.0.0.1 and forward to `upstream`.
     pub fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Self::start_listener(upstream, TcpListener::bind("127.0.0.1:0")?)
+    }
+
+    /// Like [`FaultProxy::start`], with receive and send buffers of `bytes` on the proxy's
+    /// sockets, set before the handshake so that the advertised TCP window is small too: a
+    /// slow link then pushes back on the client after about `bytes`, instead of after
+    /// hundreds of KB of loopback buffering.
+    pub fn start_with_buffers(upstream: SocketAddr, bytes: usize) -> io::Result<FaultProxy> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_recv_buffer_size(bytes)?;
+        s.set_send_buffer_size(bytes)?;
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        s.listen(64)?;
+        let p = Self::start_listener(upstream, s.into())?;
+        p.ctl.socket_buffers.store(bytes, Ordering::SeqCst);
+        Ok(p)
+    }
+
+    fn start_listener(upstream: SocketAddr, listener: TcpListener) -> io::Result<FaultProxy> {
         let addr = listener.local_addr()?;
         let mut p = FaultProxy {
             addr,
@@ -144,13 +163,6 @@ impl FaultProxy {
     /// Stop (true) or resume (false) reading in both directions. Nothing is dropped.
     pub fn stall(&self, on: bool) {
         self.ctl.stalled.store(on, Ordering::SeqCst);
-    }
-
-    /// Give the proxy's two sockets of every *new* connection receive and send buffers of
-    /// `bytes` (0: the kernel's autotuned default), so that a slow link pushes back on the
-    /// sender after `bytes` instead of after megabytes of loopback buffering.
-    pub fn socket_buffers(&self, bytes: usize) {
-        self.ctl.socket_buffers.store(bytes, Ordering::SeqCst);
     }
 
     /// Cut every current connection with FIN (both sides see an orderly end of stream).
