@@ -295,8 +295,9 @@ mod tests {
         assert_eq!(h.seq(), 1);
         assert_eq!(
             h.next_deadline(ack_at),
-            Some(t0 + ms(110)),
-            "now waiting for the answer"
+            Some(t0 + ms(190)),
+            "now waiting for the answer: `timeout` after it was sent, but never less than \
+             interval + timeout after the peer was last heard (t0 + 40 ms)"
         );
         h.heard(t0 + ms(70));
         assert_eq!(h.on_pong(&p, t0 + ms(70)).map(|a| a.seq), Some(1));

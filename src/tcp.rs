@@ -99,11 +99,9 @@ impl Write for Tcp {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let r = self.sock.write(buf);
         match &r {
-            Ok(n) if *n > 0 => {
-                if self.refused {
-                    self.progress.drained = true;
-                    self.refused = false;
-                }
+            Ok(n) if *n > 0 && self.refused => {
+                self.progress.drained = true;
+                self.refused = false;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.refused = true,
             _ => {}

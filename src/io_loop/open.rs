@@ -61,7 +61,9 @@ impl IoLoop {
         let limits = &self.cfg.limits;
         let inflight = Unconfirmed::new(
             hb.is_enabled(),
-            limits.outbox_max_messages * WINDOW_MESSAGES_PER_OUTBOX,
+            limits
+                .outbox_max_messages
+                .saturating_mul(WINDOW_MESSAGES_PER_OUTBOX),
             limits.outbox_max_bytes,
         );
         *self.shared.lock_conn() = Some(Conn::new(ws, hb, inflight));
