@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
-use crate::shared::State;
+use crate::shared::{Command, State};
 use crate::tls::{Stream, classify_io};
 
 /// Messages read per wake-up before commands and timers get a turn.
@@ -251,6 +251,34 @@ impl IoLoop {
         }
     }
 
+    /// Before a close we send because of the peer's error: take the sends already queued
+    /// (stopping at the first close or reconnect request, which stays pending) and write
+    /// them after the outbox, best effort. Written messages are tracked as unconfirmed (the
+    /// `Closed` event returns them); the rest stays in the outbox for the next connection.
+    fn write_queued_before_close(&mut self, c: &mut Conn) {
+        while let Some(cmd) = self.pending.pop_front().or_else(|| self.rx.try_recv().ok()) {
+            if !matches!(cmd, Command::Send(..)) {
+                self.pending.push_front(cmd);
+                break;
+            }
+            self.on_command(cmd, Phase::Open(c));
+        }
+        let now = Instant::now();
+        while let Some(m) = self.outbox.pop_front() {
+            let len = m.len();
+            match c.write_message(&self.shared.counters, m, now) {
+                Wrote::Yes => self.shared.gauge.release(len),
+                Wrote::Full(m) | Wrote::Failed(m, _) => {
+                    self.outbox.push_front(m);
+                    break;
+                }
+            }
+        }
+        if c.ws.flush().is_ok() {
+            c.inflight.flushed();
+        }
+    }
+
     /// Read up to a batch of frames. Ok(true): more may be buffered.
     fn read_batch(&mut self, c: &mut Conn) -> Result<bool, End> {
         for _ in 0..READ_BATCH {
@@ -375,6 +403,12 @@ impl IoLoop {
             other => (ErrorKind::Io, other.to_string(), 1006),
         };
         if code != 1006 {
+            // What is already queued (typically the callback's replies to the messages read
+            // just before the bad frame) still goes out, before our close: the protocol
+            // allows data frames until we send a close frame.
+            if c.closing.is_none() {
+                self.write_queued_before_close(c);
+            }
             // Tell the server why, best effort: it is not waited for.
             let _ = c.ws.close(Some(CloseFrame {
                 code: CloseCode::from(code),
