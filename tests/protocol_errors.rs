@@ -10,10 +10,13 @@ use wsbeat::{Client, Event, Heartbeat, Reconnect};
 use wsbeat_testkit::hostile::{Hostile, frame_bytes};
 use wsbeat_testkit::{ms, serial};
 
+/// Frames the server read: (opcode, unmasked payload).
+type Frames = Arc<Mutex<Vec<(u8, Vec<u8>)>>>;
+
 #[test]
 fn a_reply_queued_before_a_protocol_error_is_written_before_the_close() {
     let _g = serial();
-    let seen: Arc<Mutex<Vec<(u8, Vec<u8>)>>> = Arc::default();
+    let seen: Frames = Arc::default();
     let record = seen.clone();
     let server = Hostile::start(move |mut p| {
         if p.index > 0 || p.accept_ws().is_err() {
