@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
 use crate::error::Error;
 use crate::event::Event;
-use crate::events::Events;
+use crate::events::{Events, Overflow};
 use crate::io_loop::{IoLoop, Sink, send_direct};
 use crate::message::Message;
 use crate::outbox::{Refused, to_public};
@@ -522,7 +522,11 @@ impl ClientBuilder {
             }
             None => {
                 let (etx, erx) = crossbeam_channel::bounded(config.limits.event_capacity);
-                (Sink::Channel(etx), Some(Events::new(erx)))
+                let overflow = Arc::new(Overflow::default());
+                (
+                    Sink::Channel(etx, overflow.clone()),
+                    Some(Events::new(erx, overflow)),
+                )
             }
         };
         let io = IoLoop::new(config, shared, (tx, rx), sink, poll)?;
