@@ -33,6 +33,21 @@
 #define WS_MAX_DURATION_MS (((7 * 24) * 3600) * 1000)
 
 /**
+ * The largest `ws_config_set_max_message_size` (1 GiB).
+ */
+#define WS_MAX_MESSAGE_SIZE (1 << 30)
+
+/**
+ * The largest message bound of `ws_config_set_outbox_limits` (2^24 messages).
+ */
+#define WS_MAX_OUTBOX_MESSAGES (1 << 24)
+
+/**
+ * The largest `ws_config_set_event_capacity` (65536 events; the queue is allocated up front).
+ */
+#define WS_MAX_EVENT_CAPACITY (1 << 16)
+
+/**
  * The result of a `ws_` call. `WS_OK` (0) is success; every other value is a failure whose
  * details `ws_last_error()` gives on the same thread.
  *
@@ -947,7 +962,8 @@ ws_result ws_config_set_retry_certificate_errors(struct ws_config *config, bool 
 
 /**
  * Bound the outbox (messages accepted by `ws_send` but not yet written): at most
- * `max_messages` messages and `max_bytes` payload bytes, both > 0. A send beyond either bound
+ * `max_messages` messages (1..=`WS_MAX_OUTBOX_MESSAGES`) and `max_bytes` payload bytes
+ * (1..=16 GiB on 64-bit systems, 1 GiB on 32-bit ones). A send beyond either bound
  * fails with `WS_ERR_OUTBOX_FULL` (`ws_send_wait` waits for room first). An empty outbox
  * takes one message of any size up to the maximum message size. Defaults to 4096 and
  * 67108864 (64 MiB).
@@ -959,13 +975,14 @@ ws_result ws_config_set_outbox_limits(struct ws_config *config,
                                       size_t max_bytes);
 
 /**
- * The largest message accepted in either direction, in bytes (> 0). Larger sends fail with
+ * The largest message accepted in either direction, in bytes (1..=`WS_MAX_MESSAGE_SIZE`). Larger sends fail with
  * `WS_ERR_MESSAGE_TOO_LARGE`; larger incoming messages drop the connection. Defaults to
  * 16777216 (16 MiB).
  *
  * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
  */
-ws_result ws_config_set_max_message_size(struct ws_config *config, size_t bytes);
+ws_result ws_config_set_max_message_size(struct ws_config *config,
+                                         size_t bytes);
 
 /**
  * Bound on one connection attempt (DNS, TCP, TLS and WebSocket handshake), in milliseconds
@@ -984,7 +1001,8 @@ ws_result ws_config_set_connect_timeout(struct ws_config *config, uint64_t timeo
 ws_result ws_config_set_close_timeout(struct ws_config *config, uint64_t timeout_ms);
 
 /**
- * Pull mode only: how many events may wait for `ws_next_event` (> 0). When the queue is
+ * Pull mode only: how many events may wait for `ws_next_event` (1..=`WS_MAX_EVENT_CAPACITY`;
+ * the queue is allocated up front). When the queue is
  * full the client stops reading from the socket until the host catches up (nothing is
  * dropped). Defaults to 256.
  *

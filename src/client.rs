@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
 use crate::error::Error;
 use crate::event::Event;
-use crate::events::Events;
+use crate::events::{Events, Overflow};
 use crate::io_loop::{IoLoop, Sink, send_direct};
 use crate::message::Message;
 use crate::outbox::{Refused, to_public};
@@ -436,26 +436,30 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest message accepted in either direction, in bytes. Defaults to 16 MiB.
+    /// Largest message accepted in either direction, in bytes: 1..=[`MAX_MESSAGE_SIZE`](crate::MAX_MESSAGE_SIZE)
+    /// (checked by [`connect`](Self::connect)). Defaults to 16 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.limits.max_message_size = bytes;
         self
     }
 
-    /// Outbox bound: messages and bytes queued but not yet written. Defaults to 4096 and 64 MiB.
+    /// Outbox bound: messages and bytes queued but not yet written:
+    /// 1..=[`MAX_OUTBOX_MESSAGES`](crate::MAX_OUTBOX_MESSAGES) and 1..=[`MAX_OUTBOX_BYTES`](crate::MAX_OUTBOX_BYTES).
+    /// Defaults to 4096 and 64 MiB.
     pub fn outbox_limit(mut self, messages: usize, bytes: usize) -> Self {
         self.limits.outbox_max_messages = messages;
         self.limits.outbox_max_bytes = bytes;
         self
     }
 
-    /// Bound on DNS + TCP + TLS + WebSocket handshake of one attempt. Defaults to 10 s.
+    /// Bound on DNS + TCP + TLS + WebSocket handshake of one attempt: 1 ms..=[`MAX_DURATION`](crate::MAX_DURATION).
+    /// Defaults to 10 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.limits.connect_timeout = d;
         self
     }
 
-    /// Bound on the close handshake. Defaults to 2 s.
+    /// Bound on the close handshake: 1 ms..=[`MAX_DURATION`](crate::MAX_DURATION). Defaults to 2 s.
     pub fn close_timeout(mut self, d: Duration) -> Self {
         self.limits.close_timeout = d;
         self
@@ -463,7 +467,8 @@ impl ClientBuilder {
 
     /// Capacity of the event channel (channel mode). When it is full the I/O thread stops
     /// reading from the socket until the consumer catches up (TCP flow control pushes back on
-    /// the server): memory stays bounded, nothing is dropped. Defaults to 256 (the slots are allocated up front).
+    /// the server): memory stays bounded, nothing is dropped. 1..=[`MAX_EVENT_CAPACITY`](crate::MAX_EVENT_CAPACITY);
+    /// defaults to 256 (the slots are allocated up front, after the range is checked).
     pub fn event_capacity(mut self, n: usize) -> Self {
         self.limits.event_capacity = n;
         self
@@ -517,7 +522,11 @@ impl ClientBuilder {
             }
             None => {
                 let (etx, erx) = crossbeam_channel::bounded(config.limits.event_capacity);
-                (Sink::Channel(etx), Some(Events::new(erx)))
+                let overflow = Arc::new(Overflow::default());
+                (
+                    Sink::Channel(etx, overflow.clone()),
+                    Some(Events::new(erx, overflow)),
+                )
             }
         };
         let io = IoLoop::new(config, shared, (tx, rx), sink, poll)?;

@@ -20,6 +20,43 @@ pub type CloseCodePredicate = Arc<dyn Fn(u16) -> bool + Send + Sync>;
 /// Called on the I/O thread before each connection attempt; may change the URL and headers.
 pub type BeforeConnectFn = Arc<dyn Fn(&mut ConnectRequest) + Send + Sync>;
 
+/// The longest duration any option takes (7 days, the C ABI's `WS_MAX_DURATION_MS`): every
+/// deadline computed from it stays far from `Instant`'s limits.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The largest `max_message_size`: 1 GiB.
+pub const MAX_MESSAGE_SIZE: usize = 1 << 30;
+/// The largest outbox message bound: 2^24 messages (the unconfirmed window, 4x this, stays
+/// far from overflowing).
+pub const MAX_OUTBOX_MESSAGES: usize = 1 << 24;
+/// The largest outbox byte bound: 16 GiB on 64-bit targets, 1 GiB on 32-bit ones.
+pub const MAX_OUTBOX_BYTES: usize = if usize::BITS >= 64 {
+    (1u64 << 34) as usize
+} else {
+    1 << 30
+};
+/// The largest event channel capacity: 65,536 events (its slots are allocated up front, ~70 B
+/// each: ~4.5 MiB at this bound).
+pub const MAX_EVENT_CAPACITY: usize = 1 << 16;
+/// The largest reconnect backoff factor.
+pub const MAX_BACKOFF_FACTOR: f64 = 1000.0;
+
+/// `value` must be within `lo..=hi`; the error names the option and the range.
+fn in_range<T: PartialOrd + std::fmt::Debug>(
+    what: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), Error> {
+    if value < lo || value > hi {
+        return Err(Error::InvalidConfig(format!(
+            "{what} = {value:?} is out of range ({lo:?}..={hi:?})"
+        )));
+    }
+    Ok(())
+}
+
+const MS: Duration = Duration::from_millis(1);
+
 /// How the client proves the peer is alive.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -128,14 +165,8 @@ impl Heartbeat {
         if matches!(self.mode, HeartbeatMode::Off) {
             return Ok(());
         }
-        if self.interval.is_zero() {
-            return Err(Error::InvalidConfig(
-                "heartbeat interval must be > 0".into(),
-            ));
-        }
-        if self.timeout.is_zero() {
-            return Err(Error::InvalidConfig("heartbeat timeout must be > 0".into()));
-        }
+        in_range("heartbeat interval", self.interval, MS, MAX_DURATION)?;
+        in_range("heartbeat timeout", self.timeout, MS, MAX_DURATION)?;
         if self.timeout >= self.interval {
             return Err(Error::InvalidConfig(format!(
                 "heartbeat timeout ({:?}) must be shorter than the interval ({:?})",
@@ -311,18 +342,30 @@ impl Reconnect {
         if !self.enabled {
             return Ok(());
         }
-        if self.initial.is_zero() {
-            return Err(Error::InvalidConfig(
-                "reconnect initial delay must be > 0".into(),
-            ));
-        }
+        in_range("reconnect initial delay", self.initial, MS, MAX_DURATION)?;
+        in_range("reconnect max delay", self.max, MS, MAX_DURATION)?;
+        in_range(
+            "reconnect min uptime",
+            self.min_uptime,
+            Duration::ZERO,
+            MAX_DURATION,
+        )?;
+        in_range(
+            "reconnect retry-after cap",
+            self.retry_after_cap,
+            Duration::ZERO,
+            MAX_DURATION,
+        )?;
         if self.max < self.initial {
             return Err(Error::InvalidConfig(
                 "reconnect max delay must be >= the initial delay".into(),
             ));
         }
-        if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(Error::InvalidConfig("reconnect factor must be >= 1".into()));
+        if !(self.factor.is_finite() && (1.0..=MAX_BACKOFF_FACTOR).contains(&self.factor)) {
+            return Err(Error::InvalidConfig(format!(
+                "reconnect factor = {} is out of range (1..={MAX_BACKOFF_FACTOR})",
+                self.factor
+            )));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
             return Err(Error::InvalidConfig(
@@ -495,23 +538,17 @@ impl Config {
         self.heartbeat.validate()?;
         self.reconnect.validate()?;
         let l = &self.limits;
-        if l.max_message_size == 0 {
-            return Err(Error::InvalidConfig("max_message_size must be > 0".into()));
-        }
-        if l.outbox_max_messages == 0 || l.outbox_max_bytes == 0 {
-            return Err(Error::InvalidConfig("outbox limits must be > 0".into()));
-        }
-        if l.connect_timeout.is_zero() {
-            return Err(Error::InvalidConfig("connect_timeout must be > 0".into()));
-        }
-        if l.close_timeout.is_zero() {
-            return Err(Error::InvalidConfig("close_timeout must be > 0".into()));
-        }
-        if l.event_capacity == 0 {
-            return Err(Error::InvalidConfig(
-                "event channel capacity must be > 0".into(),
-            ));
-        }
+        in_range("max_message_size", l.max_message_size, 1, MAX_MESSAGE_SIZE)?;
+        in_range(
+            "outbox message limit",
+            l.outbox_max_messages,
+            1,
+            MAX_OUTBOX_MESSAGES,
+        )?;
+        in_range("outbox byte limit", l.outbox_max_bytes, 1, MAX_OUTBOX_BYTES)?;
+        in_range("connect_timeout", l.connect_timeout, MS, MAX_DURATION)?;
+        in_range("close_timeout", l.close_timeout, MS, MAX_DURATION)?;
+        in_range("event_capacity", l.event_capacity, 1, MAX_EVENT_CAPACITY)?;
         for (k, v) in &self.headers {
             check_header(k, v)?;
         }

@@ -1,11 +1,41 @@
 //! [`Events`]: the receiving end of a client's event channel (channel mode).
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use crate::event::Event;
+
+/// Events that found the bounded channel full once the user had asked to close: the client's
+/// last events ([`Event::Closed`], [`Event::Stopped`] with its unsent messages) and whatever the
+/// close handshake read. The I/O thread does not wait for room then (`close()` returns within
+/// its bound, also when called from the thread that should be reading), and the consumer
+/// takes these after the channel, in order, once the I/O thread has finished: nothing is
+/// dropped. Bounded: the I/O thread spills here only while closing, and stops reading once
+/// the close budget runs out.
+#[derive(Debug, Default)]
+pub(crate) struct Overflow(Mutex<VecDeque<Event>>);
+
+impl Overflow {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn push(&self, ev: Event) {
+        self.lock().push_back(ev);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn pop(&self) -> Option<Event> {
+        self.lock().pop_front()
+    }
+}
 
 /// The events of a [`crate::Client`] in channel mode, from [`crate::Client::events`].
 ///
@@ -15,6 +45,11 @@ use crate::event::Event;
 /// (each event goes to one of them). Once the client has stopped and every event (the last
 /// is [`Event::Stopped`]) was taken, the receive calls return their `Disconnected` error and
 /// iteration ends.
+///
+/// After `close()`, events that find the channel full are kept aside instead of making the
+/// I/O thread wait, and come after the channel's once the client has stopped: the last
+/// `Closed` and the `Stopped` event (with its unsent messages) always arrive, whatever the
+/// consumer did, and `close()` still returns within its bound.
 ///
 /// ```no_run
 /// # fn f(client: wsbeat::Client) {
@@ -31,12 +66,13 @@ use crate::event::Event;
 #[derive(Clone)]
 pub struct Events {
     rx: Receiver<Event>,
+    overflow: Arc<Overflow>,
 }
 
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Events")
-            .field("queued", &self.rx.len())
+            .field("queued", &self.len())
             .finish()
     }
 }
@@ -92,21 +128,27 @@ impl std::error::Error for RecvTimeoutError {}
 impl std::error::Error for TryRecvError {}
 
 impl Events {
-    pub(crate) fn new(rx: Receiver<Event>) -> Self {
-        Events { rx }
+    pub(crate) fn new(rx: Receiver<Event>, overflow: Arc<Overflow>) -> Self {
+        Events { rx, overflow }
     }
 
     /// Wait for the next event.
     pub fn recv(&self) -> Result<Event, RecvError> {
-        self.rx.recv().map_err(|_| RecvError)
+        // The channel disconnects when the I/O thread has finished: the overflow is complete.
+        self.rx
+            .recv()
+            .or_else(|_| self.overflow.pop().ok_or(RecvError))
     }
 
     /// Wait at most `timeout` for the next event.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => RecvTimeoutError::Timeout,
-            crossbeam_channel::RecvTimeoutError::Disconnected => RecvTimeoutError::Disconnected,
-        })
+        match self.rx.recv_timeout(timeout) {
+            Ok(ev) => Ok(ev),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(RecvTimeoutError::Timeout),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                self.overflow.pop().ok_or(RecvTimeoutError::Disconnected)
+            }
+        }
     }
 
     /// Wait until `deadline` at most for the next event.
@@ -116,31 +158,34 @@ impl Events {
 
     /// The next event if one is waiting, without blocking.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
-        self.rx.try_recv().map_err(|e| match e {
-            crossbeam_channel::TryRecvError::Empty => TryRecvError::Empty,
-            crossbeam_channel::TryRecvError::Disconnected => TryRecvError::Disconnected,
-        })
+        match self.rx.try_recv() {
+            Ok(ev) => Ok(ev),
+            Err(crossbeam_channel::TryRecvError::Empty) => Err(TryRecvError::Empty),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                self.overflow.pop().ok_or(TryRecvError::Disconnected)
+            }
+        }
     }
 
     /// A blocking iterator over the events; ends once the client has stopped and every
     /// event was taken.
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.rx.iter()
+        std::iter::from_fn(|| self.recv().ok())
     }
 
     /// An iterator over the events waiting now, without blocking.
     pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.rx.try_iter()
+        std::iter::from_fn(|| self.try_recv().ok())
     }
 
-    /// The number of events waiting.
+    /// The number of events waiting (those kept aside while closing included).
     pub fn len(&self) -> usize {
-        self.rx.len()
+        self.rx.len() + self.overflow.len()
     }
 
     /// Whether no event is waiting.
     pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.len() == 0
     }
 }
 
@@ -150,6 +195,6 @@ impl Iterator for Events {
     /// The next event, waiting for it; `None` once the client has stopped and every event
     /// was taken.
     fn next(&mut self) -> Option<Event> {
-        self.rx.recv().ok()
+        self.recv().ok()
     }
 }

@@ -152,7 +152,13 @@ impl HeartbeatState {
         }
         self.seq += 1;
         self.outstanding = Some((self.seq, now));
-        self.dead_at = Some(now + self.config.timeout);
+        // Dead after `timeout` without an answer, but never sooner than interval + timeout
+        // of silence: a heartbeat sent early (to confirm writes) does not shorten the budget
+        // a slow link gets between two proofs of life.
+        self.dead_at = Some(
+            (now + self.config.timeout)
+                .max(self.last_heard + self.config.interval + self.config.timeout),
+        );
         Due::Send(match &self.config.mode {
             HeartbeatMode::Ping => Outgoing::Ping(self.seq.to_be_bytes().to_vec()),
             HeartbeatMode::SeedJson => Outgoing::Message(seed_heartbeat_message()),
@@ -289,8 +295,9 @@ mod tests {
         assert_eq!(h.seq(), 1);
         assert_eq!(
             h.next_deadline(ack_at),
-            Some(t0 + ms(110)),
-            "now waiting for the answer"
+            Some(t0 + ms(190)),
+            "now waiting for the answer: `timeout` after it was sent, but never less than \
+             interval + timeout after the peer was last heard (t0 + 40 ms)"
         );
         h.heard(t0 + ms(70));
         assert_eq!(h.on_pong(&p, t0 + ms(70)).map(|a| a.seq), Some(1));

@@ -56,12 +56,15 @@ mod outbox;
 mod redact;
 mod shared;
 mod stats;
+mod tcp;
 mod tls;
 
 pub use client::{Client, ClientBuilder, EventCallback, Handle};
 pub use config::{
-    BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
-    PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
+    BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode,
+    MAX_BACKOFF_FACTOR, MAX_DURATION, MAX_EVENT_CAPACITY, MAX_MESSAGE_SIZE, MAX_OUTBOX_BYTES,
+    MAX_OUTBOX_MESSAGES, MatcherFn, PayloadFn, Reconnect, check_header, check_url,
+    default_reconnect_on_close,
 };
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, StopReason};

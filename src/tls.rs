@@ -7,7 +7,7 @@ use std::path::Path;
 #[cfg(feature = "rustls")]
 use std::sync::Arc;
 
-use mio::net::TcpStream;
+use crate::tcp::{Progress, Tcp};
 
 use crate::error::{Error, ErrorKind};
 
@@ -177,9 +177,9 @@ impl TlsConnector {
 
 /// A connection's byte stream: plain TCP or TLS over TCP.
 pub(crate) enum Stream {
-    Plain(TcpStream),
+    Plain(Tcp),
     #[cfg(feature = "rustls")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Tcp>>),
     #[cfg(feature = "native-tls")]
     Native(Box<native_impl::NativeStream>),
 }
@@ -188,7 +188,7 @@ impl Stream {
     /// Wrap a connected socket; for TLS the handshake is driven by the first reads and writes.
     /// `host` is the URL's host: the name verified and sent as SNI.
     pub(crate) fn new(
-        tcp: TcpStream,
+        tcp: Tcp,
         tls: Option<(&TlsConnector, &str)>,
     ) -> Result<Stream, (ErrorKind, String)> {
         let Some((connector, host)) = tls else {
@@ -229,17 +229,26 @@ impl Stream {
 
     /// Make the coming close reset the connection (SO_LINGER 0): bytes still unsent are
     /// discarded instead of being retransmitted after wsbeat gave the connection up.
-    pub(crate) fn reset_on_close(&self) {
-        let tcp: Option<&TcpStream> = match self {
+    pub(crate) fn reset_on_close(&mut self) {
+        if let Some(tcp) = self.tcp_mut() {
+            let _ = socket2::SockRef::from(tcp.sock()).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
+    /// The socket under the TLS layer, if the stream still has one.
+    fn tcp_mut(&mut self) -> Option<&mut Tcp> {
+        match self {
             Stream::Plain(s) => Some(s),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => Some(&s.sock),
+            Stream::Tls(s) => Some(&mut s.sock),
             #[cfg(feature = "native-tls")]
-            Stream::Native(s) => s.tcp(),
-        };
-        if let Some(tcp) = tcp {
-            let _ = socket2::SockRef::from(tcp).set_linger(Some(std::time::Duration::ZERO));
+            Stream::Native(s) => s.tcp_mut(),
         }
+    }
+
+    /// The liveness evidence the socket gathered since the last call (see `tcp.rs`).
+    pub(crate) fn take_progress(&mut self) -> Progress {
+        self.tcp_mut().map(Tcp::take_progress).unwrap_or_default()
     }
 
     /// End the connection: a TLS close_notify (best effort, never waited for), then the socket
@@ -247,16 +256,16 @@ impl Stream {
     #[allow(clippy::infallible_destructuring_match)] // in builds without TLS
     pub(crate) fn shutdown(&mut self, registry: &mio::Registry) {
         let tcp = match self {
-            Stream::Plain(s) => s,
+            Stream::Plain(s) => s.sock_mut(),
             #[cfg(feature = "rustls")]
             Stream::Tls(s) => {
                 s.conn.send_close_notify();
                 let _ = s.conn.write_tls(&mut s.sock);
-                &mut s.sock
+                s.sock.sock_mut()
             }
             #[cfg(feature = "native-tls")]
             Stream::Native(s) => match s.shutdown() {
-                Some(tcp) => tcp,
+                Some(tcp) => tcp.sock_mut(),
                 None => return, // the handshake failed: the socket is gone already
             },
         };

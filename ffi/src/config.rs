@@ -11,6 +11,28 @@ use wsbeat::{Heartbeat, Reconnect, check_header};
 
 /// The largest duration any `ws_config_set_*` function accepts, in milliseconds (7 days).
 pub const WS_MAX_DURATION_MS: u64 = 7 * 24 * 3600 * 1000;
+/// The largest `ws_config_set_max_message_size` (1 GiB).
+pub const WS_MAX_MESSAGE_SIZE: usize = 1 << 30;
+/// The largest message bound of `ws_config_set_outbox_limits` (2^24 messages).
+pub const WS_MAX_OUTBOX_MESSAGES: usize = 1 << 24;
+/// The largest `ws_config_set_event_capacity` (65536 events; the queue is allocated up front).
+pub const WS_MAX_EVENT_CAPACITY: usize = 1 << 16;
+
+// The C names of the library's bounds must not drift from the Rust ones.
+const _: () = assert!(WS_MAX_MESSAGE_SIZE == wsbeat::MAX_MESSAGE_SIZE);
+const _: () = assert!(WS_MAX_OUTBOX_MESSAGES == wsbeat::MAX_OUTBOX_MESSAGES);
+const _: () = assert!(WS_MAX_EVENT_CAPACITY == wsbeat::MAX_EVENT_CAPACITY);
+const _: () = assert!(WS_MAX_DURATION_MS as u128 == wsbeat::MAX_DURATION.as_millis());
+
+/// `value` within `1..=max`, else `WS_ERR_INVALID_ARGUMENT` naming `what` and the range.
+fn count(value: usize, max: usize, what: &str) -> Result<usize, ws_result> {
+    if value == 0 || value > max {
+        return Err(invalid(format!(
+            "{what} = {value} is out of range (1..={max})"
+        )));
+    }
+    Ok(value)
+}
 
 /// How the client proves the peer is alive (`ws_config_set_heartbeat`'s `mode`).
 #[repr(u32)]
@@ -283,7 +305,8 @@ pub extern "C" fn ws_config_set_retry_certificate_errors(
 }
 
 /// Bound the outbox (messages accepted by `ws_send` but not yet written): at most
-/// `max_messages` messages and `max_bytes` payload bytes, both > 0. A send beyond either bound
+/// `max_messages` messages (1..=`WS_MAX_OUTBOX_MESSAGES`) and `max_bytes` payload bytes
+/// (1..=16 GiB on 64-bit systems, 1 GiB on 32-bit ones). A send beyond either bound
 /// fails with `WS_ERR_OUTBOX_FULL` (`ws_send_wait` waits for room first). An empty outbox
 /// takes one message of any size up to the maximum message size. Defaults to 4096 and
 /// 67108864 (64 MiB).
@@ -297,15 +320,22 @@ pub extern "C" fn ws_config_set_outbox_limits(
 ) -> ws_result {
     ffi_guard!({
         let config = try_arg!(borrow_mut(config), "config");
-        if max_messages == 0 || max_bytes == 0 {
-            return invalid("outbox limits must be > 0".into());
-        }
-        config.outbox = Some((max_messages, max_bytes));
+        let m = try_res!(count(
+            max_messages,
+            WS_MAX_OUTBOX_MESSAGES,
+            "outbox message limit"
+        ));
+        let b = try_res!(count(
+            max_bytes,
+            wsbeat::MAX_OUTBOX_BYTES,
+            "outbox byte limit"
+        ));
+        config.outbox = Some((m, b));
         ws_result::WS_OK
     })
 }
 
-/// The largest message accepted in either direction, in bytes (> 0). Larger sends fail with
+/// The largest message accepted in either direction, in bytes (1..=`WS_MAX_MESSAGE_SIZE`). Larger sends fail with
 /// `WS_ERR_MESSAGE_TOO_LARGE`; larger incoming messages drop the connection. Defaults to
 /// 16777216 (16 MiB).
 ///
@@ -317,10 +347,8 @@ pub extern "C" fn ws_config_set_max_message_size(
 ) -> ws_result {
     ffi_guard!({
         let config = try_arg!(borrow_mut(config), "config");
-        if bytes == 0 {
-            return invalid("max message size must be > 0".into());
-        }
-        config.max_message_size = Some(bytes);
+        let n = try_res!(count(bytes, WS_MAX_MESSAGE_SIZE, "max message size"));
+        config.max_message_size = Some(n);
         ws_result::WS_OK
     })
 }
@@ -357,7 +385,8 @@ pub extern "C" fn ws_config_set_close_timeout(
     })
 }
 
-/// Pull mode only: how many events may wait for `ws_next_event` (> 0). When the queue is
+/// Pull mode only: how many events may wait for `ws_next_event` (1..=`WS_MAX_EVENT_CAPACITY`;
+/// the queue is allocated up front). When the queue is
 /// full the client stops reading from the socket until the host catches up (nothing is
 /// dropped). Defaults to 256.
 ///
@@ -369,10 +398,8 @@ pub extern "C" fn ws_config_set_event_capacity(
 ) -> ws_result {
     ffi_guard!({
         let config = try_arg!(borrow_mut(config), "config");
-        if capacity == 0 {
-            return invalid("event capacity must be > 0".into());
-        }
-        config.event_capacity = Some(capacity);
+        let n = try_res!(count(capacity, WS_MAX_EVENT_CAPACITY, "event capacity"));
+        config.event_capacity = Some(n);
         ws_result::WS_OK
     })
 }

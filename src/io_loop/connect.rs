@@ -21,6 +21,7 @@ use crate::config::{ConnectRequest, check_header, check_parsed_url};
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::redact::redact_parsed;
+use crate::tcp::Tcp;
 use crate::tls::{Stream, classify_io};
 
 /// The poller token of the connection's socket.
@@ -48,7 +49,7 @@ impl IoLoop {
         let port = req.url.port_or_known_default().unwrap_or(80);
         let addrs = self.resolve(&req, port)?;
         let tcp = self.open_tcp(addrs, deadline)?;
-        let _ = tcp.set_nodelay(true);
+        let tcp = Tcp::new(tcp);
         let host = req
             .url
             .host_str()

@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
-use crate::shared::State;
+use crate::shared::{Command, State};
 use crate::tls::{Stream, classify_io};
 
 /// Messages read per wake-up before commands and timers get a turn.
@@ -61,7 +61,9 @@ impl IoLoop {
         let limits = &self.cfg.limits;
         let inflight = Unconfirmed::new(
             hb.is_enabled(),
-            limits.outbox_max_messages * WINDOW_MESSAGES_PER_OUTBOX,
+            limits
+                .outbox_max_messages
+                .saturating_mul(WINDOW_MESSAGES_PER_OUTBOX),
             limits.outbox_max_bytes,
         );
         *self.shared.lock_conn() = Some(Conn::new(ws, hb, inflight));
@@ -133,6 +135,11 @@ impl IoLoop {
         let answered = self.write_and_flush(c)?;
         let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
         let now = Instant::now();
+        // The liveness rule (`tcp.rs`): any byte read, or our backed-up output draining, since
+        // the last turn proves the peer alive, complete messages or not.
+        if c.ws.get_mut().take_progress().any() {
+            c.hb.heard(now);
+        }
         match c.closing {
             Some(at) if now >= at => {
                 log::info!("close handshake timed out; dropping the connection");
@@ -194,7 +201,7 @@ impl IoLoop {
                 // what we wrote into the dead path, and once the path heals the server gets
                 // it late, after what the next connection already delivered (out of order).
                 // SO_LINGER 0 discards it and resets.
-                c.ws.get_ref().reset_on_close();
+                c.ws.get_mut().reset_on_close();
                 let f = Failure::abnormal("heartbeat timeout", c.inflight.take());
                 Err(End::Lost(f))
             }
@@ -241,6 +248,34 @@ impl IoLoop {
                 Err(e) if would_block(&e) => return Ok(any), // woken when writable
                 Err(e) => return Err(self.lost_by_error(c, e)),
             }
+        }
+    }
+
+    /// Before a close we send because of the peer's error: take the sends already queued
+    /// (stopping at the first close or reconnect request, which stays pending) and write
+    /// them after the outbox, best effort. Written messages are tracked as unconfirmed (the
+    /// `Closed` event returns them); the rest stays in the outbox for the next connection.
+    fn write_queued_before_close(&mut self, c: &mut Conn) {
+        while let Some(cmd) = self.pending.pop_front().or_else(|| self.rx.try_recv().ok()) {
+            if !matches!(cmd, Command::Send(..)) {
+                self.pending.push_front(cmd);
+                break;
+            }
+            self.on_command(cmd, Phase::Open(c));
+        }
+        let now = Instant::now();
+        while let Some(m) = self.outbox.pop_front() {
+            let len = m.len();
+            match c.write_message(&self.shared.counters, m, now) {
+                Wrote::Yes => self.shared.gauge.release(len),
+                Wrote::Full(m) | Wrote::Failed(m, _) => {
+                    self.outbox.push_front(m);
+                    break;
+                }
+            }
+        }
+        if c.ws.flush().is_ok() {
+            c.inflight.flushed();
         }
     }
 
@@ -368,6 +403,12 @@ impl IoLoop {
             other => (ErrorKind::Io, other.to_string(), 1006),
         };
         if code != 1006 {
+            // What is already queued (typically the callback's replies to the messages read
+            // just before the bad frame) still goes out, before our close: the protocol
+            // allows data frames until we send a close frame.
+            if c.closing.is_none() {
+                self.write_queued_before_close(c);
+            }
             // Tell the server why, best effort: it is not waited for.
             let _ = c.ws.close(Some(CloseFrame {
                 code: CloseCode::from(code),

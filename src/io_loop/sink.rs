@@ -1,8 +1,11 @@
 //! Event delivery: to the user's callback (on this thread, panics caught) or into the bounded
-//! event channel (a slow consumer blocks the I/O thread: bounded memory, nothing dropped,
-//! except after `close()` once the close budget runs out).
+//! event channel. A slow consumer blocks the I/O thread (bounded memory, nothing dropped);
+//! once the user has asked to close, events that find the channel full are kept aside in the
+//! [`Overflow`] instead (the consumer gets them after the channel's, once the client has
+//! stopped), so the final `Closed` and `Stopped` always arrive and `close()` keeps its bound.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Select, Sender, TrySendError};
@@ -10,65 +13,85 @@ use crossbeam_channel::{Select, Sender, TrySendError};
 use super::IoLoop;
 use crate::error::ErrorKind;
 use crate::event::Event;
+use crate::events::Overflow;
 use crate::shared::Command;
 
 /// Where events go.
 pub(crate) enum Sink {
     /// The user's callback, with the handle it is given bound in.
     Callback(Box<dyn FnMut(Event) + Send + 'static>),
-    Channel(Sender<Event>),
+    /// The bounded channel, and where events go that find it full while closing.
+    Channel(Sender<Event>, Arc<Overflow>),
 }
 
 impl IoLoop {
     /// Deliver an event. A slow channel consumer blocks the I/O thread (bounded memory);
     /// commands are still taken meanwhile so `close()` is noticed.
     pub(super) fn emit(&mut self, ev: Event) {
-        match &mut self.sink {
-            Sink::Callback(cb) => deliver_to_callback(cb, ev),
-            Sink::Channel(tx) => match tx.try_send(ev) {
-                Ok(()) => self.delivered = true,
-                Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(ev)) => {
-                    let tx = tx.clone();
-                    self.emit_blocking(&tx, ev);
+        let (tx, overflow) = match &mut self.sink {
+            Sink::Callback(cb) => return deliver_to_callback(cb, ev),
+            // Every `Events` holds the overflow too: when only we do, nobody reads any more.
+            Sink::Channel(_, overflow) if Arc::strong_count(overflow) == 1 => return,
+            Sink::Channel(tx, overflow) => (tx.clone(), overflow.clone()),
+        };
+        // Once something is kept aside, everything after it is too: the order holds.
+        let ev = if overflow.len() == 0 {
+            match tx.try_send(ev) {
+                Ok(()) => {
+                    self.delivered = true;
+                    return;
                 }
-            },
-        }
+                Err(TrySendError::Disconnected(_)) => return, // nobody reads any more
+                Err(TrySendError::Full(ev)) if self.events_give_up.is_none() => {
+                    match self.emit_blocking(&tx, ev) {
+                        Some(ev) => ev, // the user began closing meanwhile
+                        None => return,
+                    }
+                }
+                Err(TrySendError::Full(ev)) => ev,
+            }
+        } else {
+            ev
+        };
+        self.keep_aside(&tx, &overflow, ev);
     }
 
-    fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) {
-        let mut give_up = self.events_give_up;
+    /// While closing: put `ev` in the overflow. Bounded by the channel's capacity: beyond it
+    /// (a peer flooding us during the close handshake) the I/O thread stops reading until the
+    /// close budget runs out, which ends the connection.
+    fn keep_aside(&mut self, tx: &Sender<Event>, overflow: &Overflow, ev: Event) {
+        if overflow.len() >= tx.capacity().unwrap_or(usize::MAX)
+            && let Some(at) = self.events_give_up
+        {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        overflow.push(ev);
+    }
+
+    /// Wait for channel room, taking commands meanwhile. `Some(ev)`: a close request came
+    /// first, and the event is handed back to be kept aside.
+    fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) -> Option<Event> {
         loop {
             let mut sel = Select::new();
             let s = sel.send(tx);
             let r = sel.recv(&self.rx);
-            let op = match give_up {
-                Some(at) => match sel.select_deadline(at) {
-                    Ok(op) => op,
-                    Err(_) => {
-                        log::warn!(
-                            "event channel full after close(): dropping a {} event",
-                            ev.name()
-                        );
-                        return;
-                    }
-                },
-                None => sel.select(),
-            };
+            let op = sel.select();
             if op.index() == s {
                 let _ = op.send(tx, ev);
-                return;
+                return None;
             }
             debug_assert_eq!(op.index(), r);
             if let Ok(cmd) = op.recv(&self.rx) {
-                if matches!(cmd, Command::Close(..)) {
-                    let at = Instant::now() + self.cfg.limits.close_timeout;
-                    give_up = Some(at);
-                    // Later events wait no longer than this one: the user is closing and not
-                    // draining the channel.
-                    self.events_give_up = Some(at);
+                let close = matches!(cmd, Command::Close(..));
+                if close && self.events_give_up.is_none() {
+                    // From now on no event waits for room: the user is closing and may be
+                    // the very thread that should be reading. One budget for the close.
+                    self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
                 }
                 self.pending.push_back(cmd);
+                if close {
+                    return Some(ev);
+                }
             }
         }
     }

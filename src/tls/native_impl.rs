@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use mio::net::TcpStream;
+use crate::tcp::Tcp as TcpStream;
 use native_tls::{Certificate, HandshakeError, Identity, MidHandshakeTlsStream, TlsStream};
 
 use super::TlsOptions;
@@ -89,10 +89,10 @@ impl NativeStream {
     }
 
     /// The socket, if the stream still has one.
-    pub(super) fn tcp(&self) -> Option<&TcpStream> {
+    pub(super) fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
         match self {
-            NativeStream::Handshaking(mid) => Some(mid.get_ref()),
-            NativeStream::Open(s) => Some(s.get_ref()),
+            NativeStream::Handshaking(mid) => Some(mid.get_mut()),
+            NativeStream::Open(s) => Some(s.get_mut()),
             NativeStream::Failed(_) => None,
         }
     }

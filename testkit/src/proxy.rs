@@ -8,7 +8,10 @@
 //!   what was written is dropped). A connection that lost bytes this way is reset when the
 //!   path heals (its stream has a gap); new connections then pass;
 //! - delay: every chunk waits before it is forwarded;
-//! - throttle: at most N bytes per 10 ms tick in each direction;
+//! - throttle: at most N bytes per 10 ms tick in each direction, or a rate per direction
+//!   ([`FaultProxy::throttle_up`], [`FaultProxy::throttle_down`]): a slow link;
+//! - stall: nothing is read in either direction, nothing is lost: once the kernel buffers are
+//!   full the sender sees no progress at all (a black hole that ACKs nothing);
 //! - cut with FIN (orderly shutdown of both sides) or RST (SO_LINGER 0, then close);
 //! - refuse: the listening socket is closed, so new connections get ECONNREFUSED; `accept`
 //!   again re-binds the same port.
@@ -43,6 +46,13 @@ struct Ctl {
     delay_ms: AtomicU64,
     /// Bytes per tick per direction; 0 = unlimited.
     throttle: AtomicUsize,
+    /// Bytes per tick client → server and server → client (0: `throttle` applies).
+    throttle_up: AtomicUsize,
+    throttle_down: AtomicUsize,
+    /// While set, the pumps read nothing (see the module docs).
+    stalled: AtomicBool,
+    /// SO_RCVBUF/SO_SNDBUF of the proxy's sockets of new connections (0: the kernel's).
+    socket_buffers: AtomicUsize,
     accepted: AtomicUsize,
     forwarded: AtomicU64,
     links: Mutex<Vec<Arc<Link>>>,
@@ -66,7 +76,26 @@ impl std::fmt::Debug for FaultProxy {
 impl FaultProxy {
     /// Listen on an ephemeral port of 127.0.0.1 and forward to `upstream`.
     pub fn start(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Self::start_listener(upstream, TcpListener::bind("127.0.0.1:0")?)
+    }
+
+    /// Like [`FaultProxy::start`], with receive and send buffers of `bytes` on the proxy's
+    /// sockets, set before the handshake so that the advertised TCP window is small too: a
+    /// slow link then pushes back on the client after about `bytes`, instead of after
+    /// hundreds of KB of loopback buffering.
+    pub fn start_with_buffers(upstream: SocketAddr, bytes: usize) -> io::Result<FaultProxy> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_recv_buffer_size(bytes)?;
+        s.set_send_buffer_size(bytes)?;
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        s.listen(64)?;
+        let p = Self::start_listener(upstream, s.into())?;
+        p.ctl.socket_buffers.store(bytes, Ordering::SeqCst);
+        Ok(p)
+    }
+
+    fn start_listener(upstream: SocketAddr, listener: TcpListener) -> io::Result<FaultProxy> {
         let addr = listener.local_addr()?;
         let mut p = FaultProxy {
             addr,
@@ -114,6 +143,26 @@ impl FaultProxy {
     /// Forward at most `bytes_per_tick` bytes per 10 ms in each direction (0: unlimited).
     pub fn throttle(&self, bytes_per_tick: usize) {
         self.ctl.throttle.store(bytes_per_tick, Ordering::SeqCst);
+    }
+
+    /// Forward client → server at about `bytes_per_sec` (0: no limit of its own). Applies to
+    /// existing and new connections.
+    pub fn throttle_up(&self, bytes_per_sec: usize) {
+        self.ctl
+            .throttle_up
+            .store(per_tick(bytes_per_sec), Ordering::SeqCst);
+    }
+
+    /// Forward server → client at about `bytes_per_sec` (0: no limit of its own).
+    pub fn throttle_down(&self, bytes_per_sec: usize) {
+        self.ctl
+            .throttle_down
+            .store(per_tick(bytes_per_sec), Ordering::SeqCst);
+    }
+
+    /// Stop (true) or resume (false) reading in both directions. Nothing is dropped.
+    pub fn stall(&self, on: bool) {
+        self.ctl.stalled.store(on, Ordering::SeqCst);
     }
 
     /// Cut every current connection with FIN (both sides see an orderly end of stream).
@@ -212,6 +261,9 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, ctl: Arc<Ctl>, stop:
             rst_close(&client);
             continue;
         };
+        let buffers = ctl.socket_buffers.load(Ordering::SeqCst);
+        set_buffers(&client, buffers);
+        set_buffers(&server, buffers);
         let link = Arc::new(Link {
             cut: AtomicU8::new(CUT_NONE),
             done: AtomicUsize::new(0),
@@ -224,7 +276,7 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, ctl: Arc<Ctl>, stop:
         }
         let mut threads = ctl.threads.lock().unwrap();
         threads.retain(|t| !t.is_finished());
-        for (from, to) in [(&client, &server), (&server, &client)] {
+        for (from, to, up) in [(&client, &server, true), (&server, &client, false)] {
             let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
                 continue;
             };
@@ -232,7 +284,7 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, ctl: Arc<Ctl>, stop:
             if let Ok(t) = thread::Builder::new()
                 .name("proxy-pump".into())
                 .stack_size(64 * 1024)
-                .spawn(move || pump(from, to, &ctl, &link))
+                .spawn(move || pump(from, to, up, &ctl, &link))
             {
                 threads.push(t);
             }
@@ -240,12 +292,28 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, ctl: Arc<Ctl>, stop:
     }
 }
 
+fn per_tick(bytes_per_sec: usize) -> usize {
+    let ticks_per_sec = (Duration::from_secs(1).as_nanos() / TICK.as_nanos()) as usize;
+    match bytes_per_sec {
+        0 => 0,
+        n => n.div_ceil(ticks_per_sec).max(1),
+    }
+}
+
+fn set_buffers(s: &TcpStream, bytes: usize) {
+    if bytes > 0 {
+        let sock = socket2::SockRef::from(s);
+        let _ = sock.set_recv_buffer_size(bytes);
+        let _ = sock.set_send_buffer_size(bytes);
+    }
+}
+
 fn rst_close(s: &TcpStream) {
     let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
 }
 
-/// Copy `from` → `to` until end of stream, an error or a cut.
-fn pump(mut from: TcpStream, mut to: TcpStream, ctl: &Ctl, link: &Link) {
+/// Copy `from` → `to` (client → server when `up`) until end of stream, an error or a cut.
+fn pump(mut from: TcpStream, mut to: TcpStream, up: bool, ctl: &Ctl, link: &Link) {
     let _ = from.set_read_timeout(Some(TICK));
     let _ = to.set_write_timeout(Some(Duration::from_secs(5)));
     let mut buf = vec![0u8; 16 * 1024];
@@ -270,9 +338,18 @@ fn pump(mut from: TcpStream, mut to: TcpStream, ctl: &Ctl, link: &Link) {
             rst_close(&to);
             break;
         }
-        let limit = match ctl.throttle.load(Ordering::SeqCst) {
-            0 => buf.len(),
-            n => n.min(buf.len()),
+        if ctl.stalled.load(Ordering::SeqCst) {
+            thread::sleep(TICK);
+            continue;
+        }
+        let own = if up {
+            ctl.throttle_up.load(Ordering::SeqCst)
+        } else {
+            ctl.throttle_down.load(Ordering::SeqCst)
+        };
+        let limit = match (own, ctl.throttle.load(Ordering::SeqCst)) {
+            (0, 0) => buf.len(),
+            (0, n) | (n, _) => n.min(buf.len()),
         };
         let n = match from.read(&mut buf[..limit]) {
             Ok(0) => {

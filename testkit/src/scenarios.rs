@@ -5,6 +5,7 @@
 //!
 //! Timings: heartbeat interval 100 ms, timeout 60 ms, backoff from 50 ms (see `super`).
 
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -967,46 +968,72 @@ pub fn masked_server_frame() -> Row {
     }
 }
 
-/// A frame dripped one byte at a time: delivered intact if it completes within the heartbeat
-/// budget; a drip slower than interval + timeout is a dead peer.
+/// A frame dripped one byte at a time: any byte proves the peer alive, so it is delivered
+/// intact however long the whole frame takes, as long as bytes keep coming within the
+/// heartbeat budget; a drip that stops mid-frame is a dead peer within interval + timeout of
+/// its last byte.
 pub fn drip() -> Row {
     let mut row = Row::new(
         "frame dripped one byte at a time",
-        "delivered intact within the heartbeat budget; slower = HeartbeatTimeout, no hang",
+        "delivered intact (bytes prove liveness, even when the frame outlasts the heartbeat budget); a drip that stops = HeartbeatTimeout within interval + timeout",
     );
     let text = "dripped message, one byte at a time";
     let frame = crate::hostile::frame_bytes(true, 0, 0x1, text.as_bytes());
-    let per_byte = ms(10);
     let slow_frame = frame.clone();
+    let last_byte: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let last = last_byte.clone();
     let server = Hostile::start(move |mut p| {
         if p.accept_ws().is_err() {
             return;
         }
-        // First connection: 10 ms per byte (~0.4 s); the second: 100 ms per byte (~4 s).
-        let gap = if p.index == 0 { per_byte } else { ms(100) };
-        for b in &slow_frame {
+        // 1st connection: 10 ms per byte (~0.4 s); 2nd: 100 ms per byte (~3.7 s, longer
+        // than the 1.5 s heartbeat budget); 3rd: half the frame, then nothing.
+        let (gap, bytes) = match p.index {
+            0 => (ms(10), slow_frame.len()),
+            1 => (ms(100), slow_frame.len()),
+            _ => (ms(10), slow_frame.len() / 2),
+        };
+        for b in &slow_frame[..bytes] {
             if p.raw(&[*b]).is_err() {
                 return;
             }
+            *last.lock().unwrap() = Some(Instant::now());
             p.pause(gap);
         }
-        p.hold(ms(3000));
+        p.hold(ms(5000));
     });
     let (client, mut ev) = start(&server.url(), |b| {
         b.heartbeat(Heartbeat::ping(ms(1000), ms(500)))
     });
+    let is_text = |e: &Event| matches!(e, Event::Text(t) if t == text);
     let (t0, _) = ev.wait(ms(5000), is_open);
-    let (t, _) = ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == text));
+    let (t, _) = ev.wait(ms(5000), is_text);
     row.note = format!("{} bytes in {};", frame.len(), human(t - t0));
-    // Second connection drips too slowly: no reply to pings, so it is a dead peer.
     client.reconnect_now().unwrap();
     let (t1, _) = ev.wait(ms(5000), is_open);
+    let timeouts = |ev: &Events| ev.count(|e| matches!(e, Event::HeartbeatTimeout { .. }));
+    let (t, _) = ev.wait(ms(10_000), |e| {
+        is_text(e) || matches!(e, Event::HeartbeatTimeout { .. })
+    });
+    assert_eq!(
+        timeouts(&ev),
+        0,
+        "a frame still arriving byte by byte is a live peer"
+    );
+    row.note
+        .push_str(&format!(" at 100 ms/byte in {};", human(t - t1)));
+    client.reconnect_now().unwrap();
+    ev.wait(ms(5000), is_open);
     let (t, _) = ev.wait(ms(5000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
-    row.detect = Some(t - t1);
-    assert_within("slow drip", t - t1, ms(1500) + MARGIN);
+    let stopped = last_byte
+        .lock()
+        .unwrap()
+        .expect("the third drip sent bytes");
+    row.detect = Some(t - stopped);
+    assert_within("a drip that stopped", t - stopped, ms(1500) + MARGIN);
     finish(client, &mut ev);
     row.note
-        .push_str(" a 100 ms/byte drip is dropped by the heartbeat");
+        .push_str(" a drip that stops mid-frame is dropped by the heartbeat");
     row
 }
 

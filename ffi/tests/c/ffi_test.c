@@ -327,6 +327,22 @@ static void test_misuse(void) {
     CHECK_RES(ws_config_set_connect_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_close_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_event_capacity(cfg, 0), WS_ERR_INVALID_ARGUMENT);
+    /* Every number has a range (issue 12 #5): 1 << 40 slots used to be allocated at
+     * ws_connect (the process aborted), SIZE_MAX returned WS_ERR_PANIC, and an outbox bound
+     * of 2^62 wrapped the unconfirmed window to 0. */
+    CHECK_RES(ws_config_set_event_capacity(cfg, (size_t)1 << 40), WS_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(ws_last_error(), "event capacity") != NULL);
+    CHECK_RES(ws_config_set_event_capacity(cfg, SIZE_MAX), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_event_capacity(cfg, WS_MAX_EVENT_CAPACITY + 1),
+              WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_event_capacity(cfg, WS_MAX_EVENT_CAPACITY), WS_OK);
+    CHECK_RES(ws_config_set_event_capacity(cfg, 256), WS_OK);
+    CHECK_RES(ws_config_set_outbox_limits(cfg, (size_t)1 << 62, 1000), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_outbox_limits(cfg, SIZE_MAX, 1000), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_outbox_limits(cfg, 10, SIZE_MAX), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_max_message_size(cfg, SIZE_MAX), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_max_message_size(cfg, WS_MAX_MESSAGE_SIZE), WS_OK);
+    CHECK_RES(ws_config_set_max_message_size(cfg, 1 << 20), WS_OK);
     CHECK_RES(ws_config_add_header(cfg, NULL, "v"), WS_ERR_NULL_ARGUMENT);
     CHECK_RES(ws_config_add_header(cfg, "X-Ok", NULL), WS_ERR_NULL_ARGUMENT);
     CHECK_RES(ws_config_add_header(cfg, "bad name", "v"), WS_ERR_INVALID_HEADER);

@@ -1,0 +1,127 @@
+//! The last events always arrive (issue 12 §3): with a full event channel nobody reads,
+//! `close()` from the very thread that should read used to wait the whole close timeout, and
+//! then the `Closed` and `Stopped` events were dropped (the unsent messages never reported).
+//! Events that find the channel full once closing began are kept aside and come after the
+//! channel's, in order.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use wsbeat::{Client, Event, Events, Heartbeat, Reconnect};
+use wsbeat_testkit::hostile::Hostile;
+use wsbeat_testkit::{ms, serial};
+
+/// A port nothing listens on (bound, then released).
+fn refused_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("ws://127.0.0.1:{port}/")
+}
+
+/// Wait (bounded) until the channel holds `n` events: nothing else to wait on, since the
+/// consumer's not reading is the point.
+fn wait_full(events: &Events, n: usize) {
+    let until = Instant::now() + ms(10_000);
+    while events.len() < n {
+        assert!(
+            Instant::now() < until,
+            "the channel never filled ({} events)",
+            events.len()
+        );
+        std::thread::sleep(ms(5));
+    }
+}
+
+fn drain(events: &Events) -> Vec<Event> {
+    let until = Instant::now() + ms(10_000);
+    let mut all = Vec::new();
+    loop {
+        assert!(Instant::now() < until, "events never ended: {all:?}");
+        match events.recv_timeout(ms(5000)) {
+            Ok(ev) => all.push(ev),
+            Err(wsbeat::RecvTimeoutError::Disconnected) => return all,
+            Err(wsbeat::RecvTimeoutError::Timeout) => panic!("no Stopped: {all:?}"),
+        }
+    }
+}
+
+#[test]
+fn stopped_with_its_unsent_messages_arrives_after_a_close_with_a_full_channel() {
+    let _g = serial();
+    let client = Client::builder(refused_url())
+        .heartbeat(Heartbeat::off())
+        .reconnect(
+            Reconnect::exponential()
+                .initial(ms(10))
+                .max(ms(20))
+                .jitter(0.0),
+        )
+        .event_capacity(4)
+        .close_timeout(ms(2000))
+        .connect()
+        .unwrap();
+    for i in 0..10 {
+        client.send_text(format!("m{i}")).unwrap();
+    }
+    let events = client.events().unwrap();
+    wait_full(&events, 4);
+    let t0 = Instant::now();
+    client.close(1000, "bye").unwrap(); // from the thread that should be reading
+    let took = t0.elapsed();
+    assert!(took <= client.close_bound(), "close took {took:?}");
+    let all = drain(&events);
+    let Some(Event::Stopped { unsent, .. }) = all.last() else {
+        panic!("the last event is not Stopped: {all:?}");
+    };
+    let texts: Vec<String> = unsent
+        .iter()
+        .map(|m| match m {
+            wsbeat::Message::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, (0..10).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter()
+            .filter(|e| matches!(e, Event::Stopped { .. }))
+            .count(),
+        1
+    );
+    // Nothing was lost before the close either: the 4 events that filled the channel
+    // come first (the client was connecting: a Connecting event leads).
+    assert!(matches!(all[0], Event::Connecting { .. }), "{all:?}");
+}
+
+#[test]
+fn the_last_closed_and_stopped_arrive_after_a_close_of_an_open_connection_with_a_full_channel() {
+    let _g = serial();
+    let server = Hostile::start(|mut peer| {
+        if peer.accept_ws().is_err() {
+            return;
+        }
+        for i in 0..8 {
+            let _ = peer.text(&format!("early{i}"));
+        }
+        // Answer the close handshake properly.
+        if peer.read_close_code(Duration::from_secs(10)).is_some() {
+            let _ = peer.close(1000, "");
+        }
+        peer.hold(Duration::from_secs(2));
+    });
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::off())
+        .event_capacity(2)
+        .close_timeout(ms(1000))
+        .connect()
+        .unwrap();
+    let events = client.events().unwrap();
+    wait_full(&events, 2);
+    client.close(1000, "").unwrap();
+    let all = drain(&events);
+    let names: Vec<&str> = all.iter().map(Event::name).collect();
+    let texts: Vec<&Event> = all.iter().filter(|e| matches!(e, Event::Text(_))).collect();
+    assert_eq!(texts.len(), 8, "every message read arrives: {names:?}");
+    let n = names.len();
+    assert_eq!(&names[n - 2..], ["closed", "stopped"], "{names:?}");
+}
