@@ -8,7 +8,8 @@
 #   DIR/lib/libwsbeat.so.0.Y            -> libwsbeat.so.X.Y.Z (what programs load)
 #   DIR/lib/libwsbeat.so                -> libwsbeat.so.0.Y   (what -lwsbeat finds)
 #   DIR/lib/libwsbeat.a                 the static library
-#   DIR/lib/.debug/libwsbeat.so.X.Y.Z.debug   its debug info (gdb finds it by .gnu_debuglink)
+#   DIR/lib/.debug/libwsbeat.so.X.Y.Z.debug   its debug info (named by its .gnu_debuglink;
+#                                       release: with the split DWARF in ...debug.dwp)
 #   DIR/include/wsbeat/wsbeat.h         the C header (C99 / C++)
 #   DIR/include/wsbeat/wsbeat.hpp       the C++17 wrapper
 #   DIR/lib/pkgconfig/wsbeat.pc         pkg-config (Libs.private: for --static)
@@ -59,7 +60,7 @@ case "$(uname -s)" in
   Linux|*BSD|DragonFly) ;;
   *) echo "install-c.sh: only ELF platforms (Linux, the BSDs) are supported" >&2; exit 2 ;;
 esac
-for tool in cargo objcopy install; do
+for tool in cargo objcopy ar install; do
   command -v "${tool}" >/dev/null || { echo "install-c.sh: needs ${tool}" >&2; exit 1; }
 done
 
@@ -106,12 +107,28 @@ objcopy --only-keep-debug "${work}/${so}" "${work}/${so}.debug"
 (cd "${work}" && objcopy --strip-unneeded --add-gnu-debuglink="${so}.debug" "${so}")
 install -m 0755 "${work}/${so}" "${libdir}/${so}"
 install -m 0644 "${work}/${so}.debug" "${libdir}/.debug/${so}.debug"
+# With split-debuginfo = "packed" (the release profile) the DWARF itself is in a .dwp package
+# beside the library; it goes next to the debug file as DEBUGFILE.dwp.
+if [ -f "${built}/libwsbeat.so.dwp" ]; then
+  install -m 0644 "${built}/libwsbeat.so.dwp" "${libdir}/.debug/${so}.debug.dwp"
+fi
 ln -sfn "${so}" "${libdir}/libwsbeat.so.${sover}"
 ln -sfn "libwsbeat.so.${sover}" "${libdir}/libwsbeat.so"
 
 # The static library without debug info (its symbols are needed to link against it).
+# binutils with an LLVM plugin installed complains about rustc's bitcode members; harmless.
+# (Used for commands whose output is only diagnostics; it keeps their exit status.)
+no_plugin_noise() { "$@" 2>&1 | { grep -v '^bfd plugin: ' || true; } >&2; }
+
+# Split DWARF leaves .dwo members in the archive (debug info only, and objcopy refuses them):
+# drop them first.
 cp "${built}/libwsbeat.a" "${work}/libwsbeat.a"
-objcopy --strip-debug "${work}/libwsbeat.a"
+dwo_members="$(ar t "${work}/libwsbeat.a" | grep '\.dwo$' || true)"
+if [ -n "${dwo_members}" ]; then
+  # shellcheck disable=SC2086 # one member name per word (rustc's names have no spaces)
+  no_plugin_noise ar d "${work}/libwsbeat.a" ${dwo_members}
+fi
+no_plugin_noise objcopy --strip-debug "${work}/libwsbeat.a"
 install -m 0644 "${work}/libwsbeat.a" "${libdir}/libwsbeat.a"
 
 install -m 0644 include/wsbeat.h include/wsbeat.hpp "${root}/include/wsbeat/"
