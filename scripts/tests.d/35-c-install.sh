@@ -7,8 +7,8 @@
 # must get its echo. readelf checks the SONAME, the symlinks, that nothing points into the
 # build tree (no RUNPATH/RPATH, no target/ path), that the installed library is stripped with
 # its debug info split off, and that static programs do not need libwsbeat.so. Every command
-# line of the docs' recipe blocks (between the `c-install-recipe` markers) must appear in
-# this file, so the docs cannot drift from what runs here.
+# line of the recipe blocks in docs/C_API.md and README.md (between the `c-install-recipe`
+# markers) must appear in this file, so the docs cannot drift from what runs here.
 #
 # The test installs a debug build (the earlier steps built it, so CI pays for no release
 # build); WSBEAT_C_INSTALL_PROFILE=release tests the default, release, route.
@@ -35,13 +35,13 @@ fail() {
 
 # The docs' recipes are this file's commands (comments and the PREFIX=/URL= settings aside).
 normalize() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]\+#[[:space:]].*$//' -e 's/[[:space:]]*$//'; }
-recipe_lines="$(awk '/<!-- c-install-recipe -->/{on=1; next} /<!-- \/c-install-recipe -->/{on=0} on' docs/C_API.md |
+recipe_lines="$(awk '/<!-- c-install-recipe -->/{on=1; next} /<!-- \/c-install-recipe -->/{on=0} on' docs/C_API.md README.md |
   grep -v '^```' | normalize | grep -v -e '^$' -e '^#' -e '^PREFIX=' -e '^URL=' || true)"
 [ "$(echo "${recipe_lines}" | grep -c .)" -ge 8 ] || fail "docs/C_API.md has no c-install-recipe blocks"
 # (A program run is `run_demo LABEL [env] COMMAND` here: the COMMAND is the docs' line.)
 script_lines="$(normalize <"$0" | sed -E 's/^run_demo "[^"]*" (env )?//')"
 while IFS= read -r line; do
-  grep -qxF -- "${line}" <<<"${script_lines}" || fail "docs/C_API.md's recipe line is not run by this test: ${line}"
+  grep -qxF -- "${line}" <<<"${script_lines}" || fail "a recipe line of docs/C_API.md or README.md is not run by this test: ${line}"
 done <<<"${recipe_lines}"
 
 work="$(mktemp -d)"
