@@ -112,6 +112,7 @@
 //! thread instead, given a [`Handle`] to send or close from inside it:
 //!
 //! ```
+//! use std::time::Duration;
 //! use wsbeat::{Client, Event};
 //!
 //! # let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
@@ -125,7 +126,8 @@
 //!         _ => {}
 //!     })
 //!     .connect()?;
-//! assert_eq!(done_rx.recv().unwrap(), "subscribe");
+//! let echo = done_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+//! assert_eq!(echo, "subscribe");
 //! client.close(1000, "bye")?; // no callback runs after close() returns
 //! # Ok::<(), wsbeat::Error>(())
 //! ```
@@ -184,6 +186,7 @@
 //! - `native-roots`: also trust the platform's root store ([`TlsOptions::native_roots`]).
 //! - `native-tls`: `wss://` through the platform's TLS library (OpenSSL on Linux)
 //!   ([`TlsOptions::use_native_tls`]); the only backend in builds without `rustls`.
+//!
 //! [`TlsOptions::backends`] lists the backends a build has.
 //!
 //! ## Logging
