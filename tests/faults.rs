@@ -15,57 +15,66 @@ fn helper_process_entry() {
     wsbeat_testkit::process::helper_main_if_requested();
 }
 
+/// One `#[test]` per scenario, named by its matrix row, from testkit's one list
+/// (`for_each_scenario!`); and that list's names and functions, for the checks below.
 macro_rules! scenario_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident => $f:path),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                let row = run(scenarios::$name);
+                let row = run($f);
                 eprintln!("{row:?}");
             }
         )*
+
+        /// The generated tests' names, in order.
+        const TESTED: &[&str] = &[$(stringify!($name)),*];
+        /// The functions they run, as written in the list (`$crate::scenarios::name`).
+        const TESTED_FNS: &[&str] = &[$(stringify!($f)),*];
     };
 }
 
-scenario_tests!(
-    blackhole,
-    kernel_blackhole,
-    cut_rst,
-    wss_blackhole,
-    wss_cut_rst,
-    refused_then_accepts,
-    delayed_path,
-    throttled_path,
-    heartbeat_behind_slow_upload,
-    flapping,
-    server_killed,
-    server_restart_same_port,
-    http_401,
-    http_404,
-    http_503_retry_after,
-    http_429_retry_after,
-    handshake_garbage,
-    handshake_hangs,
-    unresolvable_host,
-    close_1000,
-    close_1001,
-    close_1008,
-    close_1011,
-    close_1012_restarts_schedule,
-    close_1013,
-    close_4000,
-    oversized_message,
-    invalid_utf8,
-    reserved_bits,
-    bad_opcode,
-    masked_server_frame,
-    drip,
-    flood,
-    close_in_every_state,
-);
+wsbeat_testkit::for_each_scenario!(scenario_tests);
 
+/// The matrix (`ALL`, which the fault_matrix tool runs) and the tests come from the same list,
+/// and every scenario function in testkit (`pub fn NAME() -> Row`) is on it: one added
+/// without its line in `for_each_scenario!` fails here.
 #[test]
 fn every_scenario_is_a_test() {
-    // The matrix and the tests must not drift apart.
-    assert_eq!(scenarios::ALL.len(), 34);
+    let matrix: Vec<&str> = scenarios::ALL.iter().map(|(name, _)| *name).collect();
+    assert_eq!(matrix, TESTED);
+    let mut unique = matrix.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), matrix.len(), "a row name is listed twice");
+
+    let listed: Vec<String> = TESTED_FNS
+        .iter()
+        .map(|path| path.rsplit("::").next().unwrap_or(path).trim().to_owned())
+        .collect();
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testkit/src/scenarios.rs"
+    ))
+    .unwrap();
+    let defined: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub fn ")?.strip_suffix("() -> Row {"))
+        .collect();
+    assert!(
+        defined.len() >= 30,
+        "found only {defined:?} in scenarios.rs"
+    );
+    for f in &defined {
+        assert!(
+            listed.iter().any(|l| l == f),
+            "scenario `{f}` in testkit/src/scenarios.rs is not in for_each_scenario!: it has no test"
+        );
+    }
+    for l in &listed {
+        assert!(
+            defined.contains(&l.as_str()),
+            "for_each_scenario! lists `{l}`, which is not a `pub fn {l}() -> Row` scenario"
+        );
+    }
 }

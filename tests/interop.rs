@@ -4,8 +4,9 @@
 //!
 //! The peers are installed by `scripts/tests.d/60-interop.sh` (npm into
 //! `tests/interop/node_modules`, pip into `.venv-interop/`), which runs this file with
-//! `WSBEAT_INTEROP_REQUIRED=1`. Without them (a plain `cargo test`), each test prints that it
-//! was SKIPPED and why; with the variable set, a missing peer fails the test.
+//! `WSBEAT_INTEROP_REQUIRED=1`. Without them (a plain `cargo test` on a developer's machine),
+//! each test prints that it was SKIPPED and why; with the variable set, or in CI (`CI=true`),
+//! a missing peer fails the test.
 //!
 //! Servers listen on 127.0.0.1, ephemeral ports; they are killed by PID (`Child::kill`) and
 //! exit on their own when their stdin closes.
@@ -73,13 +74,44 @@ fn which(prog: &str) -> Option<PathBuf> {
     })
 }
 
+/// Whether a missing peer must fail instead of skipping, and what says so: in CI (`CI=true`,
+/// as CI and `.ci/run` set it) or with `WSBEAT_INTEROP_REQUIRED=1` (the test step sets it).
+fn required() -> Option<&'static str> {
+    required_by(
+        std::env::var("CI").ok().as_deref(),
+        std::env::var("WSBEAT_INTEROP_REQUIRED").ok().as_deref(),
+    )
+}
+
+fn required_by(ci: Option<&str>, required: Option<&str>) -> Option<&'static str> {
+    let on = |v: Option<&str>| v.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+    if on(required) {
+        Some("WSBEAT_INTEROP_REQUIRED is set")
+    } else if on(ci) {
+        Some("CI is set")
+    } else {
+        None
+    }
+}
+
+#[test]
+fn a_missing_peer_fails_in_ci_or_when_required() {
+    assert_eq!(required_by(None, None), None);
+    assert_eq!(required_by(Some("false"), Some("0")), None);
+    assert_eq!(required_by(Some(""), None), None);
+    assert!(required_by(Some("true"), None).is_some());
+    assert!(required_by(Some("1"), None).is_some());
+    assert!(required_by(None, Some("1")).is_some());
+    assert!(required_by(Some("false"), Some("1")).is_some());
+}
+
 /// `Some(peer)` if it can run; otherwise prints SKIPPED (or panics when required).
 fn available(peer: Peer) -> bool {
     match peer.command() {
         Ok(_) => true,
         Err(why) => {
-            if std::env::var_os("WSBEAT_INTEROP_REQUIRED").is_some() {
-                panic!("interop peer {peer:?} unavailable: {why}");
+            if let Some(by) = required() {
+                panic!("interop peer {peer:?} unavailable ({by}): {why}");
             }
             eprintln!("SKIPPED interop with {peer:?}: {why}");
             println!("SKIPPED interop with {peer:?}: {why}");

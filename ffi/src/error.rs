@@ -53,53 +53,53 @@ pub enum ws_result {
     WS_ERR_PANIC = 16,
 }
 
-impl ws_result {
-    fn text(self) -> &'static std::ffi::CStr {
-        match self {
-            ws_result::WS_OK => c"success",
-            ws_result::WS_ERR_NULL_ARGUMENT => c"a required pointer argument is NULL",
-            ws_result::WS_ERR_INVALID_ARGUMENT => c"an argument is out of range",
-            ws_result::WS_ERR_INVALID_UTF8 => c"not valid UTF-8",
-            ws_result::WS_ERR_INVALID_URL => c"invalid URL",
-            ws_result::WS_ERR_INVALID_CONFIG => c"invalid configuration",
-            ws_result::WS_ERR_INVALID_HEADER => c"invalid header or subprotocol",
-            ws_result::WS_ERR_TLS => c"TLS configuration error",
-            ws_result::WS_ERR_OUTBOX_FULL => c"outbox full: message not queued",
-            ws_result::WS_ERR_MESSAGE_TOO_LARGE => c"message too large",
-            ws_result::WS_ERR_CLOSED => c"client is closed",
-            ws_result::WS_ERR_SPAWN => c"could not start the I/O thread",
-            ws_result::WS_ERR_TIMEOUT => c"timed out",
-            ws_result::WS_ERR_WRONG_MODE => c"call does not fit the client's mode",
-            ws_result::WS_ERR_IN_CALLBACK => c"not allowed from inside this callback",
-            ws_result::WS_ERR_LOGGER_TAKEN => c"another logger is already installed",
-            ws_result::WS_ERR_PANIC => c"internal error (panic caught)",
-        }
-    }
+/// Gives a C enum its one list of values and their strings: `ALL` (every value, in the
+/// order listed), `name()` (the string; an exhaustive match, so a variant added to the enum
+/// without its line here does not compile, and `ALL` cannot miss it) and `from_u32`.
+///
+/// The enums themselves stay written out above their use, for cbindgen (which reads the
+/// source, not macro expansions) and their doc comments.
+macro_rules! abi_enum_strings {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            /// Every value of the enum, in numeric order.
+            pub(crate) const ALL: &'static [$ty] = &[$($ty::$variant),*];
 
-    fn from_u32(v: u32) -> Option<ws_result> {
-        use ws_result::*;
-        const ALL: [ws_result; 17] = [
-            WS_OK,
-            WS_ERR_NULL_ARGUMENT,
-            WS_ERR_INVALID_ARGUMENT,
-            WS_ERR_INVALID_UTF8,
-            WS_ERR_INVALID_URL,
-            WS_ERR_INVALID_CONFIG,
-            WS_ERR_INVALID_HEADER,
-            WS_ERR_TLS,
-            WS_ERR_OUTBOX_FULL,
-            WS_ERR_MESSAGE_TOO_LARGE,
-            WS_ERR_CLOSED,
-            WS_ERR_SPAWN,
-            WS_ERR_TIMEOUT,
-            WS_ERR_WRONG_MODE,
-            WS_ERR_IN_CALLBACK,
-            WS_ERR_LOGGER_TAKEN,
-            WS_ERR_PANIC,
-        ];
-        ALL.into_iter().find(|r| *r as u32 == v)
-    }
+            /// The value's string (static, NUL-terminated).
+            pub(crate) const fn name(self) -> &'static std::ffi::CStr {
+                match self {
+                    $($ty::$variant => $text),*
+                }
+            }
+
+            /// The value with this number, if there is one.
+            pub(crate) fn from_u32(v: u32) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|k| *k as u32 == v)
+            }
+        }
+    };
 }
+pub(crate) use abi_enum_strings;
+
+abi_enum_strings!(ws_result {
+    WS_OK => c"success",
+    WS_ERR_NULL_ARGUMENT => c"a required pointer argument is NULL",
+    WS_ERR_INVALID_ARGUMENT => c"an argument is out of range",
+    WS_ERR_INVALID_UTF8 => c"not valid UTF-8",
+    WS_ERR_INVALID_URL => c"invalid URL",
+    WS_ERR_INVALID_CONFIG => c"invalid configuration",
+    WS_ERR_INVALID_HEADER => c"invalid header or subprotocol",
+    WS_ERR_TLS => c"TLS configuration error",
+    WS_ERR_OUTBOX_FULL => c"outbox full: message not queued",
+    WS_ERR_MESSAGE_TOO_LARGE => c"message too large",
+    WS_ERR_CLOSED => c"client is closed",
+    WS_ERR_SPAWN => c"could not start the I/O thread",
+    WS_ERR_TIMEOUT => c"timed out",
+    WS_ERR_WRONG_MODE => c"call does not fit the client's mode",
+    WS_ERR_IN_CALLBACK => c"not allowed from inside this callback",
+    WS_ERR_LOGGER_TAKEN => c"another logger is already installed",
+    WS_ERR_PANIC => c"internal error (panic caught)",
+});
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -145,7 +145,7 @@ pub(crate) fn from_error(e: &Error) -> ws_result {
 pub extern "C" fn ws_result_str(result: u32) -> *const c_char {
     ffi_guard!(c"internal error".as_ptr(), {
         match ws_result::from_u32(result) {
-            Some(r) => r.text().as_ptr(),
+            Some(r) => r.name().as_ptr(),
             None => c"unknown result code".as_ptr(),
         }
     })
@@ -166,17 +166,100 @@ pub extern "C" fn ws_last_error() -> *const c_char {
     })
 }
 
+/// Test helpers shared with `event.rs`: the header's enum values, and the checks every C enum
+/// with a string function must pass.
+#[cfg(test)]
+pub(crate) mod abi_check {
+    use std::collections::{BTreeMap, HashSet};
+    use std::ffi::{CStr, c_char};
+
+    /// `NAME = VALUE` pairs of `enum <name>` in the committed `include/wsbeat.h`.
+    pub(crate) fn header_enum(name: &str) -> BTreeMap<String, u32> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/wsbeat.h");
+        let header = std::fs::read_to_string(path).unwrap();
+        let start = header
+            .find(&format!("\nenum {name}\n"))
+            .unwrap_or_else(|| panic!("enum {name} not in {path}"));
+        let body = &header[start..];
+        let open = body.find('{').unwrap();
+        let close = body.find("};").unwrap();
+        let mut values = BTreeMap::new();
+        for line in body[open + 1..close].lines() {
+            let line = line.trim().trim_end_matches(',');
+            if let Some((variant, value)) = line.split_once(" = ")
+                && variant.starts_with("WS_")
+            {
+                let value: u32 = value.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
+                assert!(
+                    values.insert(variant.to_owned(), value).is_none(),
+                    "{variant} twice in enum {name}"
+                );
+            }
+        }
+        assert!(!values.is_empty(), "no values in enum {name} of {path}");
+        values
+    }
+
+    /// `all` holds exactly the header's values of `enum name`, with the same numbers; each has
+    /// a distinct non-empty string that `c_fn` returns for its number; numbers outside the
+    /// enum give `unknown`.
+    pub(crate) fn check<T: Copy + std::fmt::Debug>(
+        name: &str,
+        all: &[T],
+        number: fn(T) -> u32,
+        text: fn(T) -> &'static CStr,
+        c_fn: extern "C" fn(u32) -> *const c_char,
+        unknown: &CStr,
+    ) {
+        let header = header_enum(name);
+        let ours: BTreeMap<String, u32> =
+            all.iter().map(|v| (format!("{v:?}"), number(*v))).collect();
+        assert_eq!(ours.len(), all.len(), "{name}: a value listed twice");
+        assert_eq!(
+            ours, header,
+            "{name}: the Rust enum and include/wsbeat.h differ"
+        );
+        let mut seen = HashSet::new();
+        for v in all {
+            let s = text(*v);
+            assert!(
+                !s.to_bytes().is_empty(),
+                "{name}: {v:?} has an empty string"
+            );
+            assert!(
+                seen.insert(s),
+                "{name}: {v:?}'s string {s:?} is not distinct"
+            );
+            assert_ne!(s, unknown, "{name}: {v:?} is named like an unknown value");
+            // SAFETY: the function returns a static NUL-terminated string, never NULL.
+            let from_c = unsafe { CStr::from_ptr(c_fn(number(*v))) };
+            assert_eq!(from_c, s, "{name}: {v:?} through the C function");
+        }
+        let max = header.values().copied().max().unwrap();
+        for v in [max + 1, max + 100, u32::MAX] {
+            // SAFETY: as above.
+            let from_c = unsafe { CStr::from_ptr(c_fn(v)) };
+            assert_eq!(from_c, unknown, "{name}: value {v}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_code_has_text_and_round_trips() {
-        for v in 0..17 {
-            let r = ws_result::from_u32(v).unwrap();
-            assert_eq!(r as u32, v);
-            assert!(!r.text().to_bytes().is_empty());
+    fn every_result_code_matches_the_header_and_has_its_own_text() {
+        abi_check::check(
+            "ws_result",
+            ws_result::ALL,
+            |r| r as u32,
+            ws_result::name,
+            ws_result_str,
+            c"unknown result code",
+        );
+        for r in ws_result::ALL {
+            assert_eq!(ws_result::from_u32(*r as u32), Some(*r));
         }
-        assert!(ws_result::from_u32(17).is_none());
     }
 }

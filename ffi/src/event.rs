@@ -4,6 +4,8 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use wsbeat::ErrorKind;
+
+use crate::error::abi_enum_strings;
 use wsbeat::{CloseInitiator, Event, Message, StopReason};
 
 /// What happened (`ws_event.kind`). Values are part of the ABI and never reused.
@@ -404,25 +406,45 @@ impl OwnedEvent {
     }
 }
 
+abi_enum_strings!(ws_event_kind {
+    WS_EVENT_CONNECTING => c"connecting",
+    WS_EVENT_OPENED => c"opened",
+    WS_EVENT_TEXT => c"text",
+    WS_EVENT_BINARY => c"binary",
+    WS_EVENT_PONG => c"pong",
+    WS_EVENT_HEARTBEAT_TIMEOUT => c"heartbeat_timeout",
+    WS_EVENT_CLOSED => c"closed",
+    WS_EVENT_RECONNECTING => c"reconnecting",
+    WS_EVENT_ERROR => c"error",
+    WS_EVENT_STOPPED => c"stopped",
+});
+
+abi_enum_strings!(ws_error_kind {
+    WS_ERROR_NONE => c"none",
+    WS_ERROR_DNS => c"dns",
+    WS_ERROR_CONNECT => c"connect",
+    WS_ERROR_CONNECT_TIMEOUT => c"connect_timeout",
+    WS_ERROR_TLS => c"tls",
+    WS_ERROR_HTTP_STATUS => c"http_status",
+    WS_ERROR_HANDSHAKE => c"handshake",
+    WS_ERROR_PROTOCOL => c"protocol",
+    WS_ERROR_MESSAGE_TOO_LARGE => c"message_too_large",
+    WS_ERROR_IO => c"io",
+    WS_ERROR_HEARTBEAT_TIMEOUT => c"heartbeat_timeout",
+    WS_ERROR_CALLBACK => c"callback",
+    WS_ERROR_CONNECTION_LOST => c"connection_lost",
+    WS_ERROR_CERTIFICATE => c"certificate",
+    WS_ERROR_INTERNAL => c"internal",
+});
+
 /// A short stable name for an event kind (`"opened"`, `"text"`, ...); `"unknown"` for other
 /// values. Static: never free it. Never returns NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn ws_event_kind_str(kind: u32) -> *const c_char {
     ffi_guard!(c"unknown".as_ptr(), {
-        match kind {
-            0 => c"connecting",
-            1 => c"opened",
-            2 => c"text",
-            3 => c"binary",
-            4 => c"pong",
-            5 => c"heartbeat_timeout",
-            6 => c"closed",
-            7 => c"reconnecting",
-            8 => c"error",
-            9 => c"stopped",
-            _ => c"unknown",
-        }
-        .as_ptr()
+        ws_event_kind::from_u32(kind)
+            .map_or(c"unknown", ws_event_kind::name)
+            .as_ptr()
     })
 }
 
@@ -431,31 +453,16 @@ pub extern "C" fn ws_event_kind_str(kind: u32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn ws_error_kind_str(kind: u32) -> *const c_char {
     ffi_guard!(c"unknown".as_ptr(), {
-        match kind {
-            0 => c"none",
-            1 => c"dns",
-            2 => c"connect",
-            3 => c"connect_timeout",
-            4 => c"tls",
-            5 => c"http_status",
-            6 => c"handshake",
-            7 => c"protocol",
-            8 => c"message_too_large",
-            9 => c"io",
-            10 => c"heartbeat_timeout",
-            11 => c"callback",
-            12 => c"connection_lost",
-            13 => c"certificate",
-            14 => c"internal",
-            _ => c"unknown",
-        }
-        .as_ptr()
+        ws_error_kind::from_u32(kind)
+            .map_or(c"unknown", ws_error_kind::name)
+            .as_ptr()
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::abi_check;
 
     #[test]
     fn pointers_point_into_the_owned_buffers() {
@@ -480,14 +487,78 @@ mod tests {
     }
 
     #[test]
-    fn error_kinds_keep_their_values() {
-        assert_eq!(
-            ws_error_kind::from(ErrorKind::Internal) as u32,
-            ErrorKind::Internal as u32
+    fn every_event_kind_matches_the_header_and_has_its_own_name() {
+        abi_check::check(
+            "ws_event_kind",
+            ws_event_kind::ALL,
+            |k| k as u32,
+            ws_event_kind::name,
+            ws_event_kind_str,
+            c"unknown",
         );
+    }
+
+    #[test]
+    fn every_error_kind_matches_the_header_and_has_its_own_name() {
+        abi_check::check(
+            "ws_error_kind",
+            ws_error_kind::ALL,
+            |k| k as u32,
+            ws_error_kind::name,
+            ws_error_kind_str,
+            c"unknown",
+        );
+    }
+
+    /// Every Rust `ErrorKind` maps to the C kind of the same number, and every C kind but
+    /// `WS_ERROR_NONE` is some Rust kind's (`ErrorKind` is non-exhaustive: this list is the
+    /// one place that names them all; the conversion's match is checked by its `_` arm below).
+    #[test]
+    fn error_kinds_keep_their_rust_values() {
+        const RUST: [ErrorKind; 14] = [
+            ErrorKind::Dns,
+            ErrorKind::Connect,
+            ErrorKind::ConnectTimeout,
+            ErrorKind::Tls,
+            ErrorKind::HttpStatus,
+            ErrorKind::Handshake,
+            ErrorKind::Protocol,
+            ErrorKind::MessageTooLarge,
+            ErrorKind::Io,
+            ErrorKind::HeartbeatTimeout,
+            ErrorKind::Callback,
+            ErrorKind::ConnectionLost,
+            ErrorKind::Certificate,
+            ErrorKind::Internal,
+        ];
+        let mut mapped: Vec<u32> = RUST
+            .iter()
+            .map(|k| {
+                let c = ws_error_kind::from(*k);
+                assert_eq!(c as u32, *k as u32, "{k:?} -> {c:?}");
+                // The names agree too (CamelCase vs snake_case).
+                let snake: String = format!("{k:?}")
+                    .chars()
+                    .enumerate()
+                    .flat_map(|(i, ch)| {
+                        let sep = (i > 0 && ch.is_uppercase()).then_some('_');
+                        sep.into_iter().chain(ch.to_lowercase())
+                    })
+                    .collect();
+                assert_eq!(c.name().to_str().unwrap(), snake, "{k:?}");
+                c as u32
+            })
+            .collect();
+        mapped.sort_unstable();
+        mapped.dedup();
+        let c_kinds: Vec<u32> = ws_error_kind::ALL
+            .iter()
+            .filter(|k| **k != ws_error_kind::WS_ERROR_NONE)
+            .map(|k| *k as u32)
+            .collect();
         assert_eq!(
-            ws_error_kind::from(ErrorKind::Dns) as u32,
-            ErrorKind::Dns as u32
+            mapped, c_kinds,
+            "a C error kind no Rust kind maps to, or two that share one"
         );
     }
 }

@@ -36,6 +36,7 @@ class Server:
         self.closes: "queue.Queue[Tuple[Optional[int], str]]" = queue.Queue()  # (code, reason)
         self.connections: "queue.Queue[ServerConnection]" = queue.Queue()
         self.heartbeats = 0
+        self.not_json: List[Any] = []  # seed mode: messages the seed's server.js would crash on
         self.headers: List[Any] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -60,11 +61,13 @@ class Server:
             async for msg in ws:
                 if self.mode == "seed":
                     if isinstance(msg, bytes):
+                        self.not_json.append(msg)
                         continue
                     try:
                         obj = json.loads(msg)
                     except ValueError:
-                        continue  # the seed server would crash; this one ignores it
+                        self.not_json.append(msg)
+                        continue  # the seed server would crash; this one records it
                     if obj.get("ModeCode") == "heart_beat":
                         self.heartbeats += 1
                     else:
@@ -151,6 +154,14 @@ def echo_server():
 
 @pytest.fixture
 def seed_server():
+    s = Server("seed").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def strict_seed_server():
+    """A seed server whose `not_json` lists what the seed's own server.js would crash on."""
     s = Server("seed").start()
     yield s
     s.stop()

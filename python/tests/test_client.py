@@ -481,45 +481,6 @@ print("leaving", flush=True)  # neither client is closed: the atexit hook must d
     assert codes == {1000}  # both closed cleanly by the atexit hook
 
 
-def test_library_lookup(tmp_path):
-    """WSBEAT_LIBRARY wins; without it a source checkout's target/ directory is used."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    assert wsbeat.find_library().is_file()
-    code = "import wsbeat; print(wsbeat.find_library()); print(wsbeat.library_version())"
-    env = {k: v for k, v in os.environ.items() if k != "WSBEAT_LIBRARY"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-        timeout=TIMEOUT,
-    )
-    assert out.returncode == 0, out
-    path, version = out.stdout.split()
-    assert "target" in path and version
-
-
-def test_missing_library_error(tmp_path):
-    code = """
-import wsbeat
-try:
-    wsbeat.Client("ws://127.0.0.1:1")
-except wsbeat.LibraryNotFoundError as e:
-    print("ERR", e)
-"""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, WSBEAT_LIBRARY=str(tmp_path / "nope.so"))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=TIMEOUT
-    )
-    assert "ERR" in out.stdout and "cargo build --release" in out.stdout, out
-
-
 # --- concurrency ------------------------------------------------------------------------------
 
 

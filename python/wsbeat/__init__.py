@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from . import _lib
 from ._lib import ENV_VAR, LibraryNotFoundError, find_library
-from .client import Client, refresh_logging
+from .client import Client, connect
+from .config import Config
+from ._log import refresh_logging
 # The exception classes: errors.__all__ is their one list (re-exported below).
 from . import errors as _errors
 from .errors import *  # noqa: F401,F403
@@ -55,6 +57,8 @@ def library_version() -> str:
 
 __all__ = [
     "Client",
+    "connect",
+    "Config",
     "refresh_logging",
     "library_version",
     "find_library",

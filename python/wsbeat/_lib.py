@@ -1,16 +1,20 @@
 """Loading ``libwsbeat`` and declaring its C ABI (``include/wsbeat.h``) for ctypes.
 
-This is the only module that touches ``ctypes.CDLL``. Every function used by the package gets
-its ``argtypes`` and ``restype`` here (a missing ``restype`` would truncate pointers to
+This is the only module that touches ``ctypes.CDLL``. Every function of the header gets its
+``argtypes`` and ``restype`` here, from the generated ``_abi`` module (a missing ``restype`` would truncate pointers to
 ``int``). ``CDLL`` releases the GIL for the duration of every call, so a blocking call such as
 ``ws_close`` lets the library's I/O thread run Python callbacks meanwhile.
 
 Library lookup, first match wins:
 
-1. the ``WSBEAT_LIBRARY`` environment variable (a path to the shared library);
-2. next to this package (``wsbeat/libwsbeat.so`` etc., for wheels that bundle it);
-3. the repository's ``target/release`` then ``target/debug`` (a source checkout, after
-   ``cargo build --release``).
+1. the ``WSBEAT_LIBRARY`` environment variable (a path to the shared library): an override;
+2. the library bundled in the package (``wsbeat/libwsbeat.so``; the wheel built by
+   ``pip install ./python`` carries it);
+3. when the package is imported from a wsbeat checkout (``python/wsbeat`` beside the
+   workspace's ``Cargo.toml``, e.g. ``PYTHONPATH=python``), the
+   workspace's ``target/release`` then ``target/debug``.
+
+Nothing else: not the current directory, not paths derived from ``site-packages``.
 """
 
 from __future__ import annotations
@@ -18,128 +22,65 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from ctypes import (
-    CFUNCTYPE,
-    POINTER,
-    Structure,
-    c_bool,
-    c_char,
-    c_char_p,
-    c_double,
-    c_int64,
-    c_size_t,
-    c_uint16,
-    c_uint32,
-    c_uint64,
-    c_uint8,
-    c_void_p,
-)
 from pathlib import Path
 from typing import List, Optional
+
+from . import _abi
+from ._abi import ws_client_stats, ws_event, ws_message
 
 ENV_VAR = "WSBEAT_LIBRARY"
 """The environment variable naming the shared library to load."""
 
-WS_CLOSE_REASON_MAX = 124
-WS_MAX_DURATION_MS = 7 * 24 * 3600 * 1000
+# Every number below comes from include/wsbeat.h through the generated _abi module; these are
+# short aliases for the ones the package uses.
+WS_CLOSE_REASON_MAX = _abi.WS_CLOSE_REASON_MAX
+WS_MAX_DURATION_MS = _abi.WS_MAX_DURATION_MS
 
 # ws_result
-WS_OK = 0
-WS_ERR_TIMEOUT = 12
-WS_ERR_CLOSED = 10
-WS_ERR_OUTBOX_FULL = 8
-WS_ERR_IN_CALLBACK = 14
+WS_OK = _abi.WS_OK
+WS_ERR_TIMEOUT = _abi.WS_ERR_TIMEOUT
+WS_ERR_CLOSED = _abi.WS_ERR_CLOSED
+WS_ERR_OUTBOX_FULL = _abi.WS_ERR_OUTBOX_FULL
+WS_ERR_IN_CALLBACK = _abi.WS_ERR_IN_CALLBACK
+WS_ERR_WRONG_MODE = _abi.WS_ERR_WRONG_MODE
 
 # ws_event_kind
-EV_CONNECTING = 0
-EV_OPENED = 1
-EV_TEXT = 2
-EV_BINARY = 3
-EV_PONG = 4
-EV_HEARTBEAT_TIMEOUT = 5
-EV_CLOSED = 6
-EV_RECONNECTING = 7
-EV_ERROR = 8
-EV_STOPPED = 9
+EV_CONNECTING = _abi.WS_EVENT_CONNECTING
+EV_OPENED = _abi.WS_EVENT_OPENED
+EV_TEXT = _abi.WS_EVENT_TEXT
+EV_BINARY = _abi.WS_EVENT_BINARY
+EV_PONG = _abi.WS_EVENT_PONG
+EV_HEARTBEAT_TIMEOUT = _abi.WS_EVENT_HEARTBEAT_TIMEOUT
+EV_CLOSED = _abi.WS_EVENT_CLOSED
+EV_RECONNECTING = _abi.WS_EVENT_RECONNECTING
+EV_ERROR = _abi.WS_EVENT_ERROR
+EV_STOPPED = _abi.WS_EVENT_STOPPED
 
 # ws_message_kind
-MSG_TEXT = 1
-MSG_BINARY = 2
+MSG_TEXT = _abi.WS_MESSAGE_TEXT
+MSG_BINARY = _abi.WS_MESSAGE_BINARY
 
 # ws_heartbeat_mode
-HEARTBEAT_OFF = 0
-HEARTBEAT_PING = 1
-HEARTBEAT_SEED_JSON = 2
+HEARTBEAT_OFF = _abi.WS_HEARTBEAT_OFF
+HEARTBEAT_PING = _abi.WS_HEARTBEAT_PING
+HEARTBEAT_SEED_JSON = _abi.WS_HEARTBEAT_SEED_JSON
 
 # ws_log_level
-LOG_OFF = 0
-LOG_ERROR = 1
-LOG_WARN = 2
-LOG_INFO = 3
-LOG_DEBUG = 4
-LOG_TRACE = 5
+LOG_OFF = _abi.WS_LOG_OFF
+LOG_ERROR = _abi.WS_LOG_ERROR
+LOG_WARN = _abi.WS_LOG_WARN
+LOG_INFO = _abi.WS_LOG_INFO
+LOG_DEBUG = _abi.WS_LOG_DEBUG
+LOG_TRACE = _abi.WS_LOG_TRACE
 
-
-class ws_message(Structure):
-    _fields_ = [
-        ("kind", c_uint32),
-        ("data", POINTER(c_uint8)),
-        ("len", c_size_t),
-    ]
-
-
-class ws_event(Structure):
-    # ``data`` is declared ``c_char_p`` (the C type is ``const uint8_t *``; same layout): the
-    # library NUL-terminates message payloads, so reading the field copies the payload to
-    # ``bytes`` in C, several times cheaper than ``ctypes.string_at``. A payload containing
-    # NUL bytes comes back shorter than ``len``: ``events.from_c`` then falls back to
-    # ``string_at`` on the raw pointer (``WS_EVENT_DATA_OFFSET``).
-    _fields_ = [
-        ("kind", c_uint32),
-        ("data", c_char_p),
-        ("len", c_size_t),
-        ("text", c_void_p),
-        ("text_len", c_size_t),
-        ("close_code", c_uint16),
-        ("initiator", c_uint32),
-        ("will_reconnect", c_bool),
-        ("reconnect", c_bool),
-        ("attempt", c_uint32),
-        ("delay_ms", c_uint64),
-        ("rtt_us", c_uint64),
-        ("silent_ms", c_uint64),
-        ("error_kind", c_uint32),
-        ("stop_reason", c_uint32),
-        ("messages", POINTER(ws_message)),
-        ("message_count", c_size_t),
-    ]
-
+__all__ = ["ws_message", "ws_event", "ws_client_stats", "ENV_VAR", "LibraryNotFoundError"]
 
 WS_EVENT_DATA_OFFSET: int = ws_event.data.offset
 
-
-class ws_client_stats(Structure):
-    _fields_ = [
-        ("connects", c_uint64),
-        ("reconnects", c_uint64),
-        ("missed_heartbeats", c_uint64),
-        ("messages_in", c_uint64),
-        ("messages_out", c_uint64),
-        ("bytes_in", c_uint64),
-        ("bytes_out", c_uint64),
-        ("last_rtt_us", c_int64),
-        ("smoothed_rtt_us", c_int64),
-        ("outbox_len", c_uint64),
-        ("uptime_ms", c_int64),
-        ("last_close_code", c_uint16),
-        ("last_close_reason", c_char * WS_CLOSE_REASON_MAX),
-    ]
-
-
-EVENT_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(ws_event))
+EVENT_CALLBACK = _abi.WS_EVENT_CALLBACK
 """``ws_event_callback``: ``(userdata, const ws_event *)``."""
 
-LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
+LOG_CALLBACK = _abi.WS_LOG_CALLBACK
 """``ws_log_callback``: ``(userdata, level, target, message)``."""
 
 
@@ -155,23 +96,32 @@ def _lib_names() -> List[str]:
     return ["libwsbeat.so"]
 
 
+def _workspace_root() -> Optional[Path]:
+    """The wsbeat checkout this package is imported from, if any: ``<root>/python/wsbeat``
+    with the workspace ``Cargo.toml`` and the ``ffi`` crate at ``<root>``."""
+    here = Path(__file__).resolve().parent
+    root = here.parent.parent
+    if here.parent.name == "python" and (root / "Cargo.toml").is_file() and (
+        root / "ffi" / "Cargo.toml"
+    ).is_file():
+        return root
+    return None
+
+
 def _candidates() -> List[Path]:
     here = Path(__file__).resolve().parent
-    found: List[Path] = []
-    for name in _lib_names():
-        found.append(here / name)
-    # python/wsbeat/_lib.py -> the repository root is two levels above the package.
-    for root in (here.parent.parent, Path.cwd()):
+    found = [here / name for name in _lib_names()]
+    root = _workspace_root()
+    if root is not None:
         for profile in ("release", "debug"):
-            for name in _lib_names():
-                found.append(root / "target" / profile / name)
+            found += [root / "target" / profile / name for name in _lib_names()]
     return found
 
 
 def find_library() -> Path:
     """Return the path of the shared library that :func:`load` would use.
 
-    Raises :class:`LibraryNotFoundError` with instructions when there is none.
+    Raises :class:`LibraryNotFoundError`, naming every place it looked, when there is none.
     """
     env = os.environ.get(ENV_VAR)
     if env:
@@ -179,7 +129,7 @@ def find_library() -> Path:
         if not p.is_file():
             raise LibraryNotFoundError(
                 f"{ENV_VAR}={env!r} does not name an existing file; point it at "
-                f"libwsbeat (built by `cargo build --release` in target/release/)"
+                "libwsbeat.so, or unset it to use the library bundled with the package"
             )
         return p
     tried = _candidates()
@@ -187,63 +137,21 @@ def find_library() -> Path:
         if p.is_file():
             return p
     listing = "\n  ".join(str(p) for p in tried)
+    how = (
+        "build it with `cargo build --release -p wsbeat-ffi` in this checkout"
+        if _workspace_root() is not None
+        else "reinstall the package with `pip install ./python` from a wsbeat checkout "
+        "(it builds and bundles the library)"
+    )
     raise LibraryNotFoundError(
-        "libwsbeat shared library not found. Build it with `cargo build --release` in the "
-        f"wsbeat repository, or set {ENV_VAR} to its path. Looked in:\n  {listing}"
+        f"libwsbeat shared library not found: {how}, or set {ENV_VAR} to its path. "
+        f"Looked in:\n  {listing}"
     )
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    cfg = c_void_p
-    cli = c_void_p
-    sigs = {
-        "ws_version": ([], c_char_p),
-        "ws_result_str": ([c_uint32], c_char_p),
-        "ws_last_error": ([], c_void_p),
-        "ws_event_kind_str": ([c_uint32], c_char_p),
-        "ws_error_kind_str": ([c_uint32], c_char_p),
-        "ws_config_new": ([], c_void_p),
-        "ws_config_free": ([cfg], None),
-        "ws_config_set_heartbeat": ([cfg, c_uint32, c_uint64, c_uint64], c_uint32),
-        "ws_config_set_reconnect": ([cfg, c_bool], c_uint32),
-        "ws_config_set_backoff": ([cfg, c_uint64, c_uint64, c_double, c_double], c_uint32),
-        "ws_config_set_max_attempts": ([cfg, c_uint32], c_uint32),
-        "ws_config_set_min_uptime": ([cfg, c_uint64], c_uint32),
-        "ws_config_set_retry_after_cap": ([cfg, c_uint64], c_uint32),
-        "ws_config_set_retry_certificate_errors": ([cfg, c_bool], c_uint32),
-        "ws_config_set_outbox_limits": ([cfg, c_size_t, c_size_t], c_uint32),
-        "ws_config_set_max_message_size": ([cfg, c_size_t], c_uint32),
-        "ws_config_set_connect_timeout": ([cfg, c_uint64], c_uint32),
-        "ws_config_set_close_timeout": ([cfg, c_uint64], c_uint32),
-        "ws_config_set_event_capacity": ([cfg, c_size_t], c_uint32),
-        "ws_config_add_header": ([cfg, c_char_p, c_char_p], c_uint32),
-        "ws_config_add_subprotocol": ([cfg, c_char_p], c_uint32),
-        "ws_config_tls_add_ca_pem": ([cfg, c_char_p, c_size_t], c_uint32),
-        "ws_config_tls_add_ca_file": ([cfg, c_char_p], c_uint32),
-        "ws_config_tls_set_client_cert_pem": (
-            [cfg, c_char_p, c_size_t, c_char_p, c_size_t],
-            c_uint32,
-        ),
-        "ws_config_tls_set_bundled_roots": ([cfg, c_bool], c_uint32),
-        "ws_config_tls_set_native_roots": ([cfg, c_bool], c_uint32),
-        "ws_config_tls_dangerous_disable_verification": ([cfg, c_bool], c_uint32),
-        "ws_connect": (
-            [c_char_p, cfg, EVENT_CALLBACK, c_void_p, POINTER(c_void_p)],
-            c_uint32,
-        ),
-        "ws_send": ([cli, c_char_p, c_size_t, c_uint32], c_uint32),
-        "ws_send_wait": ([cli, c_char_p, c_size_t, c_uint32, c_int64], c_uint32),
-        "ws_close": ([cli, c_uint16, c_char_p], c_uint32),
-        "ws_reconnect_now": ([cli], c_uint32),
-        "ws_free": ([cli], c_uint32),
-        "ws_state": ([cli, POINTER(c_uint32)], c_uint32),
-        "ws_stats": ([cli, POINTER(ws_client_stats)], c_uint32),
-        "ws_next_event": ([cli, c_int64, POINTER(ws_event)], c_uint32),
-        "ws_event_release": ([cli], c_uint32),
-        "ws_set_logger": ([LOG_CALLBACK, c_void_p, c_uint32], c_uint32),
-        "ws_clear_logger": ([], c_uint32),
-    }
-    for name, (args, res) in sigs.items():
+    """Give every function of the header its ``argtypes``/``restype`` (from ``_abi``)."""
+    for name, (args, res) in _abi.FUNCTIONS.items():
         fn = getattr(lib, name)
         fn.argtypes = args
         fn.restype = res
@@ -279,10 +187,8 @@ def lib() -> ctypes.CDLL:
 
 def last_error() -> str:
     """``ws_last_error()`` of the calling thread, copied into a ``str``."""
-    p = lib().ws_last_error()
-    if not p:
-        return ""
-    return ctypes.string_at(p).decode("utf-8", "replace")
+    p: Optional[bytes] = lib().ws_last_error()
+    return p.decode("utf-8", "replace") if p else ""
 
 
 def result_str(code: int) -> str:

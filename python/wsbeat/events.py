@@ -15,7 +15,21 @@ from . import _lib
 
 
 class _OpenEnum(enum.IntEnum):
-    """An IntEnum that keeps values added by a newer library as ``UNKNOWN_<n>`` members."""
+    """An IntEnum that keeps values added by a newer library as ``UNKNOWN_<n>`` members.
+
+    ``str()`` and f-strings give the lower-case name (``closed``, ``max_attempts``), as the
+    library's own ``*_str`` functions do; ``repr()`` gives ``StopReason.CLOSED``. The members
+    are still ints equal to the C values.
+    """
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
 
     @classmethod
     def _missing_(cls, value: Any) -> Any:
@@ -96,7 +110,18 @@ Message = Union[str, bytes]
 
 @dataclass(frozen=True)
 class Event:
-    """Base class of every event."""
+    """Base class of every event.
+
+    ``repr()`` is the dataclass's (``Stopped(reason=StopReason.CLOSED, ...)``); ``str()`` a
+    readable line (``Stopped: closed``).
+    """
+
+    def _detail(self) -> str:
+        return ", ".join(str(v) for v in vars(self).values())
+
+    def __str__(self) -> str:
+        d = self._detail()
+        return f"{type(self).__name__}: {d}" if d else type(self).__name__
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,9 @@ class Connecting(Event):
     """A connection attempt starts; ``attempt`` is 0 for the first connect."""
 
     attempt: int
+
+    def _detail(self) -> str:
+        return f"attempt {self.attempt}"
 
 
 @dataclass(frozen=True)
@@ -120,12 +148,19 @@ class Opened(Event):
     attempt: int
     subprotocol: str
 
+    def _detail(self) -> str:
+        d = f"reconnect, attempt {self.attempt}" if self.reconnect else "first connect"
+        return d + (f", subprotocol {self.subprotocol!r}" if self.subprotocol else "")
+
 
 @dataclass(frozen=True)
 class TextMessage(Event):
     """A text message arrived (seed-JSON heartbeat replies are not reported)."""
 
     data: str
+
+    def _detail(self) -> str:
+        return repr(self.data if len(self.data) <= 200 else self.data[:200] + "...")
 
 
 @dataclass(frozen=True)
@@ -134,12 +169,18 @@ class BinaryMessage(Event):
 
     data: bytes
 
+    def _detail(self) -> str:
+        return f"{len(self.data)} bytes"
+
 
 @dataclass(frozen=True)
 class Pong(Event):
     """A heartbeat was answered; ``rtt_us`` is the round trip in microseconds."""
 
     rtt_us: int
+
+    def _detail(self) -> str:
+        return f"{self.rtt_us / 1000:g} ms"
 
 
 @dataclass(frozen=True)
@@ -148,6 +189,9 @@ class HeartbeatTimeout(Event):
     :class:`Closed` with code 1006 follows. ``silent_ms``: how long the peer was silent."""
 
     silent_ms: int
+
+    def _detail(self) -> str:
+        return f"silent for {self.silent_ms} ms"
 
 
 @dataclass(frozen=True)
@@ -169,6 +213,14 @@ class Closed(Event):
     will_reconnect: bool
     unconfirmed: Tuple[Message, ...] = field(default=())
 
+    def _detail(self) -> str:
+        d = f"{self.code} {self.reason!r} by {self.initiator}"
+        if self.will_reconnect:
+            d += ", will reconnect"
+        if self.unconfirmed:
+            d += f", {len(self.unconfirmed)} unconfirmed"
+        return d
+
 
 @dataclass(frozen=True)
 class Reconnecting(Event):
@@ -176,6 +228,9 @@ class Reconnecting(Event):
 
     attempt: int
     delay_ms: int
+
+    def _detail(self) -> str:
+        return f"attempt {self.attempt} in {self.delay_ms} ms"
 
 
 @dataclass(frozen=True)
@@ -189,6 +244,9 @@ class Error(Event):
 
     kind: ErrorKind
     message: str
+
+    def _detail(self) -> str:
+        return f"{self.kind}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -206,6 +264,16 @@ class Stopped(Event):
     attempt: int
     detail: str
     unsent: Tuple[Message, ...] = field(default=())
+
+    def _detail(self) -> str:
+        d = str(self.reason)
+        if self.reason is StopReason.MAX_ATTEMPTS:
+            d += f" ({self.attempt} attempts)"
+        if self.detail:
+            d += f": {self.detail}"
+        if self.unsent:
+            d += f", {len(self.unsent)} unsent"
+        return d
 
 
 @dataclass(frozen=True)

@@ -1458,40 +1458,57 @@ pub fn kernel_inner() {
     );
 }
 
-/// Every scenario, in matrix order.
-pub const ALL: &[Scenario] = &[
-    ("blackhole", blackhole),
-    ("kernel_blackhole", kernel_blackhole),
-    ("cut_rst", cut_rst),
-    ("wss_blackhole", wss_blackhole),
-    ("wss_cut_rst", wss_cut_rst),
-    ("refused_then_accepts", refused_then_accepts),
-    ("delayed_path", delayed_path),
-    ("throttled_path", throttled_path),
-    ("heartbeat_behind_slow_upload", heartbeat_behind_slow_upload),
-    ("flapping", flapping),
-    ("server_killed", server_killed),
-    ("server_restart_same_port", server_restart_same_port),
-    ("http_401", http_401),
-    ("http_404", http_404),
-    ("http_503_retry_after", http_503_retry_after),
-    ("http_429_retry_after", http_429_retry_after),
-    ("handshake_garbage", handshake_garbage),
-    ("handshake_hangs", handshake_hangs),
-    ("unresolvable_host", unresolvable_host),
-    ("close_1000", close_1000),
-    ("close_1001", close_1001),
-    ("close_1008", close_1008),
-    ("close_1011", close_1011),
-    ("close_1012", close_1012_restarts_schedule),
-    ("close_1013", close_1013),
-    ("close_4000", close_4000),
-    ("oversized_message", oversized_message),
-    ("invalid_utf8", invalid_utf8),
-    ("reserved_bits", reserved_bits),
-    ("bad_opcode", bad_opcode),
-    ("masked_server_frame", masked_server_frame),
-    ("drip", drip),
-    ("flood", flood),
-    ("close_in_every_state", close_in_every_state),
-];
+/// The one list of the fault matrix's scenarios, in matrix order, as `row_name => function`.
+/// It calls `$callback! { name => path, ... }` with the whole list: this module makes [`ALL`]
+/// from it, and `tests/faults.rs` makes one `#[test]` per scenario, so a scenario cannot be in
+/// the matrix without its test (nor the other way round).
+#[macro_export]
+macro_rules! for_each_scenario {
+    ($callback:ident) => {
+        $callback! {
+            blackhole => $crate::scenarios::blackhole,
+            kernel_blackhole => $crate::scenarios::kernel_blackhole,
+            cut_rst => $crate::scenarios::cut_rst,
+            wss_blackhole => $crate::scenarios::wss_blackhole,
+            wss_cut_rst => $crate::scenarios::wss_cut_rst,
+            refused_then_accepts => $crate::scenarios::refused_then_accepts,
+            delayed_path => $crate::scenarios::delayed_path,
+            throttled_path => $crate::scenarios::throttled_path,
+            heartbeat_behind_slow_upload => $crate::scenarios::heartbeat_behind_slow_upload,
+            flapping => $crate::scenarios::flapping,
+            server_killed => $crate::scenarios::server_killed,
+            server_restart_same_port => $crate::scenarios::server_restart_same_port,
+            http_401 => $crate::scenarios::http_401,
+            http_404 => $crate::scenarios::http_404,
+            http_503_retry_after => $crate::scenarios::http_503_retry_after,
+            http_429_retry_after => $crate::scenarios::http_429_retry_after,
+            handshake_garbage => $crate::scenarios::handshake_garbage,
+            handshake_hangs => $crate::scenarios::handshake_hangs,
+            unresolvable_host => $crate::scenarios::unresolvable_host,
+            close_1000 => $crate::scenarios::close_1000,
+            close_1001 => $crate::scenarios::close_1001,
+            close_1008 => $crate::scenarios::close_1008,
+            close_1011 => $crate::scenarios::close_1011,
+            close_1012 => $crate::scenarios::close_1012_restarts_schedule,
+            close_1013 => $crate::scenarios::close_1013,
+            close_4000 => $crate::scenarios::close_4000,
+            oversized_message => $crate::scenarios::oversized_message,
+            invalid_utf8 => $crate::scenarios::invalid_utf8,
+            reserved_bits => $crate::scenarios::reserved_bits,
+            bad_opcode => $crate::scenarios::bad_opcode,
+            masked_server_frame => $crate::scenarios::masked_server_frame,
+            drip => $crate::scenarios::drip,
+            flood => $crate::scenarios::flood,
+            close_in_every_state => $crate::scenarios::close_in_every_state,
+        }
+    };
+}
+
+macro_rules! define_all {
+    ($($name:ident => $f:path),* $(,)?) => {
+        /// Every scenario, in matrix order (made by [`for_each_scenario!`](crate::for_each_scenario)).
+        pub const ALL: &[Scenario] = &[$((stringify!($name), $f)),*];
+    };
+}
+
+for_each_scenario!(define_all);

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Protocol conformance: Autobahn|Testsuite's fuzzing server (`wstest -m fuzzingserver`, Python
+# 2.7) runs its client cases against wsbeat and, in the same run, against raw blocking
+# tungstenite (the reference); tools/src/bin/autobahn.rs drives both and checks the server's
+# report: the step fails if a wsbeat case is worse than tests/autobahn/expected.txt, or worse
+# than tungstenite's result in this run without a note naming the issue that explains it.
+#
+# Installs what it needs when missing: Python 2.7 is found through pyenv (these machines ship
+# it; `WSBEAT_PYTHON2` overrides), then the virtualenv .venv-autobahn/ gets the pinned
+# tests/autobahn/requirements.txt from PyPI. Anything missing fails the step; it never skips.
+#
+# Cases: all of them except 12.* and 13.* (permessage-deflate: wsbeat does not negotiate it
+# yet; issue 15 adds them). The 9.* performance cases are kept: the whole run (both agents,
+# 301 cases each) takes about 40 s on 2 cores with the debug build.
+#
+# The server listens on 127.0.0.1 only, on a free port picked at start, without its web UI,
+# and is killed by PID on exit. Reports: target/autobahn/reports/clients/ (index.html).
+#
+# `scripts/tests.d/70-autobahn.sh --write` rewrites tests/autobahn/expected.txt from the run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+write=()
+if [ "${1:-}" = "--write" ]; then
+  write=(--write)
+fi
+
+fail() {
+  echo "70-autobahn: $*" >&2
+  exit 1
+}
+
+# --- Python 2.7 ---------------------------------------------------------------------------
+py2=${WSBEAT_PYTHON2:-}
+if [ -z "$py2" ]; then
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7*/bin/python2.7 \
+    /root/.pyenv/versions/2.7*/bin/python2.7 \
+    "$(command -v python2.7 || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+      py2=$candidate
+      break
+    fi
+  done
+fi
+[ -n "$py2" ] || fail "Python 2.7 not found (looked in pyenv's versions and PATH; set WSBEAT_PYTHON2)"
+"$py2" -c 'import sys; assert sys.version_info[:2] == (2, 7), sys.version' ||
+  fail "$py2 is not Python 2.7"
+
+# --- wstest in .venv-autobahn/ ------------------------------------------------------------
+venv=.venv-autobahn
+reqs=tests/autobahn/requirements.txt
+stamp="$venv/.requirements"
+if [ ! -x "$venv/bin/wstest" ] || ! cmp -s "$reqs" "$stamp"; then
+  echo "70-autobahn: installing Autobahn|Testsuite into $venv (Python $("$py2" -c 'import platform; print(platform.python_version())'))"
+  rm -rf "$venv" "$venv.tool"
+  # Python 2.7 has no venv module: virtualenv (the last line that creates 2.7 environments),
+  # kept beside the venv rather than installed into pyenv's interpreter.
+  "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "$venv.tool" 'virtualenv==20.15.1' || fail "could not install virtualenv for Python 2.7"
+  PYTHONPATH="$venv.tool" "$py2" -m virtualenv --quiet "$venv" || fail "could not create $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-warn-script-location \
+    --no-deps -r "$reqs" || fail "could not install $reqs"
+  cp "$reqs" "$stamp"
+fi
+"$venv/bin/wstest" --autobahnversion >/dev/null 2>&1 || fail "$venv/bin/wstest does not run"
+
+# --- the driver ---------------------------------------------------------------------------
+cargo build -p wsbeat-tools --bin autobahn --quiet
+driver="$root/target/debug/autobahn"
+
+# --- the fuzzing server -------------------------------------------------------------------
+work=target/autobahn
+rm -rf "$work"
+mkdir -p "$work"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed "s/@PORT@/$port/" tests/autobahn/fuzzingserver.json >"$work/fuzzingserver.json"
+server_pid=
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+  fi
+}
+trap stop_server EXIT
+start=$(date +%s)
+(cd "$work" && exec "$root/$venv/bin/wstest" -m fuzzingserver -s fuzzingserver.json -u 0 >server.log 2>&1) &
+server_pid=$!
+# Ready when it says so (bounded: it prints the line within a second or two), or gone.
+if ! timeout 60 grep -q -m1 'Fuzzing Server' <(tail --pid="$server_pid" -n +1 -f "$work/server.log" 2>/dev/null); then
+  cat "$work/server.log" >&2
+  fail "the fuzzing server did not start on 127.0.0.1:$port"
+fi
+kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; fail "the fuzzing server exited"; }
+
+# --- run and check ------------------------------------------------------------------------
+timeout 1200 "$driver" run "ws://127.0.0.1:$port" wsbeat tungstenite 2>"$work/driver.log" ||
+  { tail -n 50 "$work/driver.log" >&2; fail "the driver failed (log: $work/driver.log)"; }
+stop_server
+grep -E 'cases in' "$work/driver.log" || true
+"$driver" check "$work/reports/clients/index.json" tests/autobahn/expected.txt "${write[@]}"
+echo "70-autobahn: done in $(($(date +%s) - start))s (reports: $work/reports/clients/index.html)"
