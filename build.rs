@@ -10,7 +10,9 @@
 //! --check`) and fails on drift, so a build never rewrites the source tree.
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
+    // Relative to the package being built, ffi/ (this file is ../build.rs from there): naming
+    // a missing file would make cargo rerun the script and relink the library on every build.
+    println!("cargo:rerun-if-changed=../build.rs");
     let major: u64 = env_number("CARGO_PKG_VERSION_MAJOR");
     let minor: u64 = env_number("CARGO_PKG_VERSION_MINOR");
     let sover = if major == 0 {

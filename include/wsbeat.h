@@ -22,6 +22,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define WSBEAT_STRINGIFY_(x) #x
+#define WSBEAT_STRINGIFY(x) WSBEAT_STRINGIFY_(x)
+/** The header's version as a string, e.g. "0.1.0" (ws_version() gives the library's). */
+#define WSBEAT_VERSION \
+    WSBEAT_STRINGIFY(WSBEAT_VERSION_MAJOR) "." WSBEAT_STRINGIFY(WSBEAT_VERSION_MINOR) "." \
+    WSBEAT_STRINGIFY(WSBEAT_VERSION_PATCH)
+
+/**
+ * The major version of the header (`WSBEAT_VERSION_MAJOR`): compare it with `ws_version()` to
+ * see which library a program runs against. 0 while the API is not stable; see the ABI policy
+ * in docs/C_API.md.
+ */
+#define WSBEAT_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header. While the major version is 0 a new minor version may
+ * break the ABI (and changes the SONAME, `libwsbeat.so.0.MINOR`).
+ */
+#define WSBEAT_VERSION_MINOR 1
+
+/**
+ * The patch version of the header: fixes only, ABI-compatible with the same minor version.
+ */
+#define WSBEAT_VERSION_PATCH 0
+
 /**
  * Size of `ws_client_stats.last_close_reason` (a close reason has at most 123 bytes).
  */
@@ -701,7 +726,9 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library version as a NUL-terminated string, e.g. `"0.1.0"`.
+ * The library version as a NUL-terminated string, e.g. `"0.1.0"`: the version of the library
+ * the program runs against, which may be newer than the header it was compiled with
+ * (`WSBEAT_VERSION`).
  *
  * The string is static: never free it.
  */

@@ -373,6 +373,40 @@ impl Client {
 pub type EventCallback = Box<dyn FnMut(&Handle, Event) + Send + 'static>;
 
 /// Configures and starts a [`Client`]. Every setter's doc gives its default.
+///
+/// [`connect`](ClientBuilder::connect) checks the whole configuration, then returns at once;
+/// the I/O thread connects (and reconnects) in the background.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsbeat::{Client, Event, Heartbeat, Reconnect};
+///
+/// # let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
+/// # let url = server.url();
+/// let client = Client::builder(&url) // e.g. "wss://example.com/socket"
+///     .heartbeat(Heartbeat::ping(Duration::from_secs(15), Duration::from_secs(5)))
+///     .reconnect(Reconnect::exponential().max(Duration::from_secs(10)))
+///     .header("Authorization", "Bearer initial-token") // never logged
+///     .before_connect(|request| {
+///         // On the I/O thread before every attempt: a fresh token for each reconnect.
+///         if request.attempt > 0 {
+///             request.headers.retain(|(name, _)| name != "Authorization");
+///             request.headers.push(("Authorization".into(), "Bearer refreshed".into()));
+///         }
+///     })
+///     .outbox_limit(1000, 8 << 20) // 1000 messages or 8 MiB waiting at most
+///     .connect_timeout(Duration::from_secs(5))
+///     .connect()?;
+/// let events = client.events().unwrap();
+/// client.send_text("hello")?;
+/// let echo = events
+///     .iter()
+///     .take(10) // Connecting, Opened, the echo
+///     .find(|event| matches!(event, Event::Text(_)))
+///     .unwrap();
+/// assert_eq!(echo, Event::Text("hello".into()));
+/// # Ok::<(), wsbeat::Error>(())
+/// ```
 pub struct ClientBuilder {
     url: Result<url::Url, Error>,
     heartbeat: Heartbeat,

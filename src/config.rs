@@ -96,6 +96,35 @@ impl fmt::Debug for HeartbeatMode {
 /// heartbeat is sent; when nothing is heard within `timeout` after it, the peer is declared dead,
 /// [`crate::Event::HeartbeatTimeout`] is reported and the connection is dropped at once. A busy
 /// connection never sends heartbeats; an idle one wakes once per interval.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsbeat::{Client, Event, Heartbeat, Message};
+///
+/// // WebSocket pings (the default: 20 s / 10 s); the timeout must be shorter than the interval.
+/// let ping = Heartbeat::ping(Duration::from_secs(30), Duration::from_secs(10));
+/// // The seed protocol's {"ModeCode":"heart_beat",...} messages, answered in kind.
+/// let seed = Heartbeat::seed_json(Duration::from_secs(4), Duration::from_secs(2));
+/// assert_eq!(seed.interval(), Duration::from_secs(4));
+///
+/// // An application-level heartbeat: the payload to send and how to recognise the answer
+/// // (answers are reported as `Event::Pong`, not as messages). This server echoes, so the
+/// // answer to "ping" is "ping".
+/// let custom = Heartbeat::custom(
+///     Duration::from_millis(100),
+///     Duration::from_millis(50),
+///     || Message::Text("ping".into()),
+///     |reply| matches!(reply, Message::Text(t) if t == "ping"),
+/// );
+/// # let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
+/// # let url = server.url();
+/// let client = Client::builder(&url).heartbeat(custom).connect()?;
+/// let events = client.events().unwrap();
+/// let mut first_events = events.iter().take(20); // Connecting, Opened, Pong, ...
+/// let pong = first_events.find(|event| matches!(event, Event::Pong { .. })).unwrap();
+/// println!("{pong:?}"); // Pong { rtt: ... }
+/// # Ok::<(), wsbeat::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
     pub(crate) mode: HeartbeatMode,
@@ -200,6 +229,32 @@ impl Default for Heartbeat {
 /// - a server hint wins over the schedule: HTTP 429/503 with `Retry-After` waits at least
 ///   that long (capped by `retry_after_cap`); close 1012 (service restart) restarts the
 ///   schedule at `initial`; close 1013 (try again later) waits `max`.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsbeat::Reconnect;
+///
+/// // The default: 500 ms doubling up to 30 s, jitter 0.5, forever.
+/// let default = Reconnect::exponential();
+/// // Tuned: give up after 10 failures in a row, and never retry the application's own
+/// // "kicked out" close code 4001 (1002, 1003, 1007, 1008 and 1010 stay refused too).
+/// let tuned = Reconnect::exponential()
+///     .initial(Duration::from_secs(1))
+///     .max(Duration::from_secs(60))
+///     .jitter(0.2)
+///     .max_attempts(Some(10))
+///     .reconnect_on_close(|code| {
+///         code != 4001 && wsbeat::default_reconnect_on_close(code)
+///     });
+/// assert!(default.retries_close_code(4001));
+/// assert!(!tuned.retries_close_code(4001));
+/// assert!(!tuned.retries_close_code(1008));
+/// assert!(tuned.retries_close_code(1012)); // service restart: reconnect
+///
+/// // The seed's fixed 3 s delay; or no reconnection at all.
+/// let fixed = Reconnect::fixed(Duration::from_secs(3));
+/// assert!(fixed.enabled() && !Reconnect::disabled().enabled());
+/// ```
 #[derive(Clone)]
 pub struct Reconnect {
     pub(crate) enabled: bool,

@@ -15,6 +15,26 @@ use crate::error::{Error, ErrorKind};
 /// [`TlsOptions::dangerous_disable_verification`] is set, which logs a warning at every connect.
 ///
 /// The server name checked against the certificate (and sent as SNI) is the URL's host.
+///
+/// ```
+/// use wsbeat::{Client, Error, TlsOptions};
+///
+/// // The default: verified against the bundled Mozilla roots (rustls).
+/// # #[cfg(feature = "rustls")]
+/// assert!(TlsOptions::backends().contains(&"rustls"));
+///
+/// // A private CA in addition (PEM text here; add_ca_file reads a file). connect() parses the
+/// // TLS material before it starts anything, so a bad certificate is a typed error at once.
+/// let tls = TlsOptions::default().add_ca_pem("not a PEM certificate");
+/// let err = Client::builder("wss://127.0.0.1:9/").tls(tls).connect().unwrap_err();
+/// assert!(matches!(err, Error::Tls(_)), "{err}");
+///
+/// // Mutual TLS: a client certificate chain and its key, both PEM.
+/// let _mtls = TlsOptions::default().client_cert_pem(
+///     "-----BEGIN CERTIFICATE-----\n...".as_bytes().to_vec(),
+///     "-----BEGIN PRIVATE KEY-----\n...".as_bytes().to_vec(),
+/// );
+/// ```
 #[derive(Clone, Default)]
 pub struct TlsOptions {
     pub(crate) extra_ca_pem: Vec<Vec<u8>>,

@@ -38,7 +38,50 @@ pub use error::*;
 pub use event::*;
 pub use log::*;
 
-/// The library version as a NUL-terminated string, e.g. `"0.1.0"`.
+/// The major version of the header (`WSBEAT_VERSION_MAJOR`): compare it with `ws_version()` to
+/// see which library a program runs against. 0 while the API is not stable; see the ABI policy
+/// in docs/C_API.md.
+pub const WSBEAT_VERSION_MAJOR: u32 = 0;
+/// The minor version of the header. While the major version is 0 a new minor version may
+/// break the ABI (and changes the SONAME, `libwsbeat.so.0.MINOR`).
+pub const WSBEAT_VERSION_MINOR: u32 = 1;
+/// The patch version of the header: fixes only, ABI-compatible with the same minor version.
+pub const WSBEAT_VERSION_PATCH: u32 = 0;
+
+// The three constants are literals because cbindgen writes them into the header as
+// `#define`s; the build fails if they do not match the package version (Cargo.toml), so a
+// version bump cannot forget them. (`WSBEAT_VERSION`, the string, is built from them in the
+// header (cbindgen.toml's `after_includes`).)
+const _: () = {
+    assert!(
+        WSBEAT_VERSION_MAJOR == parse_version_part(env!("CARGO_PKG_VERSION_MAJOR")),
+        "WSBEAT_VERSION_MAJOR differs from the package version: update ffi/src/lib.rs"
+    );
+    assert!(
+        WSBEAT_VERSION_MINOR == parse_version_part(env!("CARGO_PKG_VERSION_MINOR")),
+        "WSBEAT_VERSION_MINOR differs from the package version: update ffi/src/lib.rs"
+    );
+    assert!(
+        WSBEAT_VERSION_PATCH == parse_version_part(env!("CARGO_PKG_VERSION_PATCH")),
+        "WSBEAT_VERSION_PATCH differs from the package version: update ffi/src/lib.rs"
+    );
+    assert!(
+        env!("CARGO_PKG_VERSION_PRE").is_empty(),
+        "the header's WSBEAT_VERSION has no pre-release part: extend cbindgen.toml's after_includes"
+    );
+};
+
+/// Parses one decimal part of the package version at compile time.
+const fn parse_version_part(s: &str) -> u32 {
+    match u32::from_str_radix(s, 10) {
+        Ok(v) => v,
+        Err(_) => panic!("cargo sets the version parts to decimal numbers"),
+    }
+}
+
+/// The library version as a NUL-terminated string, e.g. `"0.1.0"`: the version of the library
+/// the program runs against, which may be newer than the header it was compiled with
+/// (`WSBEAT_VERSION`).
 ///
 /// The string is static: never free it.
 #[unsafe(no_mangle)]
@@ -46,4 +89,19 @@ pub extern "C" fn ws_version() -> *const c_char {
     ffi_guard!(std::ptr::null(), {
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn version_constants_are_the_package_version() {
+        let parts = format!("{WSBEAT_VERSION_MAJOR}.{WSBEAT_VERSION_MINOR}.{WSBEAT_VERSION_PATCH}");
+        assert_eq!(parts, env!("CARGO_PKG_VERSION"));
+        // SAFETY: ws_version returns a pointer to a static NUL-terminated string.
+        let runtime = unsafe { CStr::from_ptr(ws_version()) };
+        assert_eq!(runtime.to_str(), Ok(env!("CARGO_PKG_VERSION")));
+    }
 }

@@ -184,7 +184,7 @@ fn c_api_test_suite() {
         c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
             .arg(format!(
                 "--suppressions={}",
-                crate_dir().join("ffi/tests/c/valgrind.supp").display()
+                crate_dir().join("tests/c/valgrind.supp").display()
             ))
             .arg(&exe);
         c

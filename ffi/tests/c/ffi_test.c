@@ -258,6 +258,8 @@ static void test_misuse(void) {
     ws_client_state state;
 
     CHECK(ws_version() != NULL && strlen(ws_version()) > 0);
+    /* The header and the library it is linked with come from the same build. */
+    CHECK(strcmp(ws_version(), WSBEAT_VERSION) == 0);
     CHECK(strcmp(ws_result_str(WS_OK), "success") == 0);
     for (uint32_t i = 0; i <= WS_ERR_PANIC; i++) {
         CHECK(ws_result_str(i) != NULL && strlen(ws_result_str(i)) > 0);
