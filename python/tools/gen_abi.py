@@ -57,8 +57,13 @@ def strip_comments(text: str) -> str:
 
 
 def safe_eval(expr: str) -> int:
-    """Evaluate a ``#define`` value made of integer literals, + - * and parentheses."""
-    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+    """Evaluate a ``#define`` value made of integer literals, + - * << and parentheses."""
+    ops = {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.LShift: operator.lshift,
+    }
 
     def ev(node: ast.AST) -> int:
         if isinstance(node, ast.Expression):

@@ -27,6 +27,9 @@ from typing import Any, Dict, List, Tuple
 # ---- #define
 WS_CLOSE_REASON_MAX = 124
 WS_MAX_DURATION_MS = 604800000
+WS_MAX_MESSAGE_SIZE = 1073741824
+WS_MAX_OUTBOX_MESSAGES = 16777216
+WS_MAX_EVENT_CAPACITY = 65536
 
 # ---- enums (each also as a name -> value table)
 # enum ws_result
