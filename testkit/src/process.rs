@@ -46,6 +46,9 @@ const KERNEL_ENV: &str = "WSBEAT_HELPER_KERNEL";
 /// In the child: serve until killed (or until stdin closes: the parent died), then exit. Or,
 /// with `WSBEAT_HELPER_KERNEL` set, run the kernel-level scenario (inside `unshare -n`).
 pub fn helper_main_if_requested() {
+    // The kernel-level scenario lives in `scenarios` (feature `tls`); without it the variable
+    // is ignored.
+    #[cfg(feature = "tls")]
     if std::env::var_os(KERNEL_ENV).is_some() {
         crate::scenarios::kernel_inner();
         std::process::exit(0);
