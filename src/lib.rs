@@ -61,7 +61,7 @@ pub use config::{
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, Message, StopReason};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
-pub use log_util::redact_url;
+pub use log_util::{may_carry_secrets, redact_url};
 pub use tls::TlsOptions;
 
 /// The README's Rust examples, compiled as doctests so the README cannot drift from the API.

@@ -13,7 +13,7 @@ use wsbeat::{Client, Event, Handle, Heartbeat, Reconnect, State, StopReason, Tls
 
 use crate::args::{ClientOpts, HbMode};
 use crate::config_error;
-use crate::output::{DIM, Printer, json_line, unix_ms};
+use crate::output::{DIM, Printer, json_line, shown_url, unix_ms};
 use crate::serve::{describe_server, start_server};
 
 fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, String> {
@@ -157,19 +157,13 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(e),
     };
-    let mut printer = Printer {
-        json: o.json,
-        tty: io::stderr().is_terminal(),
-        url: url.clone(),
-        countdown: None,
-        stdout_broken: false,
-    };
+    let mut printer = Printer::new(o.json, io::stderr().is_terminal(), &url);
     if let Some(s) = &server {
         if o.json {
-            let v = json!({ "event": "listening", "url": s.url(), "ts": unix_ms() });
+            let v = json!({ "event": "listening", "url": shown_url(&s.url()), "ts": unix_ms() });
             printer.out(json_line(&v).as_bytes());
         } else {
-            let mut text = format!("embedded echo server on {}", s.url());
+            let mut text = format!("embedded echo server on {}", shown_url(&s.url()));
             if o.server.any() {
                 let _ = write!(text, " ({})", describe_server(&o.server));
             }

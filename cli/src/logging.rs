@@ -1,4 +1,5 @@
-//! `-v`: the library's `log` records on stderr, after the tool's own timestamp.
+//! `-v`: the library's `log` records on stderr, after the tool's own timestamp; records that
+//! may carry secrets (`wsbeat::may_carry_secrets`) are dropped.
 
 use std::io::{self, Write};
 
@@ -9,7 +10,9 @@ pub(crate) struct StderrLog;
 
 impl log::Log for StderrLog {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::max_level()
+        // tungstenite logs the raw handshake request (Authorization, cookies) at trace level:
+        // never shown, as the C and Python log bridges do.
+        m.level() <= log::max_level() && !wsbeat::may_carry_secrets(m.target(), m.level())
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {

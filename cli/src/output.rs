@@ -8,6 +8,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use wsbeat::{CloseInitiator, Event, Message, StopReason};
 
+/// A URL as the tool shows it anywhere (status lines, JSON, warnings): without user name and
+/// password. The library's own redaction, so the CLI, its log and `--json` agree.
+pub(crate) fn shown_url(url: &str) -> String {
+    wsbeat::redact_url(url)
+}
+
 /// `HH:MM:SS.mmm` (UTC) of now.
 pub(crate) fn timestamp() -> String {
     let now = SystemTime::now()
@@ -183,14 +189,26 @@ pub(crate) struct Countdown {
 pub(crate) struct Printer {
     pub(crate) json: bool,
     pub(crate) tty: bool,
-    pub(crate) url: String,
+    /// The URL as shown: through [`shown_url`] (no user name or password).
+    url: String,
     /// The backoff countdown on a tty; while set, its line is open (no newline yet).
-    pub(crate) countdown: Option<Countdown>,
+    countdown: Option<Countdown>,
     /// Stdout is gone (e.g. `| head`): stop writing to it.
     pub(crate) stdout_broken: bool,
 }
 
 impl Printer {
+    /// A printer for the client of `url` (shown without its credentials).
+    pub(crate) fn new(json: bool, tty: bool, url: &str) -> Printer {
+        Printer {
+            json,
+            tty,
+            url: shown_url(url),
+            countdown: None,
+            stdout_broken: false,
+        }
+    }
+
     pub(crate) fn status(&mut self, color: &str, text: &str) {
         self.end_countdown();
         let line = if self.tty {

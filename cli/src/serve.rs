@@ -8,7 +8,7 @@ use std::thread;
 use wsbeat_testkit::server::EchoServer;
 
 use crate::args::ServerOpts;
-use crate::output::human;
+use crate::output::{human, shown_url};
 
 pub(crate) fn start_server(addr: &str, o: &ServerOpts) -> io::Result<EchoServer> {
     let server = EchoServer::start(addr)?;
@@ -55,12 +55,10 @@ pub(crate) fn serve(addr: &str, opts: &ServerOpts) -> ExitCode {
         }
     };
     // The URL is the first line of stdout: scripts and tests read the port from it.
-    println!("{}", server.url());
+    let url = shown_url(&server.url());
+    println!("{url}");
     let _ = io::stdout().flush();
-    eprintln!(
-        "wsbeat: seed-protocol echo server listening on {}",
-        server.url()
-    );
+    eprintln!("wsbeat: seed-protocol echo server listening on {url}");
     if opts.any() {
         eprintln!("wsbeat: misbehaving on purpose: {}", describe_server(opts));
     }
