@@ -118,6 +118,8 @@ pub(crate) struct Shared {
     /// pending, sends queue behind it instead of writing directly.
     pub(crate) control_pending: AtomicUsize,
     pub(crate) done: (Mutex<bool>, Condvar),
+    /// [`Handle::wait_confirmed`] callers and the I/O thread meet here.
+    pub(crate) confirm: crate::confirm::Confirm,
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
 }
@@ -129,6 +131,7 @@ impl Shared {
             // Senders waiting for outbox room look again and give up with `Error::Closed`
             // (the store above comes first: see `Gauge` on lost wake-ups).
             self.gauge.wake_waiters();
+            self.confirm.wake();
         }
     }
 
@@ -330,6 +333,46 @@ impl Handle {
             self.shared.wait_done(self.shared.close_wait);
         }
         Ok(())
+    }
+
+    /// Wait until everything queued so far has been written and the peer has confirmed
+    /// receiving it, at most `timeout` (`Duration::MAX`: no limit). Meant for "send, then
+    /// close" programs (the CLI at EOF): a peer that stops delivering once it sees our close
+    /// frame would otherwise miss what was written just before it.
+    ///
+    /// Confirmed means what [`Event::Closed`](crate::Event::Closed)'s `unconfirmed` means: with a
+    /// heartbeat, a heartbeat written after the messages was answered (while a caller waits,
+    /// that heartbeat is sent at once rather than an interval after the write); without one,
+    /// the messages reached the socket, which is all that can be known. Messages a lost
+    /// connection handed back in `Closed.unconfirmed` are not waited for again (they are not
+    /// resent). While the client is connecting or waiting to reconnect it waits for the next
+    /// open.
+    ///
+    /// Returns `Ok(true)` once confirmed, `Ok(false)` at the timeout and at once inside the
+    /// event callback (the I/O thread is what confirms), [`Error::Closed`] when the client is
+    /// closing or stopped, also while waiting.
+    pub fn wait_confirmed(&self, timeout: Duration) -> Result<bool, Error> {
+        use crate::confirm::Waited;
+        let shared = &self.shared;
+        if shared.on_io_thread() {
+            return Ok(false);
+        }
+        let closed = || matches!(shared.state(), State::Closing | State::Stopped);
+        if closed() {
+            return Err(Error::Closed);
+        }
+        let woken = || {
+            // The I/O thread may be asleep until its next heartbeat: make it look now (a
+            // waker event is kept until its next poll, so this is never lost).
+            if let Err(e) = shared.waker.wake() {
+                log::error!("waking the I/O thread failed: {e}");
+            }
+        };
+        match shared.confirm.wait(timeout, woken, closed) {
+            Waited::Confirmed => Ok(true),
+            Waited::TimedOut => Ok(false),
+            Waited::Closed => Err(Error::Closed),
+        }
     }
 
     /// Start closing like [`Handle::close`] and return at once, without waiting for the I/O
@@ -652,6 +695,7 @@ impl ClientBuilder {
             conn: Mutex::new(None),
             control_pending: AtomicUsize::new(0),
             done: (Mutex::new(false), Condvar::new()),
+            confirm: Default::default(),
             max_message_size: config.limits.max_message_size,
             close_wait: config.limits.close_timeout + Duration::from_millis(500),
         });
@@ -759,6 +803,55 @@ mod tests {
         });
         assert_eq!(unsent, Some(vec![Message::Text("queued".into())]));
         drop(hold.join());
+    }
+
+    /// `wait_confirmed` asks for the acknowledgement at once (the default heartbeat would
+    /// send it 20 s after the write), times out against a peer that stopped answering, and
+    /// returns `Closed` once the client is closed. Without a heartbeat, written is confirmed.
+    #[test]
+    fn wait_confirmed_asks_for_an_acknowledgement_at_once() {
+        let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
+        let client = Client::builder(server.url())
+            .heartbeat(Heartbeat::ping(
+                Duration::from_secs(20),
+                Duration::from_secs(10),
+            ))
+            .on_event(|_, _| {})
+            .connect()
+            .unwrap();
+        for n in 0..3 {
+            client.send_text(format!("m{n}")).unwrap(); // queued until open
+        }
+        let started = Instant::now();
+        assert_eq!(client.wait_confirmed(Duration::from_secs(8)), Ok(true));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(client.stats().messages_out, 3);
+        assert_eq!(client.stats().outbox_len, 0);
+        // Nothing left to confirm: at once.
+        assert_eq!(client.wait_confirmed(Duration::from_secs(8)), Ok(true));
+        // A peer that answers nothing: not confirmed within the timeout.
+        server.set_silent(true);
+        client.send_text("into the void").unwrap();
+        assert_eq!(client.wait_confirmed(Duration::from_millis(300)), Ok(false));
+        client.close(1000, "").unwrap();
+        assert_eq!(
+            client.wait_confirmed(Duration::from_secs(1)),
+            Err(Error::Closed)
+        );
+
+        server.set_silent(false);
+        let off = Client::builder(server.url())
+            .heartbeat(Heartbeat::off())
+            .on_event(|_, _| {})
+            .connect()
+            .unwrap();
+        off.send_text("flushed is all that can be known").unwrap();
+        assert_eq!(off.wait_confirmed(Duration::from_secs(8)), Ok(true));
+        assert_eq!(off.stats().messages_out, 1);
     }
 
     /// On an open connection whose server stopped reading, `close()` first waits for the

@@ -45,6 +45,7 @@
 mod backoff;
 mod client;
 mod config;
+mod confirm;
 mod error;
 mod event;
 mod heartbeat;
