@@ -13,7 +13,8 @@ Usage: wsbeat [OPTIONS] [URL]
 
 Connects to URL (ws:// or wss://) and keeps the connection alive: heartbeats, dead-peer
 detection, reconnection with backoff. Lines read from stdin are sent as text messages;
-received messages are written to stdout. EOF on stdin closes the connection gracefully.
+received messages are written to stdout. EOF on stdin closes the connection gracefully,
+once what was sent is confirmed and replies have had --linger to arrive.
 Without URL, an embedded seed-protocol echo server is started on 127.0.0.1 and used.
 
 Output:
@@ -22,6 +23,9 @@ Output:
                             event on stderr and raw messages on stdout
   --seed-json               Wrap each stdin line as {\"ModeCode\":\"message\",\"msg\":LINE}
   --no-stdin                Do not read stdin: run until the client stops or is killed
+  --linger DUR              At EOF, once every line sent is confirmed by the server, wait
+                            DUR (restarted by each message received) for replies, then
+                            close; 0 closes at once after the confirmation    [default: 1s]
   -v, --verbose             Also print the library's log on stderr (-v info, -vv debug,
                             -vvv trace)
 
@@ -69,6 +73,10 @@ declined or disabled, ...), with the reason on stderr; 2 for invalid arguments.
 Ctrl-C ends the process at once (no close handshake); use EOF (Ctrl-D) to close gracefully.
 ";
 
+/// `--linger`'s default: replies to the last lines get this long after the lines are confirmed
+/// (or after the last reply) before the EOF close.
+pub(crate) const DEFAULT_LINGER: Duration = Duration::from_secs(1);
+
 /// The heartbeat kind chosen by `--heartbeat`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum HbMode {
@@ -104,6 +112,8 @@ pub(crate) struct ClientOpts {
     pub(crate) json: bool,
     pub(crate) seed_json: bool,
     pub(crate) read_stdin: bool,
+    /// After EOF: how long to wait for replies once what was sent is confirmed.
+    pub(crate) linger: Duration,
     pub(crate) hb_mode: HbMode,
     pub(crate) interval: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
@@ -131,6 +141,7 @@ impl Default for ClientOpts {
             json: false,
             seed_json: false,
             read_stdin: true,
+            linger: DEFAULT_LINGER,
             hb_mode: HbMode::Ping,
             interval: None,
             timeout: None,
@@ -299,6 +310,7 @@ where
             Arg::Long("json") => o.json = true,
             Arg::Long("seed-json") => o.seed_json = true,
             Arg::Long("no-stdin") => o.read_stdin = false,
+            Arg::Long("linger") => o.linger = duration(&mut p, n)?,
             Arg::Short('v') | Arg::Long("verbose") => o.verbose = o.verbose.saturating_add(1),
             Arg::Long("heartbeat") => {
                 o.hb_mode = match value(&mut p, n, "ping|seed-json|off")?.as_str() {
@@ -497,6 +509,11 @@ mod tests {
         assert_eq!(o.interval, Some(Duration::from_secs(1)));
         assert_eq!(o.url.as_deref(), Some("ws://h"));
         assert_eq!(o.verbose, 3);
+        assert_eq!(o.linger, DEFAULT_LINGER);
+        let Ok(Command::Client(o)) = parse_args(["--linger", "0", "ws://h"]) else {
+            panic!()
+        };
+        assert_eq!(o.linger, Duration::ZERO);
         let Ok(Command::Client(o)) = parse_args(["--", "--not-an-option"]) else {
             panic!()
         };
@@ -517,6 +534,8 @@ mod tests {
             &["--client-cert", "c.pem"],
             &["--heartbeat", "off", "--interval", "1s"],
             &["--serve", "--json"],
+            &["--serve", "--linger", "1s"],
+            &["--linger", "soon"],
         ] {
             assert!(parse_args(bad.iter().copied()).is_err(), "{bad:?}");
         }

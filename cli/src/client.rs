@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, never, select};
 use serde_json::{Value, json};
-use wsbeat::{Client, Event, Handle, Heartbeat, Reconnect, State, StopReason, TlsOptions};
+use wsbeat::{Client, Event, Handle, Heartbeat, Reconnect, StopReason, TlsOptions};
 
 use crate::args::{ClientOpts, HbMode};
 use crate::config_error;
@@ -187,7 +187,6 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
         never()
     };
 
-    let mut eof = false;
     let mut closing = false;
     let mut last_close_code: Option<u16> = None;
     let mut last_error: Option<String> = None;
@@ -201,8 +200,14 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
                 .spawn(move || h.close(1000, ""));
         }
     };
+    // After EOF: `wait_confirmed` answers on `confirmed_rx`; then the close waits out the linger.
+    let mut confirmed_rx: Receiver<bool> = never();
+    let mut linger = Linger::new(o.linger);
     loop {
-        let tick = printer.next_tick();
+        let wake_at = [printer.next_tick(), linger.deadline()]
+            .into_iter()
+            .flatten()
+            .min();
         let ev = select! {
             recv(events) -> ev => match ev {
                 Ok(ev) => ev,
@@ -213,21 +218,44 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
             },
             recv(eof_rx) -> _ => {
                 eof_rx = never();
-                eof = true;
-                // Lines read before EOF must go out: close once open, not while connecting.
-                if client.state() == State::Open {
-                    close(&mut closing);
+                // Lines read before EOF must arrive, and their replies too: close only once
+                // they are written and confirmed (the client waits for an open connection),
+                // then after the linger.
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                let h = client.handle();
+                let spawned = thread::Builder::new().name("confirm".into()).spawn(move || {
+                    let _ = tx.send(h.wait_confirmed(Duration::MAX) == Ok(true));
+                });
+                match spawned {
+                    Ok(_) => confirmed_rx = rx,
+                    Err(e) => {
+                        eprintln!("wsbeat: cannot start the confirm thread: {e}");
+                        close(&mut closing);
+                    }
                 }
                 continue;
             },
-            default(tick.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()))) => {
+            recv(confirmed_rx) -> confirmed => {
+                confirmed_rx = never();
+                if confirmed == Ok(true) {
+                    linger.confirmed(Instant::now());
+                    if linger.deadline().is_some_and(|d| d <= Instant::now()) {
+                        close(&mut closing);
+                    }
+                }
+                continue;
+            },
+            default(wake_at.map_or(Duration::from_secs(3600), |t| t.saturating_duration_since(Instant::now()))) => {
+                if linger.deadline().is_some_and(|d| d <= Instant::now()) {
+                    close(&mut closing);
+                }
                 printer.tick();
                 continue;
             },
         };
         printer.event(&ev);
         match &ev {
-            Event::Opened { .. } if eof => close(&mut closing),
+            Event::Text(_) | Event::Binary(_) => linger.received(Instant::now()),
             Event::Closed { code, .. } => last_close_code = Some(*code),
             Event::Error { kind, message } => {
                 last_error = Some(format!("({}) {message}", kind.as_str()));
@@ -241,6 +269,42 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
         if printer.stdout_broken {
             close(&mut closing);
         }
+    }
+}
+
+/// The wait between "everything sent at EOF is confirmed" and the close: `linger` after the
+/// confirmation or after the last message received, whichever is later, so that replies to
+/// the last lines are printed (`--linger`, docs/CLI.md).
+#[derive(Debug)]
+struct Linger {
+    linger: Duration,
+    confirmed: Option<Instant>,
+    last_received: Option<Instant>,
+}
+
+impl Linger {
+    fn new(linger: Duration) -> Linger {
+        Linger {
+            linger,
+            confirmed: None,
+            last_received: None,
+        }
+    }
+
+    fn confirmed(&mut self, now: Instant) {
+        self.confirmed = Some(now);
+    }
+
+    fn received(&mut self, now: Instant) {
+        self.last_received = Some(now);
+    }
+
+    /// When to close: `None` until what was sent is confirmed (also: never, for a linger too
+    /// long to add to an instant).
+    fn deadline(&self) -> Option<Instant> {
+        let confirmed = self.confirmed?;
+        let last = self.last_received.map_or(confirmed, |r| r.max(confirmed));
+        last.checked_add(self.linger)
     }
 }
 
@@ -270,4 +334,28 @@ fn stop_status(reason: &StopReason, last_close: Option<u16>, last_error: Option<
         None => eprintln!("wsbeat: {why}"),
     }
     ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_linger_runs_from_the_confirmation_or_the_last_message_whichever_is_later() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut l = Linger::new(s(1));
+        l.received(t0);
+        assert_eq!(l.deadline(), None, "nothing before the confirmation");
+        l.confirmed(t0 + s(2));
+        assert_eq!(l.deadline(), Some(t0 + s(3)));
+        l.received(t0 + s(5));
+        assert_eq!(l.deadline(), Some(t0 + s(6)));
+        let mut zero = Linger::new(Duration::ZERO);
+        zero.confirmed(t0);
+        assert_eq!(zero.deadline(), Some(t0));
+        let mut forever = Linger::new(Duration::MAX);
+        forever.confirmed(t0);
+        assert_eq!(forever.deadline(), None);
+    }
 }

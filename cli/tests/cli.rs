@@ -33,6 +33,8 @@ const FAST: &[&str] = &[
     "200ms",
     "--jitter",
     "0",
+    "--linger",
+    "200ms",
 ];
 
 /// The `wsbeat` binary of this package (cargo builds it, with this test's features, before
@@ -284,6 +286,28 @@ fn lines_sent_before_open_go_out_before_the_eof_close() {
     assert_eq!(ev["data"], "early");
     assert_eq!(p.expect_event("stopped", is("stopped"))["reason"], "closed");
     assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+}
+
+/// At EOF the close waits for the confirmation of what was sent, then `--linger` after the
+/// last message received; `--linger 0` closes right after the confirmation.
+#[test]
+fn the_eof_close_lingers_after_the_last_reply() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let url = server.url();
+    for (linger, at_least, below) in [("700ms", 650, 20_000), ("0", 0, 500)] {
+        let mut p = Proc::spawn(&["--json", "--linger", linger, &url]);
+        p.send_line("reply to me");
+        p.close_stdin();
+        let echo = p.expect_event("the echo", is("text"));
+        let closed = p.expect_event("the close", is("closed"));
+        assert_eq!(closed["initiator"], "local", "{closed}");
+        let waited = closed["ts"].as_u64().unwrap() - echo["ts"].as_u64().unwrap();
+        assert!(
+            (at_least..below).contains(&waited),
+            "--linger {linger}: closed {waited} ms after the echo"
+        );
+        assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+    }
 }
 
 #[test]

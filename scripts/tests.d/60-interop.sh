@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Interop with real peers written by others: installs the Node.js `ws` package (npm, into
 # tests/interop/node_modules, from the committed lock file) and the Python `websockets`
-# package (pip, into the .venv-interop/ virtualenv), then runs tests/interop.rs with the peers
-# required (a missing peer fails instead of being skipped).
+# package (pip, into the .venv-interop/ virtualenv), then runs tests/interop.rs and the CLI's
+# cli/tests/eof_echo.rs with the peers required (a missing peer fails instead of being skipped).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,3 +29,6 @@ fi
 
 echo "interop peers: node $(node --version), ws $(node -p "require('./tests/interop/node_modules/ws/package.json').version"), python websockets $(.venv-interop/bin/python -c 'import websockets; print(websockets.__version__)')"
 WSBEAT_INTEROP_REQUIRED=1 cargo test --test interop
+# `echo hi | wsbeat URL`, 200 runs against each peer and the embedded server (issue 12 §6);
+# one test at a time: each runs its batches of processes in parallel already.
+WSBEAT_INTEROP_REQUIRED=1 cargo test -p wsbeat-cli --test eof_echo -- --test-threads=1
