@@ -198,6 +198,41 @@ impl Handle {
         Ok(())
     }
 
+    /// Wait until everything queued so far has been written and the peer has confirmed
+    /// receiving it, at most `timeout` (`Duration::MAX`: no limit). Meant for "send, then
+    /// close" programs (the CLI at EOF): a peer that stops delivering once it sees our close
+    /// frame would otherwise miss what was written just before it.
+    ///
+    /// Confirmed means what [`Event::Closed`](crate::Event::Closed)'s `unconfirmed` means: with a
+    /// heartbeat, a heartbeat written after the messages was answered (while a caller waits,
+    /// that heartbeat is sent at once rather than an interval after the write); without one,
+    /// the messages reached the socket, which is all that can be known. Messages a lost
+    /// connection handed back in `Closed.unconfirmed` are not waited for again (they are not
+    /// resent). While the client is connecting or waiting to reconnect it waits for the next
+    /// open.
+    ///
+    /// Returns `Ok(true)` once confirmed, `Ok(false)` at the timeout and at once inside the
+    /// event callback (the I/O thread is what confirms), [`Error::Closed`] when the client is
+    /// closing or stopped, also while waiting.
+    pub fn wait_confirmed(&self, timeout: Duration) -> Result<bool, Error> {
+        use crate::confirm::Waited;
+        let shared = &self.shared;
+        if shared.on_io_thread() {
+            return Ok(false);
+        }
+        let closed = || matches!(shared.state(), State::Closing | State::Stopped);
+        if closed() {
+            return Err(Error::Closed);
+        }
+        // The I/O thread may be asleep until its next heartbeat: make it look now.
+        let woken = || shared.wake_always();
+        match shared.confirm.wait(timeout, woken, closed) {
+            Waited::Confirmed => Ok(true),
+            Waited::TimedOut => Ok(false),
+            Waited::Closed => Err(Error::Closed),
+        }
+    }
+
     /// Start closing like [`Handle::close`] and return at once, without waiting for the I/O
     /// thread to stop (watch for [`Event::Stopped`](crate::Event::Stopped)). Meant for hosts
     /// that must keep draining events while the client closes (the C ABI's pull mode).

@@ -204,6 +204,7 @@
 mod backoff;
 mod client;
 mod config;
+mod confirm;
 mod conn;
 mod error;
 mod event;

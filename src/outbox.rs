@@ -393,6 +393,11 @@ impl Unconfirmed {
                 || self.ring.len() * 2 >= self.max_bytes)
     }
 
+    /// Nothing written is waiting for confirmation.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.unflushed.is_empty()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.records.clear();
         self.ring.clear();

@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     /// pending, sends queue behind it instead of writing directly.
     pub(crate) control_pending: AtomicUsize,
     done: (Mutex<bool>, Condvar),
+    /// [`crate::Handle::wait_confirmed`] callers and the I/O thread meet here.
+    pub(crate) confirm: crate::confirm::Confirm,
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
 }
@@ -104,6 +106,7 @@ impl Shared {
             conn: Mutex::new(None),
             control_pending: AtomicUsize::new(0),
             done: (Mutex::new(false), Condvar::new()),
+            confirm: Default::default(),
             max_message_size: limits.max_message_size,
             close_wait: limits.close_timeout + Duration::from_millis(500),
         }
@@ -115,6 +118,7 @@ impl Shared {
             // Senders waiting for outbox room look again and give up with `Error::Closed`
             // (the store above comes first: see `Gauge` on lost wake-ups).
             self.gauge.wake_waiters();
+            self.confirm.wake();
         }
     }
 
@@ -142,6 +146,14 @@ impl Shared {
             && self.sleeping.swap(false, Ordering::SeqCst)
             && let Err(e) = self.waker.wake()
         {
+            log::error!("waking the I/O thread failed: {e}");
+        }
+    }
+
+    /// Wake the I/O thread whether it sleeps or not (a waker event is kept until its next
+    /// poll, so this is never lost): it must look at something now.
+    pub(crate) fn wake_always(&self) {
+        if let Err(e) = self.waker.wake() {
             log::error!("waking the I/O thread failed: {e}");
         }
     }

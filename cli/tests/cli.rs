@@ -33,6 +33,8 @@ const FAST: &[&str] = &[
     "200ms",
     "--jitter",
     "0",
+    "--linger",
+    "200ms",
 ];
 
 /// The `wsbeat` binary of this package (cargo builds it, with this test's features, before
@@ -284,6 +286,28 @@ fn lines_sent_before_open_go_out_before_the_eof_close() {
     assert_eq!(ev["data"], "early");
     assert_eq!(p.expect_event("stopped", is("stopped"))["reason"], "closed");
     assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+}
+
+/// At EOF the close waits for the confirmation of what was sent, then `--linger` after the
+/// last message received; `--linger 0` closes right after the confirmation.
+#[test]
+fn the_eof_close_lingers_after_the_last_reply() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let url = server.url();
+    for (linger, at_least, below) in [("700ms", 650, 20_000), ("0", 0, 500)] {
+        let mut p = Proc::spawn(&["--json", "--linger", linger, &url]);
+        p.send_line("reply to me");
+        p.close_stdin();
+        let echo = p.expect_event("the echo", is("text"));
+        let closed = p.expect_event("the close", is("closed"));
+        assert_eq!(closed["initiator"], "local", "{closed}");
+        let waited = closed["ts"].as_u64().unwrap() - echo["ts"].as_u64().unwrap();
+        assert!(
+            (at_least..below).contains(&waited),
+            "--linger {linger}: closed {waited} ms after the echo"
+        );
+        assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+    }
 }
 
 #[test]
@@ -598,4 +622,47 @@ fn tls_options_against_a_wss_server() {
     assert_eq!(p.wait_exit().code(), Some(2));
     assert!(p.stderr().contains("missing.pem"), "{}", p.stderr());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A URL with a password is never shown with it: not in the human status lines, not in
+/// `--json`, not in the library's log at any level (`-vvv`), nor the Basic credentials
+/// built from it (the raw handshake request is logged by tungstenite at trace level).
+#[test]
+fn the_url_password_never_appears_in_any_output() {
+    const PASSWORD: &str = "hunter2";
+    // base64("user:hunter2"), as sent in the Authorization header.
+    const BASIC: &str = "dXNlcjpodW50ZXIy";
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let url = server.url().replacen("ws://", "ws://user:hunter2@", 1);
+    let shown = server.url();
+    for mode in [&[][..], &["--json"], &["-vvv"], &["--json", "-vvv"]] {
+        let mut p = Proc::spawn(&args(mode, &[&url]));
+        p.send_line("secret-free line");
+        p.expect_line("the echo", |l| l.contains("secret-free line"));
+        p.close_stdin();
+        assert_eq!(p.wait_exit().code(), Some(0), "{mode:?}: {}", p.stderr());
+        let all = format!("{}\n{}", p.seen.join("\n"), p.stderr());
+        assert!(
+            !all.contains(PASSWORD),
+            "{mode:?} shows the password:\n{all}"
+        );
+        assert!(
+            !all.contains(BASIC),
+            "{mode:?} shows the credentials:\n{all}"
+        );
+        if mode.is_empty() {
+            assert!(all.contains(&format!("connecting to {shown}")), "{all}");
+        }
+        if mode.contains(&"-vvv") {
+            assert!(
+                all.contains("TRACE"),
+                "{mode:?}: no trace log at all:\n{all}"
+            );
+        }
+    }
+    // A configuration error names no password either.
+    let bad = "ws://user:hunter2@127.0.0.1:1/x";
+    let mut p = Proc::spawn(&["--interval", "1s", "--timeout", "2s", bad]);
+    assert_eq!(p.wait_exit().code(), Some(2));
+    assert!(!p.stderr().contains(PASSWORD), "{}", p.stderr());
 }

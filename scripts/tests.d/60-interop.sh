@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Interop with real peers written by others (installed by 05-peers.sh): tests/interop.rs with
-# the peers required (a missing peer fails instead of being skipped).
+# Interop with real peers written by others (installed by 05-peers.sh): tests/interop.rs and
+# the CLI's cli/tests/eof_echo.rs with the peers required (a missing peer fails instead of
+# being skipped).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/tests.d/05-peers.sh >/dev/null
 WSBEAT_INTEROP_REQUIRED=1 cargo test --test interop
+# `echo hi | wsbeat URL`, 200 runs against each peer and the embedded server (issue 12 §6);
+# one test at a time: each runs its batches of processes in parallel already.
+WSBEAT_INTEROP_REQUIRED=1 cargo test -p wsbeat-cli --test eof_echo -- --test-threads=1

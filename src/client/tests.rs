@@ -60,6 +60,55 @@ fn close_wakes_a_sender_waiting_for_outbox_room() {
     drop(hold.join());
 }
 
+/// `wait_confirmed` asks for the acknowledgement at once (the default heartbeat would
+/// send it 20 s after the write), times out against a peer that stopped answering, and
+/// returns `Closed` once the client is closed. Without a heartbeat, written is confirmed.
+#[test]
+fn wait_confirmed_asks_for_an_acknowledgement_at_once() {
+    let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(
+            Duration::from_secs(20),
+            Duration::from_secs(10),
+        ))
+        .on_event(|_, _| {})
+        .connect()
+        .unwrap();
+    for n in 0..3 {
+        client.send_text(format!("m{n}")).unwrap(); // queued until open
+    }
+    let started = Instant::now();
+    assert_eq!(client.wait_confirmed(Duration::from_secs(8)), Ok(true));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(client.stats().messages_out, 3);
+    assert_eq!(client.stats().outbox_len, 0);
+    // Nothing left to confirm: at once.
+    assert_eq!(client.wait_confirmed(Duration::from_secs(8)), Ok(true));
+    // A peer that answers nothing: not confirmed within the timeout.
+    server.set_silent(true);
+    client.send_text("into the void").unwrap();
+    assert_eq!(client.wait_confirmed(Duration::from_millis(300)), Ok(false));
+    client.close(1000, "").unwrap();
+    assert_eq!(
+        client.wait_confirmed(Duration::from_secs(1)),
+        Err(Error::Closed)
+    );
+
+    server.set_silent(false);
+    let off = Client::builder(server.url())
+        .heartbeat(Heartbeat::off())
+        .on_event(|_, _| {})
+        .connect()
+        .unwrap();
+    off.send_text("flushed is all that can be known").unwrap();
+    assert_eq!(off.wait_confirmed(Duration::from_secs(8)), Ok(true));
+    assert_eq!(off.stats().messages_out, 1);
+}
+
 /// On an open connection whose server stopped reading, `close()` first waits for the
 /// close handshake (here up to 30 s); a sender blocked for room returns `Error::Closed`
 /// as soon as the client is closing, not when it has stopped.

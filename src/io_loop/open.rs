@@ -133,7 +133,13 @@ impl IoLoop {
         // Only what was written counts: messages left queued behind a full socket or a full
         // unconfirmed window wait for a writable socket or a heartbeat answer, asleep.
         let answered = self.write_and_flush(c)?;
-        let ack_at = c.inflight.ack_wanted_at(self.cfg.heartbeat.interval());
+        // A `wait_confirmed` caller wants the acknowledgement now, not an interval later.
+        let confirm_wanted = self.shared.confirm.wanted();
+        let ack_after = match confirm_wanted {
+            true => Duration::ZERO,
+            false => self.cfg.heartbeat.interval(),
+        };
+        let ack_at = c.inflight.ack_wanted_at(ack_after);
         let now = Instant::now();
         // The liveness rule (`tcp.rs`): any byte read, or our backed-up output draining, since
         // the last turn proves the peer alive, complete messages or not.
@@ -147,6 +153,14 @@ impl IoLoop {
             }
             Some(_) => {}
             None => self.heartbeat(c, now, ack_at)?,
+        }
+        if confirm_wanted
+            && c.closing.is_none()
+            && self.outbox.is_empty()
+            && self.shared.gauge.messages() == 0
+            && c.inflight.is_empty()
+        {
+            self.shared.confirm.confirmed();
         }
         if more || answered {
             return Ok(Next::Again);
