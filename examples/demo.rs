@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use wsbeat::{Client, Event, Heartbeat, Reconnect};
 use wsbeat_testkit::server::EchoServer;
 
@@ -43,7 +42,8 @@ fn main() {
             (Some(server), addr, "/".to_string())
         }
         Some(url) => {
-            let u = wsbeat::parse_url(url).unwrap_or_else(|e| fail(&e.to_string()));
+            wsbeat::check_url(url).unwrap_or_else(|e| fail(&e.to_string()));
+            let u = url::Url::parse(url).unwrap_or_else(|e| fail(&e.to_string()));
             if u.scheme() != "ws" {
                 fail(
                     "the demo relays plain ws:// only (the relay cannot stage an outage inside TLS)",
@@ -190,7 +190,7 @@ fn describe(ev: &Event) -> String {
 }
 
 fn wait_for(
-    rx: &Receiver<Event>,
+    rx: &wsbeat::Events,
     within: Duration,
     show: &dyn Fn(&Event),
     pred: &dyn Fn(&Event) -> bool,
@@ -205,7 +205,7 @@ fn wait_for(
     None
 }
 
-fn drain_for(rx: &Receiver<Event>, d: Duration, show: &dyn Fn(&Event)) {
+fn drain_for(rx: &wsbeat::Events, d: Duration, show: &dyn Fn(&Event)) {
     let deadline = Instant::now() + d;
     while let Ok(ev) = rx.recv_deadline(deadline) {
         show(&ev);

@@ -1,178 +1,23 @@
 //! The user-facing handle: [`ClientBuilder`] validates and starts, [`Client`] owns the I/O
 //! thread, [`Handle`] sends and controls from any thread (including callbacks).
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 
 use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
 use crate::error::Error;
-use crate::event::{Event, Message};
-use crate::io_loop::{Command, IoLoop, Sink};
-use crate::outbox::Gauge;
+use crate::event::Event;
+use crate::events::Events;
+use crate::io_loop::{IoLoop, Sink, send_direct};
+use crate::message::Message;
+use crate::outbox::{Refused, to_public};
+use crate::shared::{Command, Shared, State, WAKE};
+use crate::stats::Stats;
 use crate::tls::TlsOptions;
-
-/// Where the client is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum State {
-    /// Resolving, connecting, TLS or WebSocket handshake.
-    Connecting = 0,
-    /// The WebSocket is open.
-    Open = 1,
-    /// Waiting out a backoff delay before the next attempt.
-    Reconnecting = 2,
-    /// Close handshake under way after [`Handle::close`].
-    Closing = 3,
-    /// Stopped for good.
-    Stopped = 4,
-}
-
-impl State {
-    fn from_u8(v: u8) -> State {
-        match v {
-            0 => State::Connecting,
-            1 => State::Open,
-            2 => State::Reconnecting,
-            3 => State::Closing,
-            _ => State::Stopped,
-        }
-    }
-}
-
-/// Counters and measurements of a client, from [`Handle::stats`].
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Successful opens (first connect and reconnects).
-    pub connects: u64,
-    /// Successful opens after the first.
-    pub reconnects: u64,
-    /// Heartbeats that went unanswered (each dropped a connection).
-    pub missed_heartbeats: u64,
-    /// Data messages received (heartbeat replies excluded).
-    pub messages_in: u64,
-    /// Data messages written to a socket (heartbeats excluded).
-    pub messages_out: u64,
-    /// Payload bytes received.
-    pub bytes_in: u64,
-    /// Payload bytes written.
-    pub bytes_out: u64,
-    /// The last heartbeat round trip.
-    pub last_rtt: Option<Duration>,
-    /// Exponentially smoothed round trip (RFC 6298 style, alpha 1/8).
-    pub smoothed_rtt: Option<Duration>,
-    /// Messages accepted but not yet written to a socket.
-    pub outbox_len: usize,
-    /// How long the current connection has been open (`None` when not open).
-    pub uptime: Option<Duration>,
-    /// The close code of the last connection that ended.
-    pub last_close_code: Option<u16>,
-    /// The close reason of the last connection that ended.
-    pub last_close_reason: Option<String>,
-}
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) connects: AtomicU64,
-    pub(crate) reconnects: AtomicU64,
-    pub(crate) missed_heartbeats: AtomicU64,
-    pub(crate) messages_in: AtomicU64,
-    pub(crate) messages_out: AtomicU64,
-    pub(crate) bytes_in: AtomicU64,
-    pub(crate) bytes_out: AtomicU64,
-}
-
-#[derive(Default)]
-pub(crate) struct Slow {
-    pub(crate) last_rtt: Option<Duration>,
-    pub(crate) smoothed_rtt: Option<Duration>,
-    pub(crate) open_since: Option<Instant>,
-    pub(crate) last_close: Option<(u16, String)>,
-}
-
-thread_local! {
-    /// On an I/O thread: the address of its client's `Shared` (0 elsewhere). A cheap way for
-    /// `send_*` to know it is called from inside that client's callback.
-    static IO_THREAD_OF: Cell<usize> = const { Cell::new(0) };
-}
-
-/// State shared by handles and the I/O thread.
-pub(crate) struct Shared {
-    pub(crate) state: AtomicU8,
-    pub(crate) counters: Counters,
-    pub(crate) slow: Mutex<Slow>,
-    pub(crate) gauge: Gauge,
-    pub(crate) waker: mio::Waker,
-    /// Set by the I/O thread while it sleeps in the poller: senders wake it only then.
-    pub(crate) sleeping: AtomicBool,
-    /// Senders between their state check and their push (see `IoLoop::finish`).
-    pub(crate) in_send: AtomicUsize,
-    /// The open connection, for senders' direct writes (`io_loop::send_direct`).
-    pub(crate) conn: Mutex<Option<crate::io_loop::Conn>>,
-    /// Close and reconnect requests sent and not yet taken by the I/O thread: while any is
-    /// pending, sends queue behind it instead of writing directly.
-    pub(crate) control_pending: AtomicUsize,
-    pub(crate) done: (Mutex<bool>, Condvar),
-    pub(crate) max_message_size: usize,
-    pub(crate) close_wait: Duration,
-}
-
-impl Shared {
-    pub(crate) fn set_state(&self, s: State) {
-        self.state.store(s as u8, Ordering::SeqCst);
-        if matches!(s, State::Closing | State::Stopped) {
-            // Senders waiting for outbox room look again and give up with `Error::Closed`
-            // (the store above comes first: see `Gauge` on lost wake-ups).
-            self.gauge.wake_waiters();
-        }
-    }
-
-    pub(crate) fn lock_slow(&self) -> std::sync::MutexGuard<'_, Slow> {
-        self.slow.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn lock_conn(&self) -> std::sync::MutexGuard<'_, Option<crate::io_loop::Conn>> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn state(&self) -> State {
-        State::from_u8(self.state.load(Ordering::SeqCst))
-    }
-
-    pub(crate) fn wake(&self) {
-        if self.sleeping.load(Ordering::SeqCst)
-            && self.sleeping.swap(false, Ordering::SeqCst)
-            && let Err(e) = self.waker.wake()
-        {
-            log::error!("waking the I/O thread failed: {e}");
-        }
-    }
-
-    /// Whether the caller runs on this client's I/O thread (i.e. inside its callback).
-    pub(crate) fn on_io_thread(&self) -> bool {
-        IO_THREAD_OF.with(|c| c.get()) == self as *const Shared as usize
-    }
-
-    /// Marks the calling thread as this client's I/O thread.
-    pub(crate) fn mark_io_thread(&self) {
-        IO_THREAD_OF.with(|c| c.set(self as *const Shared as usize));
-    }
-
-    /// Wait until the I/O thread has exited, at most `bound`. True if it has.
-    fn wait_done(&self, bound: Duration) -> bool {
-        let (lock, cv) = &self.done;
-        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = cv
-            .wait_timeout_while(guard, bound, |done| !*done)
-            .unwrap_or_else(|p| p.into_inner());
-        *guard
-    }
-}
 
 /// A cheap, cloneable, `Send + Sync` handle that sends and controls a client from any thread,
 /// including from inside the event callback. Unlike [`Client`], dropping handles never closes
@@ -194,7 +39,8 @@ impl std::fmt::Debug for Handle {
 impl Handle {
     /// Queue a text message. It goes out at once when open; while connecting or reconnecting it
     /// waits in the outbox and is sent, in order, after the next open. Returns
-    /// [`Error::OutboxFull`] when the outbox bound is reached (nothing is queued then),
+    /// [`Error::OutboxFull`] when the outbox bound is reached (nothing is queued then; the
+    /// error hands the message back, [`Error::into_message`]),
     /// [`Error::MessageTooLarge`] above the message size limit, and [`Error::Closed`] after the
     /// client stopped.
     pub fn send_text(&self, text: impl Into<String>) -> Result<(), Error> {
@@ -262,7 +108,12 @@ impl Handle {
 
     /// Reserve outbox room for `len` bytes: at once (`wait` None, or `on_io_thread`, where
     /// waiting would deadlock), or waiting at most `wait` for room.
-    fn reserve(&self, len: usize, wait: Option<Duration>, on_io_thread: bool) -> Result<(), Error> {
+    fn reserve(
+        &self,
+        len: usize,
+        wait: Option<Duration>,
+        on_io_thread: bool,
+    ) -> Result<(), Refused> {
         let shared = &self.shared;
         match wait {
             Some(timeout) if !on_io_thread => {
@@ -297,12 +148,27 @@ impl Handle {
             let msg = if priority {
                 msg
             } else {
-                match crate::io_loop::send_direct(shared, msg) {
+                match send_direct(shared, msg) {
                     Ok(()) => return Ok(false),
                     Err(msg) => msg,
                 }
             };
-            self.reserve(len, wait, priority)?;
+            match self.reserve(len, wait, priority) {
+                Ok(()) => {}
+                Err(Refused::Closed) => return Err(Error::Closed),
+                Err(Refused::Full {
+                    queued_messages,
+                    queued_bytes,
+                }) => {
+                    // Handed back: the caller may retry it later.
+                    let message = to_public(msg).unwrap_or(Message::Binary(Vec::new()));
+                    return Err(Error::OutboxFull {
+                        queued_messages,
+                        queued_bytes,
+                        message: Box::new(message),
+                    });
+                }
+            }
             if self.tx.send(Command::Send(msg, priority)).is_err() {
                 shared.gauge.release(len);
                 return Err(Error::Closed);
@@ -414,7 +280,7 @@ impl Handle {
 struct Owner {
     handle: Handle,
     thread: Mutex<Option<JoinHandle<()>>>,
-    events: Option<Receiver<Event>>,
+    events: Option<Events>,
 }
 
 impl Drop for Owner {
@@ -493,7 +359,7 @@ impl Client {
 
     /// The event receiver (channel mode, the default); `None` when an event callback was set.
     /// Every clone of the receiver takes events from the same queue.
-    pub fn events(&self) -> Option<Receiver<Event>> {
+    pub fn events(&self) -> Option<Events> {
         self.owner.events.clone()
     }
 
@@ -636,38 +502,25 @@ impl ClientBuilder {
         };
         config.validate()?;
         let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;
-        let waker = mio::Waker::new(poll.registry(), crate::io_loop::WAKE)
-            .map_err(|e| Error::Spawn(e.to_string()))?;
-        let shared = Arc::new(Shared {
-            state: AtomicU8::new(State::Connecting as u8),
-            counters: Counters::default(),
-            slow: Mutex::new(Slow::default()),
-            gauge: Gauge::new(
-                config.limits.outbox_max_messages,
-                config.limits.outbox_max_bytes,
-            ),
-            waker,
-            sleeping: AtomicBool::new(false),
-            in_send: AtomicUsize::new(0),
-            conn: Mutex::new(None),
-            control_pending: AtomicUsize::new(0),
-            done: (Mutex::new(false), Condvar::new()),
-            max_message_size: config.limits.max_message_size,
-            close_wait: config.limits.close_timeout + Duration::from_millis(500),
-        });
+        let waker =
+            mio::Waker::new(poll.registry(), WAKE).map_err(|e| Error::Spawn(e.to_string()))?;
+        let shared = Arc::new(Shared::new(&config.limits, waker));
         let (tx, rx) = crossbeam_channel::unbounded();
         let handle = Handle {
-            tx,
+            tx: tx.clone(),
             shared: shared.clone(),
         };
         let (sink, events) = match self.callback {
-            Some(cb) => (Sink::Callback(cb), None),
+            Some(mut cb) => {
+                let h = handle.clone();
+                (Sink::Callback(Box::new(move |ev| cb(&h, ev))), None)
+            }
             None => {
                 let (etx, erx) = crossbeam_channel::bounded(config.limits.event_capacity);
-                (Sink::Channel(etx), Some(erx))
+                (Sink::Channel(etx), Some(Events::new(erx)))
             }
         };
-        let io = IoLoop::new(config, handle.clone(), rx, sink, poll)?;
+        let io = IoLoop::new(config, shared, (tx, rx), sink, poll)?;
         let thread = thread::Builder::new()
             .name("wsbeat-io".into())
             .stack_size(256 * 1024)
@@ -700,145 +553,4 @@ fn check_close(code: u16, reason: &str) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn public_types_are_send_sync() {
-        assert_send_sync::<Client>();
-        assert_send_sync::<Handle>();
-        assert_send_sync::<Stats>();
-        assert_send_sync::<Event>();
-        assert_send_sync::<Error>();
-    }
-
-    /// A sender blocked in `send_text_wait` (known to sleep: it is registered in the gauge)
-    /// returns `Error::Closed` as soon as another thread closes the client, not at its
-    /// timeout; the message it was waiting to send is not queued.
-    #[test]
-    fn close_wakes_a_sender_waiting_for_outbox_room() {
-        // Accepts TCP and never answers the handshake: the client stays connecting, nothing
-        // drains the outbox.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
-        let hold = thread::spawn(move || listener.accept().map(|(s, _)| s));
-        let client = Client::builder(url)
-            .outbox_limit(1, 1 << 20)
-            .connect_timeout(Duration::from_secs(60))
-            .connect()
-            .unwrap();
-        let rx = client.events().unwrap();
-        client.send_text("queued").unwrap();
-        let handle = client.handle();
-        let (tx, waited) = crossbeam_channel::bounded(1);
-        let sender = thread::spawn(move || {
-            let r = handle.send_text_wait("waiting", Duration::from_secs(60));
-            let _ = tx.send((r, Instant::now()));
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client.shared.gauge.sleepers() != 1 {
-            assert!(Instant::now() < deadline, "the sender never went to sleep");
-            thread::yield_now();
-        }
-        let closed_at = Instant::now();
-        client.close(1000, "").unwrap();
-        let (r, returned_at) = waited
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the waiting sender returned");
-        assert_eq!(r, Err(Error::Closed));
-        let took = returned_at.saturating_duration_since(closed_at);
-        // Not woken by the stop, it would keep `finish` waiting 1 s for it (it is inside the
-        // send), and only the release of the unsent message would wake it after that.
-        assert!(took < Duration::from_millis(900), "took {took:?}");
-        sender.join().unwrap();
-        let unsent = rx.iter().find_map(|e| match e {
-            Event::Stopped { unsent, .. } => Some(unsent),
-            _ => None,
-        });
-        assert_eq!(unsent, Some(vec![Message::Text("queued".into())]));
-        drop(hold.join());
-    }
-
-    /// On an open connection whose server stopped reading, `close()` first waits for the
-    /// close handshake (here up to 30 s); a sender blocked for room returns `Error::Closed`
-    /// as soon as the client is closing, not when it has stopped.
-    #[test]
-    fn a_sender_waiting_for_room_returns_closed_when_closing_begins() {
-        let mut server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
-        let client = Client::builder(server.url())
-            .heartbeat(Heartbeat::off())
-            .max_message_size(64 << 10)
-            .outbox_limit(1, 1 << 20)
-            .close_timeout(Duration::from_secs(30))
-            .on_event(|_, _| {})
-            .connect()
-            .unwrap();
-        server.set_silent(true);
-        // Fill the socket buffers until the outbox stays full for a while.
-        let chunk = vec![7u8; 64 << 10];
-        let mut sent = 0;
-        loop {
-            match client.send_binary_wait(chunk.clone(), Duration::from_millis(200)) {
-                Ok(()) => sent += 1,
-                Err(Error::OutboxFull { .. }) => break,
-                Err(e) => panic!("{e}"),
-            }
-            assert!(sent < 100_000, "the outbox never filled up");
-        }
-        let handle = client.handle();
-        let (tx, waited) = crossbeam_channel::bounded(1);
-        // The socket may still take a little more after the 200 ms wait gave up (the kernel
-        // grows its buffers): the sender keeps sending until it has to wait for room.
-        let sender = thread::spawn(move || {
-            let mut r = Ok(());
-            for _ in 0..100_000 {
-                r = handle.send_binary_wait(vec![1u8; 16], Duration::from_secs(60));
-                if r.is_err() {
-                    break;
-                }
-            }
-            let _ = tx.send(r);
-        });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client.shared.gauge.sleepers() != 1 {
-            assert!(Instant::now() < deadline, "the sender never went to sleep");
-            thread::yield_now();
-        }
-        let closer = client.handle();
-        let closing = thread::spawn(move || closer.close(1000, ""));
-        let r = waited
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the waiting sender returned while the close handshake was pending");
-        assert_eq!(r, Err(Error::Closed));
-        assert_eq!(client.state(), State::Closing);
-        server.stop(); // ends the close handshake (connection reset)
-        closing.join().unwrap().unwrap();
-        sender.join().unwrap();
-    }
-
-    #[test]
-    fn bad_config_starts_nothing() {
-        let e = Client::builder("http://x").connect().unwrap_err();
-        assert!(matches!(e, Error::InvalidUrl(_)));
-        let e = Client::builder("ws://127.0.0.1:1")
-            .heartbeat(Heartbeat::ping(
-                Duration::from_millis(10),
-                Duration::from_millis(20),
-            ))
-            .connect()
-            .unwrap_err();
-        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
-        let e = Client::builder("ws://127.0.0.1:1")
-            .header("bad header", "v")
-            .connect()
-            .unwrap_err();
-        assert!(matches!(e, Error::InvalidHeader(_)), "{e}");
-        let e = Client::builder("ws://127.0.0.1:1")
-            .outbox_limit(0, 1)
-            .connect()
-            .unwrap_err();
-        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::Error;
-use crate::event::Message;
+use crate::message::Message;
 use crate::tls::TlsOptions;
 
 /// Builds a heartbeat message (custom heartbeat mode).
@@ -346,14 +346,52 @@ pub fn default_reconnect_on_close(code: u16) -> bool {
 }
 
 /// What a connection attempt uses; [`crate::ClientBuilder::before_connect`] may change it.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows the URL without credentials and the header names without their
+/// values (like the client's configuration), so it is safe to log.
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct ConnectRequest {
-    /// The URL to connect to (`ws://` or `wss://`).
-    pub url: Url,
-    /// Extra request headers.
+    /// The URL to connect to; read with [`ConnectRequest::url`], change with
+    /// [`ConnectRequest::set_url`] (which checks it).
+    pub(crate) url: Url,
+    /// Extra request headers (name, value). Values may carry secrets: they never appear in
+    /// logs or in this type's `Debug`.
     pub headers: Vec<(String, String)>,
     /// 0 for the first connect, then the reconnect attempt number.
     pub attempt: u32,
+}
+
+impl ConnectRequest {
+    /// The URL this attempt connects to (`ws://` or `wss://`), credentials included.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// Connect this attempt to `url` instead.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] (the request is unchanged) when `url` does not parse, has no
+    /// host, or has a scheme other than `ws`/`wss`.
+    pub fn set_url(&mut self, url: &str) -> Result<(), Error> {
+        self.url = parse_url(url)?;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("url", &crate::redact::redact_parsed(&self.url))
+            .field("headers", &header_names(&self.headers))
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+/// The names of `headers`, for `Debug` output that must not show their values.
+fn header_names(headers: &[(String, String)]) -> Vec<&str> {
+    headers.iter().map(|h| h.0.as_str()).collect()
 }
 
 /// Bounds on memory and time.
@@ -396,27 +434,33 @@ pub(crate) struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("url", &crate::log_util::redact_parsed(&self.url))
+            .field("url", &crate::redact::redact_parsed(&self.url))
             .field("heartbeat", &self.heartbeat)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
-            .field(
-                "headers",
-                &self.headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
-            )
+            .field("headers", &header_names(&self.headers))
             .field("subprotocols", &self.subprotocols)
             .finish_non_exhaustive()
     }
 }
 
+/// Checks a WebSocket URL: it parses, has the `ws` or `wss` scheme and a host (the check
+/// [`ClientBuilder::connect`](crate::ClientBuilder::connect) makes).
+///
+/// # Errors
+/// [`Error::InvalidUrl`] saying what is wrong.
+pub fn check_url(url: &str) -> Result<(), Error> {
+    parse_url(url).map(drop)
+}
+
 /// Parses and checks a WebSocket URL: `ws` or `wss` scheme, a host.
-pub fn parse_url(url: &str) -> Result<Url, Error> {
+pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl(format!("{e}")))?;
-    check_url(&parsed)?;
+    check_parsed_url(&parsed)?;
     Ok(parsed)
 }
 
-pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+pub(crate) fn check_parsed_url(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "ws" | "wss" => {}
         other => {
@@ -447,7 +491,7 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
 
 impl Config {
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        check_url(&self.url)?;
+        check_parsed_url(&self.url)?;
         self.heartbeat.validate()?;
         self.reconnect.validate()?;
         let l = &self.limits;
@@ -483,91 +527,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(parse_url("ws://127.0.0.1:8002/").is_ok());
-        assert!(parse_url("wss://example.com/x?y=1").is_ok());
-        assert!(
-            matches!(parse_url("http://x/"), Err(Error::InvalidUrl(m)) if m.contains("scheme"))
-        );
-        assert!(matches!(parse_url("not a url"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(parse_url("ws://"), Err(Error::InvalidUrl(_))));
-    }
-
-    #[test]
-    fn heartbeat_timeout_must_be_shorter() {
-        let hb = Heartbeat::ping(Duration::from_millis(100), Duration::from_millis(100));
-        assert!(matches!(hb.validate(), Err(Error::InvalidConfig(m)) if m.contains("shorter")));
-        assert!(
-            Heartbeat::ping(Duration::ZERO, Duration::ZERO)
-                .validate()
-                .is_err()
-        );
-        assert!(Heartbeat::off().validate().is_ok());
-        assert!(
-            Heartbeat::seed_json(Duration::from_secs(4), Duration::from_secs(2))
-                .validate()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn reconnect_values_are_checked() {
-        assert!(Reconnect::exponential().validate().is_ok());
-        assert!(Reconnect::exponential().factor(0.5).validate().is_err());
-        assert!(
-            Reconnect::exponential()
-                .factor(f64::NAN)
-                .validate()
-                .is_err()
-        );
-        assert!(Reconnect::exponential().jitter(1.5).validate().is_err());
-        assert!(
-            Reconnect::exponential()
-                .initial(Duration::ZERO)
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Reconnect::exponential()
-                .max(Duration::from_millis(1))
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Reconnect::exponential()
-                .max_attempts(Some(0))
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Reconnect::disabled()
-                .initial(Duration::ZERO)
-                .validate()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn default_close_policy() {
-        for code in [1000, 1001, 1006, 1011, 1012, 1013, 4000] {
-            assert!(default_reconnect_on_close(code), "{code}");
-        }
-        for code in [1002, 1003, 1007, 1008, 1010] {
-            assert!(!default_reconnect_on_close(code), "{code}");
-        }
-        let r = Reconnect::exponential().reconnect_on_close(|c| c < 4000);
-        assert!(r.retries_close_code(1008));
-        assert!(!r.retries_close_code(4001));
-    }
-
-    #[test]
-    fn headers_are_checked() {
-        assert!(check_header("Authorization", "Bearer x").is_ok());
-        assert!(check_header("bad name", "x").is_err());
-        assert!(check_header("X-A", "line\nbreak").is_err());
-    }
-}
+mod tests;

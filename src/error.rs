@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::message::Message;
+
 /// An error returned by a call on the Rust API ([`crate::ClientBuilder::connect`],
 /// [`crate::Handle::send_text`], ...).
 ///
@@ -19,15 +21,17 @@ pub enum Error {
     /// `wss://` was requested but this build has no TLS backend, or the TLS options are invalid
     /// (unreadable CA file, bad PEM, key not matching the certificate).
     Tls(String),
-    /// The outbox is full (by count or bytes): the message was not queued and is handed back
-    /// to the caller through this error's absence of side effects. Retry later or drop it.
-    /// The waiting sends ([`crate::Handle::send_text_wait`], ...) return it when there is still
-    /// no room at the end of their timeout (nothing queued either).
+    /// The outbox is full (by count or bytes): the message was not queued, and is handed
+    /// back in `message` ([`Error::into_message`]) to retry later or drop. The waiting sends
+    /// ([`crate::Handle::send_text_wait`], ...) return it when there is still no room at the
+    /// end of their timeout (nothing queued either).
     OutboxFull {
         /// Messages queued when the send was refused.
         queued_messages: usize,
         /// Bytes queued when the send was refused.
         queued_bytes: usize,
+        /// The refused message, handed back (boxed to keep `Error` small).
+        message: Box<Message>,
     },
     /// The message is larger than the configured maximum outgoing message size.
     MessageTooLarge {
@@ -55,6 +59,7 @@ impl fmt::Display for Error {
             Error::OutboxFull {
                 queued_messages,
                 queued_bytes,
+                ..
             } => write!(
                 f,
                 "outbox full ({queued_messages} messages, {queued_bytes} bytes queued): message not sent"
@@ -73,6 +78,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The message a send handed back: `Some` for [`Error::OutboxFull`] (the message that
+    /// was refused), `None` for every other error.
+    pub fn into_message(self) -> Option<Message> {
+        match self {
+            Error::OutboxFull { message, .. } => Some(*message),
+            _ => None,
+        }
+    }
+}
 
 /// What kind of failure an [`crate::Event::Error`] reports.
 ///
@@ -100,9 +116,14 @@ pub enum ErrorKind {
     MessageTooLarge = 8,
     /// Reading from or writing to the socket failed (reset, broken pipe, ...).
     Io = 9,
-    /// No frame was received within the heartbeat timeout.
+    /// Reserved, never reported: a heartbeat timeout is reported as its own event,
+    /// [`crate::Event::HeartbeatTimeout`] (then `Closed` with code 1006), not as an `Error`.
+    /// The value stays reserved in the C ABI.
     HeartbeatTimeout = 10,
-    /// A user callback panicked; the panic was caught and the client kept running.
+    /// A user callback panicked; the panic was caught and the client kept running. Reported
+    /// for the `before_connect` hook (that attempt fails, and is retried like a failed
+    /// connect) and for the event callback (delivered to the callback right after the event
+    /// it panicked on, except after `Stopped` and for a panic on this report itself).
     Callback = 11,
     /// The connection was closed by the peer without a close handshake.
     ConnectionLost = 12,
@@ -110,7 +131,8 @@ pub enum ErrorKind {
     /// or, in mutual TLS, ours by the server. Not retried unless
     /// [`crate::Reconnect::retry_certificate_errors`].
     Certificate = 13,
-    /// An internal error of the library (a bug); the client stops.
+    /// An internal error of the library (a bug: the I/O thread panicked). Reported just
+    /// before [`crate::Event::Stopped`] with [`crate::StopReason::Internal`]: the client stops.
     Internal = 14,
 }
 
@@ -156,8 +178,11 @@ mod tests {
         let e = Error::OutboxFull {
             queued_messages: 3,
             queued_bytes: 10,
+            message: Box::new(Message::Text("m".into())),
         };
         assert!(e.to_string().contains("outbox full"));
+        assert_eq!(e.into_message(), Some(Message::Text("m".into())));
+        assert_eq!(Error::Closed.into_message(), None);
         assert_eq!(ErrorKind::HeartbeatTimeout.to_string(), "heartbeat_timeout");
     }
 }

@@ -3,49 +3,11 @@
 use std::time::Duration;
 
 use crate::error::ErrorKind;
-
-/// A message to send or one that was received: text (valid UTF-8) or binary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// A text message.
-    Text(String),
-    /// A binary message.
-    Binary(Vec<u8>),
-}
-
-impl Message {
-    /// Payload length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            Message::Text(s) => s.len(),
-            Message::Binary(b) => b.len(),
-        }
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The payload as bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Message::Text(s) => s.as_bytes(),
-            Message::Binary(b) => b,
-        }
-    }
-
-    /// The text, if this is a text message.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Message::Text(s) => Some(s),
-            Message::Binary(_) => None,
-        }
-    }
-}
+use crate::message::Message;
 
 /// Who ended a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseInitiator {
     /// The server sent a close frame.
     Remote,
@@ -53,6 +15,17 @@ pub enum CloseInitiator {
     Local,
     /// Nobody closed cleanly: an I/O error, a protocol error or a heartbeat timeout dropped it.
     Abnormal,
+}
+
+impl CloseInitiator {
+    /// A short stable name, as used in logs and the CLI's JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseInitiator::Remote => "remote",
+            CloseInitiator::Local => "local",
+            CloseInitiator::Abnormal => "abnormal",
+        }
+    }
 }
 
 /// Why the client stopped for good ([`Event::Stopped`]).

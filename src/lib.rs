@@ -45,23 +45,32 @@
 mod backoff;
 mod client;
 mod config;
+mod conn;
 mod error;
 mod event;
+mod events;
 mod heartbeat;
 mod io_loop;
-pub mod log_util;
+mod message;
 mod outbox;
+mod redact;
+mod shared;
+mod stats;
 mod tls;
 
-pub use client::{Client, ClientBuilder, EventCallback, Handle, State, Stats};
+pub use client::{Client, ClientBuilder, EventCallback, Handle};
 pub use config::{
     BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
-    PayloadFn, Reconnect, check_header, default_reconnect_on_close, parse_url,
+    PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
 };
 pub use error::{Error, ErrorKind};
-pub use event::{CloseInitiator, Event, Message, StopReason};
+pub use event::{CloseInitiator, Event, StopReason};
+pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
-pub use log_util::redact_url;
+pub use message::Message;
+pub use redact::{may_carry_secrets, redact_url};
+pub use shared::State;
+pub use stats::Stats;
 pub use tls::TlsOptions;
 
 /// The README's Rust examples, compiled as doctests so the README cannot drift from the API.

@@ -399,6 +399,11 @@ fn close_during_backoff_returns_promptly_and_reports_unsent() {
     for m in ["a", "b", "c"] {
         client.send_text(m).unwrap();
     }
+    // The refused message is handed back.
+    assert_eq!(
+        client.send_text("d").map_err(wsbeat::Error::into_message),
+        Err(Some(wsbeat::Message::Text("d".into())))
+    );
     assert!(matches!(
         client.send_text("d"),
         Err(wsbeat::Error::OutboxFull {
@@ -706,7 +711,7 @@ fn before_connect_hook_can_rewrite_the_url() {
         .before_connect(move |req| {
             a.lock().unwrap().push(req.attempt);
             if req.attempt >= 1 {
-                req.url = wsbeat::parse_url(&real).unwrap();
+                req.set_url(&real).unwrap();
                 req.headers
                     .push(("Authorization".into(), "Bearer fresh".into()));
             }
@@ -957,7 +962,7 @@ fn logs_never_contain_credentials_or_header_values() {
         }
         fn log(&self, r: &log::Record) {
             // What the C/Python bridge drops (tungstenite's raw handshake dump).
-            if !wsbeat::log_util::may_carry_secrets(r.target(), r.level()) {
+            if !wsbeat::may_carry_secrets(r.target(), r.level()) {
                 self.0
                     .lock()
                     .unwrap()
@@ -1192,8 +1197,9 @@ fn send_wait_takes_a_message_above_the_byte_bound_only_into_an_empty_outbox() {
         client.send_text_wait("y", ms(200)),
         Err(Error::OutboxFull {
             queued_messages: 1,
-            queued_bytes: 20
-        })
+            queued_bytes: 20,
+            message,
+        }) if *message == wsbeat::Message::Text("y".into())
     ));
     assert!(t0.elapsed() >= ms(200));
     assert_eq!(client.stats().outbox_len, 1);

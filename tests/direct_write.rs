@@ -52,7 +52,7 @@ fn io_thread_sleeps() -> u64 {
         .unwrap()
 }
 
-fn wait_opened(rx: &Receiver<Event>) {
+fn wait_opened(rx: &wsbeat::Events) {
     let opened = |e: &Event| matches!(e, Event::Opened { .. });
     wait::wait_for(rx, Duration::from_secs(5), &mut Vec::new(), opened);
 }

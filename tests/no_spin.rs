@@ -39,7 +39,7 @@ fn io_cpu_over(window: Duration) -> Duration {
 /// Generous: a sleeping thread uses about 0 ms per second, a spinning one most of 1000 ms.
 const SPIN_BOUND: Duration = Duration::from_millis(150);
 
-fn wait_opened(rx: &crossbeam_channel::Receiver<Event>) {
+fn wait_opened(rx: &wsbeat::Events) {
     let opened = |e: &Event| matches!(e, Event::Opened { .. });
     wait::wait_for(rx, ms(5000), &mut Vec::new(), opened);
 }

@@ -8,7 +8,7 @@ use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, Sta
 use wsbeat_testkit::server::EchoServer;
 use wsbeat_testkit::{ms, serial};
 
-fn next(rx: &crossbeam_channel::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+fn next(rx: &wsbeat::Events, pred: impl Fn(&Event) -> bool) -> Event {
     let until = Instant::now() + ms(5000);
     loop {
         let left = until.saturating_duration_since(Instant::now());

@@ -7,7 +7,6 @@ use wsbeat_testkit::tls_server;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -99,7 +98,7 @@ fn trusting(ca: &Ca, b: Backend) -> TlsOptions {
     base(b).add_ca_pem(ca.pem.clone()).without_bundled_roots()
 }
 
-fn open(rx: &Receiver<Event>, seen: &mut Vec<Event>) {
+fn open(rx: &wsbeat::Events, seen: &mut Vec<Event>) {
     wait_for(rx, ms(10_000), seen, |e| {
         matches!(e, Event::Opened { .. } | Event::Stopped { .. })
     });

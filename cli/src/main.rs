@@ -578,11 +578,7 @@ fn event_json(ev: &Event) -> Value {
 }
 
 fn initiator_name(i: CloseInitiator) -> &'static str {
-    match i {
-        CloseInitiator::Remote => "remote",
-        CloseInitiator::Local => "local",
-        CloseInitiator::Abnormal => "abnormal",
-    }
+    i.as_str()
 }
 
 /// Orders the keys of an event object: `event` first, `ts` last (serde_json sorts otherwise).
@@ -1082,7 +1078,20 @@ fn run_client(o: ClientOpts) -> ExitCode {
             printer.status(DIM, &text);
         }
     }
-    let events = client.events().expect("channel mode");
+    // `select!` needs a crossbeam channel: a thread forwards the client's events into one
+    // (a rendezvous: the client's own bounded channel still does the back-pressure).
+    let (events_tx, events) = crossbeam_channel::bounded(0);
+    let client_events = client.events().expect("channel mode");
+    if let Err(e) = thread::Builder::new().name("events".into()).spawn(move || {
+        for ev in client_events {
+            if events_tx.send(ev).is_err() {
+                break;
+            }
+        }
+    }) {
+        eprintln!("wsbeat: cannot start the events thread: {e}");
+        return ExitCode::from(1);
+    }
     let (eof_tx, eof_rx) = crossbeam_channel::bounded::<()>(1);
     let mut eof_rx: Receiver<()> = if o.read_stdin {
         let handle = client.handle();

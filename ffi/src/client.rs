@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use wsbeat::{Events, RecvTimeoutError, TryRecvError};
 
 use super::config::ws_config;
 use super::error::{fail, from_error, ws_result};
@@ -118,7 +118,7 @@ impl Dispatch {
 }
 
 struct Pull {
-    rx: Receiver<Event>,
+    rx: Events,
     current: Mutex<Option<OwnedEvent>>,
 }
 
@@ -468,6 +468,9 @@ pub extern "C" fn ws_state(client: *const ws_client, out_state: *mut ws_client_s
             State::Reconnecting => ws_client_state::WS_STATE_RECONNECTING,
             State::Closing => ws_client_state::WS_STATE_CLOSING,
             State::Stopped => ws_client_state::WS_STATE_STOPPED,
+            // `State` is non-exhaustive: a state added later gets its own constant in the
+            // same change; until then the closest the header has.
+            _ => ws_client_state::WS_STATE_CONNECTING,
         };
         if !write_out(out_state, s) {
             return fail(ws_result::WS_ERR_NULL_ARGUMENT, "out_state is NULL".into());

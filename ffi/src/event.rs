@@ -312,7 +312,10 @@ impl OwnedEvent {
                     initiator: match initiator {
                         CloseInitiator::Remote => ws_close_initiator::WS_INITIATOR_REMOTE,
                         CloseInitiator::Local => ws_close_initiator::WS_INITIATOR_LOCAL,
+                        // `CloseInitiator` is non-exhaustive: a later one gets its own
+                        // constant in the same change; until then, "nobody closed cleanly".
                         CloseInitiator::Abnormal => ws_close_initiator::WS_INITIATOR_ABNORMAL,
+                        _ => ws_close_initiator::WS_INITIATOR_ABNORMAL,
                     },
                     will_reconnect,
                     ..ws_event::empty(WS_EVENT_CLOSED)

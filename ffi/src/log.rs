@@ -94,7 +94,7 @@ impl log::Log for FfiLogger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if wsbeat::log_util::may_carry_secrets(record.target(), record.level()) {
+        if wsbeat::may_carry_secrets(record.target(), record.level()) {
             return; // raw handshake dumps: header values never reach the host's log
         }
         if IN_LOGGER.try_with(|f| f.replace(true)).unwrap_or(true) {

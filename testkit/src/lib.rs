@@ -31,7 +31,6 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use wsbeat::{Event, Handle, Heartbeat, Message, Reconnect};
 
 pub fn ms(n: u64) -> Duration {
@@ -66,7 +65,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 /// Events of one client with the instant each was taken off the channel.
 pub struct Events {
-    pub rx: Receiver<Event>,
+    pub rx: wsbeat::Events,
     pub seen: Vec<(Instant, Event)>,
 }
 
@@ -77,7 +76,7 @@ impl std::fmt::Debug for Events {
 }
 
 impl Events {
-    pub fn new(rx: Receiver<Event>) -> Self {
+    pub fn new(rx: wsbeat::Events) -> Self {
         Events {
             rx,
             seen: Vec::new(),

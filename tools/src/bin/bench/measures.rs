@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::bounded;
 use serde_json::{Value, json};
 use tungstenite::{Bytes, Message};
 use wsbeat::{Client, Event, Heartbeat, Reconnect};
@@ -187,15 +187,20 @@ pub(crate) fn raw_throughput(p: &Params, batched: bool) -> Res {
 
 // ---- wsbeat ------------------------------------------------------------------------------
 
-fn wait_opened(rx: &Receiver<Event>) -> Result<(), String> {
+fn wait_opened(rx: &wsbeat::Events) -> Result<(), String> {
+    wait_opened_with(|d| rx.recv_timeout(d).ok())
+}
+
+/// [`wait_opened`] on any event source (`next` waits at most the given time).
+fn wait_opened_with(next: impl Fn(Duration) -> Option<Event>) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Event::Opened { .. }) => return Ok(()),
-            Ok(Event::Error { message, .. }) => return Err(message),
-            Ok(_) => {}
-            Err(_) => return Err("not opened within 10 s".into()),
+        match next(left) {
+            Some(Event::Opened { .. }) => return Ok(()),
+            Some(Event::Error { message, .. }) => return Err(message),
+            Some(_) => {}
+            None => return Err("not opened within 10 s".into()),
         }
     }
 }
@@ -519,11 +524,16 @@ pub(crate) fn memory(p: &Params, channel: bool) -> Res {
             .connect()
             .map_err(err("connect"))?
     };
-    let rx = client.events().unwrap_or(rx);
-    wait_opened(&rx)?;
+    let events = client.events();
+    // Channel mode: the client's events; callback mode: what the callback forwarded.
+    let next = |d: Duration| match &events {
+        Some(events) => events.recv_timeout(d).ok(),
+        None => rx.recv_timeout(d).ok(),
+    };
+    wait_opened_with(next)?;
     for _ in 0..100 {
         client.send_text(payload_text(64)).map_err(err("send"))?;
-        while !matches!(rx.recv_timeout(Duration::from_secs(10)), Ok(Event::Text(_))) {}
+        while !matches!(next(Duration::from_secs(10)), Some(Event::Text(_))) {}
     }
     thread::sleep(Duration::from_millis(200));
     let after = procfs::rss_kib();

@@ -1,0 +1,180 @@
+//! Commands from handles (send, close, reconnect now), carried out by one function given the
+//! phase the I/O thread is in, and the I/O thread's two ways of waiting for them: the poller
+//! (connecting, open) and the command channel itself (backoff).
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use super::IoLoop;
+use super::decide::{End, Failure};
+use crate::conn::Conn;
+use crate::shared::{Command, State};
+
+/// Where the I/O thread is when it takes a command.
+pub(super) enum Phase<'c> {
+    /// Resolving, connecting or in a handshake.
+    Connecting,
+    /// Waiting out a backoff delay.
+    Backoff,
+    /// The connection is open.
+    Open(&'c mut Conn),
+    /// Stopping for good: messages still arriving are collected as unsent.
+    Stopped,
+}
+
+/// What the phase that took a command does next.
+pub(super) enum Outcome {
+    /// Carry on (also after a send was queued, or a command the phase ignores).
+    Continue,
+    /// The user closed: stop connecting or waiting, the client stops.
+    Closed,
+    /// Cut the backoff wait short and connect now.
+    ConnectNow,
+    /// The open connection ends.
+    Ended(End),
+}
+
+impl IoLoop {
+    /// Carry out one command in `phase`: the one place that knows what each command means
+    /// in each phase.
+    pub(super) fn on_command(&mut self, cmd: Command, phase: Phase<'_>) -> Outcome {
+        match (cmd, phase) {
+            // After the stop nothing is written: keep send order for the `Stopped` event.
+            (Command::Send(m, _), Phase::Stopped) => self.outbox.push_back(m),
+            (Command::Send(m, true), _) => self.outbox.push_priority(m),
+            (Command::Send(m, false), _) => self.outbox.push_back(m),
+            (Command::Close(code, reason), Phase::Open(c)) => {
+                if c.closing.is_none() {
+                    self.begin_close(c, code, reason);
+                }
+            }
+            (Command::Close(code, reason), Phase::Connecting | Phase::Backoff) => {
+                self.close_req = Some((code, reason));
+                return Outcome::Closed;
+            }
+            (Command::ReconnectNow, Phase::Open(c)) => {
+                if c.closing.is_none() {
+                    let _ = c.ws.close(Some(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "reconnecting".into(),
+                    }));
+                    let _ = c.ws.flush();
+                    let f = Failure::reconnect_requested(c.inflight.take());
+                    return Outcome::Ended(End::Lost(f));
+                }
+            }
+            (Command::ReconnectNow, Phase::Backoff) => return Outcome::ConnectNow,
+            // Already connecting; or stopped for good.
+            (Command::ReconnectNow, Phase::Connecting) => {}
+            (Command::Close(..) | Command::ReconnectNow, Phase::Stopped) => {}
+        }
+        Outcome::Continue
+    }
+
+    /// Carry out every waiting command (without blocking) until one ends the phase.
+    pub(super) fn take_commands(&mut self, mut phase: Phase<'_>) -> Outcome {
+        while let Some(cmd) = self.next_command() {
+            let phase = match &mut phase {
+                Phase::Connecting => Phase::Connecting,
+                Phase::Backoff => Phase::Backoff,
+                Phase::Open(c) => Phase::Open(c),
+                Phase::Stopped => Phase::Stopped,
+            };
+            match self.on_command(cmd, phase) {
+                Outcome::Continue => {}
+                other => return other,
+            }
+        }
+        Outcome::Continue
+    }
+
+    /// Start our close handshake: what was sent before `close()` goes out first, then the
+    /// close frame; the server's answer is awaited within one budget.
+    fn begin_close(&mut self, c: &mut Conn, code: u16, reason: String) {
+        self.shared.set_state(State::Closing);
+        log::info!("closing with code {code}");
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.as_str().into(),
+        };
+        // Data sent before close() goes out before the close frame.
+        let _ = self.write_and_flush(c);
+        let _ = c.ws.close(Some(frame));
+        let _ = c.ws.flush();
+        // One budget for the whole close, started when the request was taken (`taken`), or
+        // earlier if it waited behind a full event channel.
+        c.closing = Some(
+            self.events_give_up
+                .unwrap_or_else(|| Instant::now() + self.cfg.limits.close_timeout),
+        );
+        self.close_req = Some((code, reason));
+    }
+
+    pub(super) fn next_command(&mut self) -> Option<Command> {
+        let cmd = self.pending.pop_front().or_else(|| self.rx.try_recv().ok());
+        if let Some(c) = &cmd {
+            self.taken(c);
+        }
+        cmd
+    }
+
+    /// A command is about to be carried out: a close or reconnect request no longer holds
+    /// senders off the direct path (the request itself now does). From a close request on,
+    /// every event waits for channel room at most until the close budget runs out, wherever
+    /// the request was taken: the user is closing and may not be draining the channel.
+    fn taken(&mut self, cmd: &Command) {
+        if !matches!(cmd, Command::Send(..)) {
+            self.shared.control_pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        if matches!(cmd, Command::Close(..)) && self.events_give_up.is_none() {
+            self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
+        }
+    }
+
+    /// Wait out a backoff delay; false if the user closed meanwhile.
+    pub(super) fn wait_backoff(&mut self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        loop {
+            let cmd = match self.pending.pop_front() {
+                Some(c) => c,
+                None => match self.rx.recv_deadline(deadline) {
+                    Ok(c) => c,
+                    Err(_) => return true,
+                },
+            };
+            self.taken(&cmd);
+            match self.on_command(cmd, Phase::Backoff) {
+                Outcome::Continue => {}
+                Outcome::Closed => return false,
+                Outcome::ConnectNow | Outcome::Ended(_) => return true,
+            }
+        }
+    }
+
+    /// Block in the poller until I/O, a sender's wake-up, or `deadline`.
+    pub(super) fn sleep(&mut self, deadline: Option<Instant>) {
+        if std::mem::take(&mut self.delivered) && self.pending.is_empty() && self.rx.is_empty() {
+            // The consumer was just handed events and often answers at once. Where it shares
+            // this CPU, let it run first: its send then finds the connection free and writes
+            // it directly (or finds us awake: no waker syscall). Elsewhere this returns at once.
+            thread::yield_now();
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.shared.sleeping.store(true, Ordering::SeqCst);
+        // A sender that pushed before seeing the flag did not wake us: look before sleeping.
+        if self.pending.is_empty()
+            && self.rx.is_empty()
+            && let Err(e) = self.poll.poll(&mut self.events, timeout)
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            log::error!("poller failed: {e}");
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,214 @@
+//! The I/O thread's life: connect, run the open connection, back off, repeat, then stop.
+//! See ARCHITECTURE.md for the picture. The files, by concern:
+//!
+//! - `mod.rs` (here): the lifecycle, the one place that changes the phase and emits
+//!   `Closed`, and the stop (`finish`);
+//! - [`connect`]: DNS, TCP, TLS and the WebSocket handshake of one attempt;
+//! - [`request`]: the handshake request (headers, subprotocols, URL credentials as Basic auth);
+//! - [`open`]: the loop of an open connection (writes, reads, heartbeats);
+//! - [`decide`]: how a connection or attempt ended ([`decide::Failure`]) and the one
+//!   decision of what follows it (the backoff rule itself is `crate::backoff`);
+//! - [`commands`]: the one function that carries out a command in any phase, and waiting;
+//! - [`sink`]: event delivery (callback or channel);
+//! - [`direct`]: `send_direct`, which runs on *senders'* threads, not this one.
+
+mod commands;
+mod connect;
+mod decide;
+mod direct;
+mod open;
+mod request;
+mod sink;
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::{Events, Poll};
+use tungstenite::protocol::WebSocketConfig;
+
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use crate::event::{Event, StopReason};
+use crate::message::Message;
+use crate::outbox::{Outbox, to_public};
+use crate::shared::{Command, Shared, State};
+use crate::tls::TlsConnector;
+
+pub(crate) use direct::send_direct;
+pub(crate) use sink::Sink;
+
+use decide::Abort;
+
+/// The I/O thread's state across connections.
+pub(crate) struct IoLoop {
+    cfg: Config,
+    shared: Arc<Shared>,
+    /// Keeps the command channel connected while the thread runs (in channel mode no
+    /// callback holds a handle), as the handles' senders would.
+    _tx: Sender<Command>,
+    rx: Receiver<Command>,
+    sink: Sink,
+    poll: Poll,
+    events: Events,
+    outbox: Outbox,
+    /// Commands taken off the channel while blocked delivering an event.
+    pending: VecDeque<Command>,
+    backoff: Backoff,
+    tls: Option<TlsConnector>,
+    ws_config: WebSocketConfig,
+    ever_opened: bool,
+    close_req: Option<(u16, String)>,
+    /// An event went into the channel since the I/O thread last slept.
+    delivered: bool,
+    /// Set once a close arrived while the event channel was full: the latest time to keep
+    /// waiting for room.
+    events_give_up: Option<Instant>,
+}
+
+impl IoLoop {
+    pub(crate) fn new(
+        cfg: Config,
+        shared: Arc<Shared>,
+        channel: (Sender<Command>, Receiver<Command>),
+        sink: Sink,
+        poll: Poll,
+    ) -> Result<Self, Error> {
+        let tls = if cfg.url.scheme() == "wss" {
+            Some(TlsConnector::new(&cfg.tls)?)
+        } else {
+            None
+        };
+        let max = cfg.limits.max_message_size;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(64 * 1024)
+            .max_write_buffer_size(64 * 1024 + max + 1024)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        Ok(IoLoop {
+            backoff: Backoff::new(cfg.reconnect.clone()),
+            shared,
+            cfg,
+            _tx: channel.0,
+            rx: channel.1,
+            sink,
+            poll,
+            events: Events::with_capacity(8),
+            outbox: Outbox::default(),
+            pending: VecDeque::new(),
+            tls,
+            ws_config,
+            ever_opened: false,
+            close_req: None,
+            delivered: false,
+            events_give_up: None,
+        })
+    }
+
+    /// The thread's body.
+    pub(crate) fn run(mut self) {
+        self.shared.mark_io_thread();
+        let reason = match catch_unwind(AssertUnwindSafe(|| self.lifecycle())) {
+            Ok(r) => r,
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                log::error!("wsbeat I/O thread panicked: {what}");
+                self.emit(Event::Error {
+                    kind: ErrorKind::Internal,
+                    message: format!("internal error (the I/O thread panicked): {what}"),
+                });
+                StopReason::Internal(what)
+            }
+        };
+        self.finish(reason);
+        let shared = self.shared.clone();
+        drop(self); // drops the callback and its captures before anyone is told we are done
+        shared.mark_done();
+    }
+
+    /// Connect, run, decide, back off: until the client stops. The one place that emits
+    /// `Connecting`, `Closed` and `Reconnecting`.
+    fn lifecycle(&mut self) -> StopReason {
+        let mut attempt = 0;
+        loop {
+            if self.close_req.is_some() {
+                return StopReason::Closed;
+            }
+            self.shared.set_state(State::Connecting);
+            self.emit(Event::Connecting { attempt });
+            #[cfg(test)]
+            if self.cfg.headers.iter().any(|(k, _)| k == TEST_PANIC_HEADER) {
+                panic!("injected by a test");
+            }
+            let failure = match self.connect(attempt) {
+                Err(Abort::Close) => return StopReason::Closed,
+                Err(Abort::Failed(f)) => f,
+                Ok((ws, protocol)) => self.run_open(ws, attempt, protocol),
+            };
+            let decision = self.decide(&failure);
+            if let Some(closed) = failure.closed_event(decision.is_ok()) {
+                self.emit(closed);
+            }
+            let (n, delay) = match decision {
+                Ok(d) => d,
+                Err(reason) => return reason,
+            };
+            log::info!("reconnecting in {delay:?} (attempt {n})");
+            self.shared.set_state(State::Reconnecting);
+            self.emit(Event::Reconnecting { attempt: n, delay });
+            attempt = n;
+            if !self.wait_backoff(delay) {
+                return StopReason::Closed;
+            }
+        }
+    }
+
+    /// The client stops for good: report what was never sent.
+    fn finish(&mut self, reason: StopReason) {
+        self.shared.set_state(State::Stopped);
+        // Normally empty already; after a panic in the open loop the socket closes here.
+        drop(self.shared.lock_conn().take());
+        // Senders that passed their state check before this point are finishing their push.
+        let spin_until = Instant::now() + Duration::from_secs(1);
+        while self
+            .shared
+            .in_send
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != 0
+            && Instant::now() < spin_until
+        {
+            thread::yield_now();
+        }
+        self.take_commands(commands::Phase::Stopped);
+        let unsent = self.outbox.drain_all();
+        for m in &unsent {
+            self.shared.gauge.release(m.len());
+        }
+        let unsent: Vec<Message> = unsent.into_iter().filter_map(to_public).collect();
+        if !unsent.is_empty() {
+            log::warn!(
+                "stopped with {} unsent messages (returned in the Stopped event)",
+                unsent.len()
+            );
+        }
+        log::info!("stopped: {}", reason.as_str());
+        self.emit(Event::Stopped { reason, unsent });
+    }
+}
+
+/// Unit tests reach the path that reports `ErrorKind::Internal` by asking for a panic with
+/// this request header (never sent: the lifecycle panics before connecting).
+#[cfg(test)]
+pub(crate) const TEST_PANIC_HEADER: &str = "x-wsbeat-test-panic";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! The state that handles (any thread) and the I/O thread share: the client's [`State`],
+//! counters, the outbox gauge, the waker and its sleeping flag, the open connection's slot
+//! and the [`Command`]s handles send. `client` and `io_loop` both use it; it uses neither.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tungstenite::Message as WsMessage;
+
+use crate::config::Limits;
+use crate::conn::Conn;
+use crate::outbox::Gauge;
+use crate::stats::{Counters, Slow};
+
+/// The poller token of the cross-thread waker.
+pub(crate) const WAKE: mio::Token = mio::Token(0);
+
+/// Where the client is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum State {
+    /// Resolving, connecting, TLS or WebSocket handshake.
+    Connecting = 0,
+    /// The WebSocket is open.
+    Open = 1,
+    /// Waiting out a backoff delay before the next attempt.
+    Reconnecting = 2,
+    /// Close handshake under way after [`crate::Handle::close`].
+    Closing = 3,
+    /// Stopped for good.
+    Stopped = 4,
+}
+
+impl State {
+    fn from_u8(v: u8) -> State {
+        match v {
+            0 => State::Connecting,
+            1 => State::Open,
+            2 => State::Reconnecting,
+            3 => State::Closing,
+            _ => State::Stopped,
+        }
+    }
+}
+
+/// What other threads ask of the I/O thread.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A message; `true` when sent from the I/O thread itself (a callback): it goes ahead of
+    /// the backlog.
+    Send(WsMessage, bool),
+    Close(u16, String),
+    ReconnectNow,
+}
+
+thread_local! {
+    /// On an I/O thread: the address of its client's `Shared` (0 elsewhere). A cheap way for
+    /// `send_*` to know it is called from inside that client's callback.
+    static IO_THREAD_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// State shared by handles and the I/O thread.
+pub(crate) struct Shared {
+    state: AtomicU8,
+    pub(crate) counters: Counters,
+    slow: Mutex<Slow>,
+    pub(crate) gauge: Gauge,
+    waker: mio::Waker,
+    /// Set by the I/O thread while it sleeps in the poller: senders wake it only then.
+    pub(crate) sleeping: AtomicBool,
+    /// Senders between their state check and their push (see `IoLoop::finish`).
+    pub(crate) in_send: AtomicUsize,
+    /// The open connection, for senders' direct writes (`io_loop::send_direct`).
+    conn: Mutex<Option<Conn>>,
+    /// Close and reconnect requests sent and not yet taken by the I/O thread: while any is
+    /// pending, sends queue behind it instead of writing directly.
+    pub(crate) control_pending: AtomicUsize,
+    done: (Mutex<bool>, Condvar),
+    pub(crate) max_message_size: usize,
+    pub(crate) close_wait: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(limits: &Limits, waker: mio::Waker) -> Self {
+        Shared {
+            state: AtomicU8::new(State::Connecting as u8),
+            counters: Counters::default(),
+            slow: Mutex::new(Slow::default()),
+            gauge: Gauge::new(limits.outbox_max_messages, limits.outbox_max_bytes),
+            waker,
+            sleeping: AtomicBool::new(false),
+            in_send: AtomicUsize::new(0),
+            conn: Mutex::new(None),
+            control_pending: AtomicUsize::new(0),
+            done: (Mutex::new(false), Condvar::new()),
+            max_message_size: limits.max_message_size,
+            close_wait: limits.close_timeout + Duration::from_millis(500),
+        }
+    }
+
+    pub(crate) fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::SeqCst);
+        if matches!(s, State::Closing | State::Stopped) {
+            // Senders waiting for outbox room look again and give up with `Error::Closed`
+            // (the store above comes first: see `Gauge` on lost wake-ups).
+            self.gauge.wake_waiters();
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn lock_slow(&self) -> MutexGuard<'_, Slow> {
+        self.slow.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn lock_conn(&self) -> MutexGuard<'_, Option<Conn>> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection slot without waiting: `None` while its holder (the I/O thread in a
+    /// turn, or another sender) has it.
+    pub(crate) fn try_lock_conn(&self) -> Option<MutexGuard<'_, Option<Conn>>> {
+        self.conn.try_lock().ok()
+    }
+
+    /// Wake the I/O thread if it sleeps in the poller.
+    pub(crate) fn wake(&self) {
+        if self.sleeping.load(Ordering::SeqCst)
+            && self.sleeping.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.waker.wake()
+        {
+            log::error!("waking the I/O thread failed: {e}");
+        }
+    }
+
+    /// Whether the caller runs on this client's I/O thread (i.e. inside its callback).
+    pub(crate) fn on_io_thread(&self) -> bool {
+        IO_THREAD_OF.with(|c| c.get()) == self as *const Shared as usize
+    }
+
+    /// Marks the calling thread as this client's I/O thread.
+    pub(crate) fn mark_io_thread(&self) {
+        IO_THREAD_OF.with(|c| c.set(self as *const Shared as usize));
+    }
+
+    /// The I/O thread has exited (its callback and captures are dropped): wake `wait_done`.
+    pub(crate) fn mark_done(&self) {
+        let (lock, cv) = &self.done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    /// Wait until the I/O thread has exited, at most `bound`. True if it has.
+    pub(crate) fn wait_done(&self, bound: Duration) -> bool {
+        let (lock, cv) = &self.done;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, bound, |done| !*done)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+}
