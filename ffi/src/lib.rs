@@ -28,6 +28,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod hooks;
 pub mod log;
 
 use std::ffi::c_char;
@@ -36,6 +37,7 @@ pub use client::*;
 pub use config::*;
 pub use error::*;
 pub use event::*;
+pub use hooks::*;
 pub use log::*;
 
 /// The library version as a NUL-terminated string, e.g. `"0.1.0"`.
