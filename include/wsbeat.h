@@ -116,6 +116,11 @@ enum ws_result
      * A bug: the library panicked. The panic was caught; the message says where.
      */
     WS_ERR_PANIC = 16,
+    /**
+     * Never returned by the library: for a host callback to return when it fails (a
+     * `ws_before_connect_callback` returning it fails that connection attempt).
+     */
+    WS_ERR_CALLBACK = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -703,7 +708,8 @@ typedef bool (*ws_heartbeat_matcher_callback)(void *userdata,
  * the `ws_request_*` functions (e.g. put a fresh token in a header or the query string).
  *
  * `request` is borrowed: valid only until the callback returns; never keep it. Return
- * `WS_OK` (0) to go on with the attempt; any other value stops this attempt: it is reported
+ * `WS_OK` (0) to go on with the attempt; any other value (`WS_ERR_CALLBACK` is there for
+ * this, or the error of a `ws_request_*` call) stops this attempt: it is reported
  * as a `WS_EVENT_ERROR` of kind `WS_ERROR_CALLBACK` (the same report as a panicking Rust
  * `before_connect` hook) and retried per the reconnect policy, like a failed connect. Like
  * every callback it must not block for long and must return normally (no C++ exception or

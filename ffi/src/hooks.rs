@@ -20,7 +20,8 @@ use super::ptr::{borrow, borrow_mut, str_arg, try_arg, try_res};
 /// the `ws_request_*` functions (e.g. put a fresh token in a header or the query string).
 ///
 /// `request` is borrowed: valid only until the callback returns; never keep it. Return
-/// `WS_OK` (0) to go on with the attempt; any other value stops this attempt: it is reported
+/// `WS_OK` (0) to go on with the attempt; any other value (`WS_ERR_CALLBACK` is there for
+/// this, or the error of a `ws_request_*` call) stops this attempt: it is reported
 /// as a `WS_EVENT_ERROR` of kind `WS_ERROR_CALLBACK` (the same report as a panicking Rust
 /// `before_connect` hook) and retried per the reconnect policy, like a failed connect. Like
 /// every callback it must not block for long and must return normally (no C++ exception or

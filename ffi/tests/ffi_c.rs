@@ -188,7 +188,7 @@ fn c_api_test_suite() {
         c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
             .arg(format!(
                 "--suppressions={}",
-                crate_dir().join("ffi/tests/c/valgrind.supp").display()
+                crate_dir().join("tests/c/valgrind.supp").display()
             ))
             .arg(&exe);
         c
@@ -203,7 +203,8 @@ fn c_api_test_suite() {
                 .expect("restart the echo server on the same port");
         } else if let Some(token) = line.strip_prefix("ROTATE ") {
             auth.require_header(Some(("authorization", &format!("Bearer {token}"))));
-            auth.restart().expect("restart the auth server on the same port");
+            auth.restart()
+                .expect("restart the auth server on the same port");
         } else if let Some(code) = line.strip_prefix("CLOSE_ALL ") {
             server.close_all(code.parse().expect("a close code"), "policy test");
         }

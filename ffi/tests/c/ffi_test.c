@@ -937,7 +937,7 @@ static int auth_before_connect(void *userdata, uint32_t attempt, ws_request *req
     a->checks_failed += bad;
     snprintf(a->sent_url, sizeof a->sent_url, "%s", ws_request_url(req));
     pthread_mutex_unlock(&a->mu);
-    return fail ? WS_ERR_INVALID_ARGUMENT : WS_OK;
+    return fail ? WS_ERR_CALLBACK : WS_OK;
 }
 
 static void test_hook_misuse(void) {
