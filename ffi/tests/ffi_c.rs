@@ -226,6 +226,7 @@ fn c_api_test_suite() {
         "unsent",
         "logger",
         "hook_misuse",
+        "tls_feature_options",
         "before_connect",
         "before_connect_token_refresh",
         "before_connect_error",

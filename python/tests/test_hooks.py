@@ -271,3 +271,27 @@ def test_config_hooks_and_copy(echo_server):
     with Client(echo_server.url, config=cfg, on_event=rec):
         rec.wait_for(Opened)
     assert seen == [0]
+
+
+def test_remaining_options_reach_the_library(echo_server):
+    """The options no other test sets: accepted and used (the client opens), and each one's
+    bad value refused by its ws_config_* setter (so the option did reach the library)."""
+    rec = Recorder()
+    with Client(echo_server.url, min_uptime=0.5, connect_timeout=2, outbox_max_bytes=1 << 20,
+                insecure=True, on_event=rec):
+        rec.wait_for(Opened)
+    with Client(echo_server.url, event_capacity=4) as c:  # pull mode
+        ev = c.next_event(timeout=TIMEOUT)
+        while not isinstance(ev, Opened):
+            ev = c.next_event(timeout=TIMEOUT)
+    for bad in (dict(event_capacity=0), dict(outbox_max_bytes=0), dict(connect_timeout=8 * 86400)):
+        with pytest.raises(wsbeat.InvalidArgumentError):
+            Client(echo_server.url, **bad)
+
+
+@pytest.mark.parametrize("option", ["native_roots", "native_tls"])
+def test_native_tls_options_need_their_feature(echo_server, option):
+    """The wheel's libwsbeat is built with rustls and the bundled roots only: asking for the
+    platform's roots or TLS library is a clear TlsError, not silently ignored."""
+    with pytest.raises(wsbeat.TlsError, match="native"):
+        Client(echo_server.url.replace("ws://", "wss://"), **{option: True})

@@ -144,6 +144,10 @@ class Client:
         insecure: DANGEROUS: accept any server certificate (self-signed test servers only).
         bundled_roots: trust the bundled Mozilla roots (default True). Turn off only together
             with ``ca_file``/``ca_pem``: a configuration that trusts nothing raises TlsError.
+        native_roots: ``wss://``: also trust the platform's root store (needs a libwsbeat
+            built with the ``native-roots`` feature; the wheel is not: TlsError).
+        native_tls: ``wss://``: use the platform's TLS library instead of rustls (needs the
+            ``native-tls`` feature; the wheel is not: TlsError).
         on_open, on_message, on_close, on_error, on_reconnecting, on_pong: callbacks for
             :class:`Opened`, text/binary messages (passed as ``str``/``bytes``),
             :class:`Closed`, :class:`Error`, :class:`Reconnecting`, :class:`Pong`.

@@ -323,6 +323,20 @@ class Config:
         self._put("ws_config_tls_set_bundled_roots", (_bool("bundled_roots", use_them),))
         return self
 
+    def tls_native_roots(self, enabled: bool = True) -> "Config":
+        """``ws_config_tls_set_native_roots``: also trust the platform's root store. Needs a
+        libwsbeat built with the ``native-roots`` feature (the wheel is not: creating a client
+        then raises TlsError). Defaults to False."""
+        self._put("ws_config_tls_set_native_roots", (_bool("native_roots", enabled),))
+        return self
+
+    def tls_use_native_tls(self, enabled: bool = True) -> "Config":
+        """``ws_config_tls_use_native_tls``: use the platform's TLS library (OpenSSL on
+        Linux) instead of rustls. Needs a libwsbeat built with the ``native-tls`` feature
+        (the wheel is not: creating a client then raises TlsError). Defaults to False."""
+        self._put("ws_config_tls_use_native_tls", (_bool("native_tls", enabled),))
+        return self
+
     def tls_dangerous_disable_verification(self, disable: bool = True) -> "Config":
         """``ws_config_tls_dangerous_disable_verification``: DANGEROUS: accept any server
         certificate (self-signed test servers only). Defaults to False."""
@@ -373,6 +387,8 @@ class Config:
         client_key: Optional[PathOrPem] = None,
         insecure: bool = False,
         bundled_roots: bool = True,
+        native_roots: bool = False,
+        native_tls: bool = False,
     ) -> "Config":
         """A config from ``Client``'s keyword options (see :class:`~wsbeat.Client`)."""
         c = cls().heartbeat(heartbeat, interval, timeout, heartbeat_payload, heartbeat_is_reply)
@@ -418,6 +434,10 @@ class Config:
             c.tls_dangerous_disable_verification(True)
         if not bundled_roots:
             c.tls_bundled_roots(False)
+        if _bool("native_roots", native_roots):
+            c.tls_native_roots(True)
+        if _bool("native_tls", native_tls):
+            c.tls_use_native_tls(True)
         return c
 
     def _new(self, lib: ctypes.CDLL, hooks_key: int = 0) -> int:

@@ -977,6 +977,26 @@ static void test_hook_misuse(void) {
     ok("hook_misuse");
 }
 
+/* The test library is built with rustls and the bundled roots only (the default features):
+ * the platform's roots or TLS library are refused clearly by ws_connect. */
+static void test_tls_feature_options(const char *url) {
+    char wss[256];
+    snprintf(wss, sizeof wss, "wss://%s", url + strlen("ws://"));
+    for (int which = 0; which < 2; which++) {
+        ws_config *cfg = ws_config_new();
+        if (which == 0) {
+            CHECK_RES(ws_config_tls_set_native_roots(cfg, true), WS_OK);
+        } else {
+            CHECK_RES(ws_config_tls_use_native_tls(cfg, true), WS_OK);
+        }
+        ws_client *c = (ws_client *)&c;
+        CHECK_RES(ws_connect(wss, cfg, NULL, NULL, &c), WS_ERR_TLS);
+        CHECK(c == NULL && strstr(ws_last_error(), "native") != NULL);
+        ws_config_free(cfg);
+    }
+    ok("tls_feature_options");
+}
+
 /* A server that accepts only the newest token, restarted with a new one mid-test: the
  * event callback refreshes the token after the 401, the hook sends it, the client is back. */
 static void test_before_connect_token_refresh(const char *auth_url) {
@@ -1212,6 +1232,7 @@ int main(int argc, char **argv) {
     test_unsent();
     test_logger(url);
     test_hook_misuse();
+    test_tls_feature_options(url);
     test_before_connect_token_refresh(argv[4]);
     test_before_connect_error(url);
     test_reconnect_on_close(url);
