@@ -156,6 +156,11 @@ enum ws_result
      * A bug: the library panicked. The panic was caught; the message says where.
      */
     WS_ERR_PANIC = 16,
+    /**
+     * Never returned by the library: for a host callback to return when it fails (a
+     * `ws_before_connect_callback` returning it fails that connection attempt).
+     */
+    WS_ERR_CALLBACK = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -535,6 +540,19 @@ typedef struct ws_client ws_client;
 typedef struct ws_config ws_config;
 
 /**
+ * One connection attempt's URL and headers, lent to a `ws_before_connect_callback`.
+ *
+ * Valid only during that callback: never keep the pointer. Read it with `ws_request_url`,
+ * `ws_request_header_count`, `ws_request_header_name` and `ws_request_header_value`; change
+ * it with `ws_request_set_url`, `ws_request_set_header`, `ws_request_add_header` and
+ * `ws_request_remove_header`. Every attempt starts again from the URL given to `ws_connect`
+ * and the config's headers: changes made for one attempt do not carry over to the next.
+ * Only the callback's thread (the I/O thread) may use it. If the callback returns an error,
+ * its changes are discarded.
+ */
+typedef struct ws_request ws_request;
+
+/**
  * A message carried by an event (`ws_event.messages`): unsent messages of
  * `WS_EVENT_STOPPED`, unconfirmed ones of `WS_EVENT_CLOSED`.
  *
@@ -709,6 +727,44 @@ typedef struct ws_client_stats {
      */
     char last_close_reason[WS_CLOSE_REASON_MAX];
 } ws_client_stats;
+
+/**
+ * `ws_config_set_custom_heartbeat`'s reply matcher: called on the I/O thread for every
+ * message received while the custom heartbeat is on, with its `len` bytes at `data`
+ * (borrowed: valid until the callback returns; NUL-terminated for convenience, the NUL not
+ * counted in `len`) and its `kind` (a `ws_message_kind`). Returns true when the message is
+ * the heartbeat's reply: it then proves the peer alive and is not reported as a message.
+ * Must not block and must return normally.
+ */
+typedef bool (*ws_heartbeat_matcher_callback)(void *userdata,
+                                              const uint8_t *data,
+                                              size_t len,
+                                              uint32_t kind);
+
+/**
+ * `ws_config_set_before_connect`'s callback: called on the I/O thread before every
+ * connection attempt with `attempt` (0 for the first connect, then the reconnect attempt
+ * number) and `request`, this attempt's URL and headers, which it may read and change with
+ * the `ws_request_*` functions (e.g. put a fresh token in a header or the query string).
+ *
+ * `request` is borrowed: valid only until the callback returns; never keep it. Return
+ * `WS_OK` (0) to go on with the attempt; any other value (`WS_ERR_CALLBACK` is there for
+ * this, or the error of a `ws_request_*` call) stops this attempt: it is reported
+ * as a `WS_EVENT_ERROR` of kind `WS_ERROR_CALLBACK` (the same report as a panicking Rust
+ * `before_connect` hook) and retried per the reconnect policy, like a failed connect. Like
+ * every callback it must not block for long and must return normally (no C++ exception or
+ * `longjmp` may leave it).
+ */
+typedef int (*ws_before_connect_callback)(void *userdata,
+                                          uint32_t attempt,
+                                          struct ws_request *request);
+
+/**
+ * `ws_config_set_reconnect_on_close`'s predicate: called on the I/O thread when the server
+ * closed the connection with `code`; returns true to reconnect, false to stop
+ * (`WS_STOP_POLICY_DECLINED`). Must not block and must return normally.
+ */
+typedef bool (*ws_close_code_callback)(void *userdata, uint16_t code);
 
 /**
  * A logger callback: `level` is a `ws_log_level`; `target` (the Rust module, e.g.
@@ -933,6 +989,65 @@ ws_result ws_config_set_heartbeat(struct ws_config *config,
                                   uint64_t timeout_ms);
 
 /**
+ * Set a custom application heartbeat (replacing `ws_config_set_heartbeat`'s until that is
+ * called again): when nothing was heard from the peer for `interval_ms`, the client sends
+ * the `len` bytes at `payload` (copied now) as a message of `kind` (a `ws_message_kind`; text
+ * must be UTF-8); when nothing is heard within `timeout_ms` after it, the peer is declared
+ * dead, as with the other modes. Same duration rules as `ws_config_set_heartbeat`.
+ *
+ * `matcher(userdata, data, len, kind)` recognises the reply among received messages (see
+ * `ws_heartbeat_matcher_callback`): a matched message is not reported as a message. NULL
+ * means "a message equal to the payload (same kind and bytes) is the reply", for servers that
+ * echo. Any frame from the peer proves it alive, matched or not; the matcher decides what
+ * is hidden from the host and timed as the round trip. `userdata` is passed back untouched
+ * and must stay valid until `ws_free` returns for every client connected with this config;
+ * the matcher runs on the I/O thread and never after `ws_free` returns.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (`config`, or `payload` NULL with `len` > 0),
+ * `WS_ERR_INVALID_ARGUMENT` (unknown kind, bad durations), `WS_ERR_INVALID_UTF8` (a text
+ * payload that is not UTF-8).
+ */
+ws_result ws_config_set_custom_heartbeat(struct ws_config *config,
+                                         uint64_t interval_ms,
+                                         uint64_t timeout_ms,
+                                         const uint8_t *payload,
+                                         size_t len,
+                                         uint32_t kind,
+                                         ws_heartbeat_matcher_callback matcher,
+                                         void *userdata);
+
+/**
+ * Call `callback(userdata, attempt, request)` on the I/O thread before every connection
+ * attempt; it may change this attempt's URL and headers through `request` (see
+ * `ws_before_connect_callback` and `ws_request`), e.g. to put a fresh token in. A non-`WS_OK`
+ * return fails that attempt with a `WS_EVENT_ERROR` of kind `WS_ERROR_CALLBACK`, retried per
+ * the reconnect policy. NULL removes the callback. `userdata` is passed back untouched and
+ * must stay valid until `ws_free` returns for every client connected with this config; the
+ * callback never runs after `ws_free` returns. Defaults to none.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+ */
+ws_result ws_config_set_before_connect(struct ws_config *config,
+                                       ws_before_connect_callback callback,
+                                       void *userdata);
+
+/**
+ * Decide from a server's close code whether to reconnect: `callback(userdata, code)` runs on
+ * the I/O thread when the server closes the connection (not after `ws_close`) and returns
+ * true to reconnect, false to stop (`WS_STOP_POLICY_DECLINED`). It replaces the default
+ * policy (reconnect unless the code is 1002, 1003, 1007, 1008 or 1010); NULL restores it.
+ * A close frame without a code is asked about as 1005; a connection lost without any close
+ * frame (1006) is not asked about (it is always retried). `userdata` must stay
+ * valid until `ws_free` returns for every client connected with this config; the callback
+ * never runs after `ws_free` returns.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+ */
+ws_result ws_config_set_reconnect_on_close(struct ws_config *config,
+                                           ws_close_code_callback callback,
+                                           void *userdata);
+
+/**
  * Turn automatic reconnection on or off. Off: the client stops when the connection ends or
  * the first connect fails (`WS_STOP_RECONNECT_DISABLED`). Defaults to on.
  *
@@ -1147,6 +1262,67 @@ const char *ws_event_kind_str(uint32_t kind);
  * `"none"` for 0, `"unknown"` for other values. Static: never free it. Never returns NULL.
  */
 const char *ws_error_kind_str(uint32_t kind);
+
+/**
+ * The URL of this attempt (NUL-terminated, credentials included), borrowed: valid until the
+ * callback that received `request` returns. NULL if `request` is NULL.
+ */
+const char *ws_request_url(struct ws_request *request);
+
+/**
+ * Connect this attempt to `url` instead (NUL-terminated UTF-8, copied; `ws://` or `wss://`
+ * with a host). On failure the request is unchanged.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL`.
+ */
+ws_result ws_request_set_url(struct ws_request *request, const char *url);
+
+/**
+ * Set the header `name` (case-insensitive) to `value` for this attempt: replaces every
+ * header of that name, or adds it. Both NUL-terminated UTF-8, copied.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_HEADER` (a name or
+ * value not allowed in HTTP; the request is unchanged).
+ */
+ws_result ws_request_set_header(struct ws_request *request, const char *name, const char *value);
+
+/**
+ * Add a header for this attempt, after those already there, even if one of that name
+ * exists (for headers that may repeat). Both NUL-terminated UTF-8, copied.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_HEADER`.
+ */
+ws_result ws_request_add_header(struct ws_request *request, const char *name, const char *value);
+
+/**
+ * Remove every header named `name` (case-insensitive) from this attempt. Removing a header
+ * that is not there is not an error.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`.
+ */
+ws_result ws_request_remove_header(struct ws_request *request, const char *name);
+
+/**
+ * How many headers this attempt sends (the config's, as changed so far by the callback;
+ * the WebSocket handshake's own headers are not listed). 0 if `request` is NULL.
+ */
+size_t ws_request_header_count(const struct ws_request *request);
+
+/**
+ * The name of header `index` (0-based, below `ws_request_header_count`), borrowed: valid
+ * until the callback returns. NULL if `request` is NULL or `index` is out of range.
+ */
+const char *ws_request_header_name(struct ws_request *request, size_t index);
+
+/**
+ * The value of header `index` (0-based), borrowed: valid until the callback returns. NULL if
+ * `request` is NULL or `index` is out of range.
+ *
+ * Values are readable because every one of them is the host's own (set with
+ * `ws_config_add_header` or by this callback): reading one back discloses nothing the host
+ * did not have. The library itself never logs values (they may be secrets, e.g. tokens).
+ */
+const char *ws_request_header_value(struct ws_request *request, size_t index);
 
 /**
  * Route the library's log records up to `max_level` (a `ws_log_level`) to

@@ -10,6 +10,7 @@ use wsbeat::{Events, RecvTimeoutError, TryRecvError};
 use super::config::ws_config;
 use super::error::{fail, from_error, ws_result};
 use super::event::{OwnedEvent, ws_event, ws_message_kind};
+use super::hooks::{Gate, UserData};
 use super::ptr::{borrow, bytes, str_arg, take_box, try_arg, try_res, write_out};
 use wsbeat::Event;
 use wsbeat::{Client, Handle, State};
@@ -74,13 +75,6 @@ pub struct ws_client_stats {
 }
 
 #[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-
-// SAFETY: the pointer is never dereferenced by the library, only handed back to the host's
-// callback; the host promises (header: threading rules) that it may be used on the I/O thread.
-unsafe impl Send for UserData {}
-
-#[derive(Clone, Copy)]
 struct Slot {
     callback: ws_event_callback,
     userdata: UserData,
@@ -133,6 +127,9 @@ enum Mode {
 pub struct ws_client {
     client: Client,
     mode: Mode,
+    /// The config's hooks (before_connect, reconnect_on_close, heartbeat matcher) call the
+    /// host through this; `ws_free` disables it.
+    hooks: Arc<Gate>,
 }
 
 impl std::fmt::Debug for ws_client {
@@ -186,8 +183,9 @@ pub extern "C" fn ws_connect(
         }
         let url = try_res!(str_arg(url, "url"));
         let mut builder = Client::builder(url);
+        let hooks = Arc::new(Gate::default());
         if let Some(config) = borrow(config) {
-            builder = config.apply(builder);
+            builder = config.apply(builder, &hooks);
         }
         let dispatch = callback.map(|cb| {
             Arc::new(Dispatch {
@@ -217,7 +215,11 @@ pub extern "C" fn ws_connect(
         };
         write_out(
             out_client,
-            Box::into_raw(Box::new(ws_client { client, mode })),
+            Box::into_raw(Box::new(ws_client {
+                client,
+                mode,
+                hooks,
+            })),
         );
         ws_result::WS_OK
     })
@@ -434,7 +436,11 @@ pub extern "C" fn ws_free(client: *mut ws_client) -> ws_result {
         let Some(boxed) = take_box(client) else {
             return ws_result::WS_OK;
         };
-        let ws_client { client, mode } = *boxed;
+        let ws_client {
+            client,
+            mode,
+            hooks,
+        } = *boxed;
         if let Mode::Pull(pull) = &mode {
             // Nobody will read the queued events: drain them while the client closes, so that
             // an I/O thread blocked on a full queue is not left waiting for the close timeout.
@@ -447,6 +453,7 @@ pub extern "C" fn ws_free(client: *mut ws_client) -> ws_result {
             while pull.rx.recv_deadline(deadline).is_ok() {}
         }
         drop(client); // closes, and joins the I/O thread within the close timeout
+        hooks.disable();
         if let Mode::Push(d) = mode {
             // If the I/O thread had to be detached, make sure it calls the host no more.
             d.disable();

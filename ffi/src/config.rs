@@ -3,9 +3,18 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
+use std::ffi::c_void;
+use std::sync::Arc;
+
 use super::error::{fail, ws_result};
+use super::event::ws_message_kind;
+use super::hooks::{
+    BeforeConnect, CustomHeartbeat, Gate, OnClose, UserData, ws_before_connect_callback,
+    ws_close_code_callback, ws_heartbeat_matcher_callback,
+};
 use super::ptr::{borrow_mut, bytes, str_arg, take_box, try_arg, try_res};
 use wsbeat::ClientBuilder;
+use wsbeat::Message;
 use wsbeat::TlsOptions;
 use wsbeat::{Heartbeat, Reconnect, check_header};
 
@@ -64,6 +73,11 @@ pub struct ws_config {
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
     tls: TlsOptions,
+    /// Set by `ws_config_set_custom_heartbeat`; replaces `heartbeat` until
+    /// `ws_config_set_heartbeat` is called again.
+    custom_heartbeat: Option<CustomHeartbeat>,
+    before_connect: Option<BeforeConnect>,
+    on_close: Option<OnClose>,
 }
 
 impl std::fmt::Debug for ws_config {
@@ -73,12 +87,24 @@ impl std::fmt::Debug for ws_config {
 }
 
 impl ws_config {
-    /// Apply everything to a builder.
-    pub(crate) fn apply(&self, mut b: ClientBuilder) -> ClientBuilder {
+    /// Apply everything to a builder; the host's hooks are called through `gate` (the
+    /// client's: `ws_free` disables it).
+    pub(crate) fn apply(&self, mut b: ClientBuilder, gate: &Arc<Gate>) -> ClientBuilder {
+        let heartbeat = match &self.custom_heartbeat {
+            Some(c) => c.heartbeat(gate.clone()),
+            None => self.heartbeat.clone(),
+        };
+        let mut reconnect = self.reconnect.clone();
+        if let Some(on_close) = self.on_close {
+            reconnect = reconnect.reconnect_on_close(on_close.predicate(gate.clone()));
+        }
         b = b
-            .heartbeat(self.heartbeat.clone())
-            .reconnect(self.reconnect.clone())
+            .heartbeat(heartbeat)
+            .reconnect(reconnect)
             .tls(self.tls.clone());
+        if let Some(hook) = self.before_connect {
+            b = b.before_connect(hook.hook(gate.clone()));
+        }
         if let Some(n) = self.max_message_size {
             b = b.max_message_size(n);
         }
@@ -160,6 +186,7 @@ pub extern "C" fn ws_config_set_heartbeat(
     ffi_guard!({
         let config = try_arg!(borrow_mut(config), "config");
         if mode == ws_heartbeat_mode::WS_HEARTBEAT_OFF as u32 {
+            config.custom_heartbeat = None;
             config.heartbeat = Heartbeat::off();
             return ws_result::WS_OK;
         }
@@ -180,6 +207,124 @@ pub extern "C" fn ws_config_set_heartbeat(
             }
             other => return invalid(format!("unknown heartbeat mode {other}")),
         };
+        config.custom_heartbeat = None;
+        ws_result::WS_OK
+    })
+}
+
+/// Set a custom application heartbeat (replacing `ws_config_set_heartbeat`'s until that is
+/// called again): when nothing was heard from the peer for `interval_ms`, the client sends
+/// the `len` bytes at `payload` (copied now) as a message of `kind` (a `ws_message_kind`; text
+/// must be UTF-8); when nothing is heard within `timeout_ms` after it, the peer is declared
+/// dead, as with the other modes. Same duration rules as `ws_config_set_heartbeat`.
+///
+/// `matcher(userdata, data, len, kind)` recognises the reply among received messages (see
+/// `ws_heartbeat_matcher_callback`): a matched message is not reported as a message. NULL
+/// means "a message equal to the payload (same kind and bytes) is the reply", for servers that
+/// echo. Any frame from the peer proves it alive, matched or not; the matcher decides what
+/// is hidden from the host and timed as the round trip. `userdata` is passed back untouched
+/// and must stay valid until `ws_free` returns for every client connected with this config;
+/// the matcher runs on the I/O thread and never after `ws_free` returns.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (`config`, or `payload` NULL with `len` > 0),
+/// `WS_ERR_INVALID_ARGUMENT` (unknown kind, bad durations), `WS_ERR_INVALID_UTF8` (a text
+/// payload that is not UTF-8).
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // one call, as the header shows it; a struct would be heavier in C
+pub extern "C" fn ws_config_set_custom_heartbeat(
+    config: *mut ws_config,
+    interval_ms: u64,
+    timeout_ms: u64,
+    payload: *const u8,
+    len: usize,
+    kind: u32,
+    matcher: ws_heartbeat_matcher_callback,
+    userdata: *mut c_void,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let data = try_arg!(bytes(payload, len), "payload");
+        let interval = try_res!(duration(interval_ms, "heartbeat interval", false));
+        let timeout = try_res!(duration(timeout_ms, "heartbeat timeout", false));
+        if timeout >= interval {
+            return invalid(format!(
+                "heartbeat timeout ({timeout_ms} ms) must be shorter than the interval \
+                 ({interval_ms} ms)"
+            ));
+        }
+        let payload = if kind == ws_message_kind::WS_MESSAGE_TEXT as u32 {
+            match std::str::from_utf8(data) {
+                Ok(t) => Message::Text(t.to_owned()),
+                Err(e) => {
+                    return fail(
+                        ws_result::WS_ERR_INVALID_UTF8,
+                        format!("text heartbeat payload is not valid UTF-8: {e}"),
+                    );
+                }
+            }
+        } else if kind == ws_message_kind::WS_MESSAGE_BINARY as u32 {
+            Message::Binary(data.to_vec())
+        } else {
+            return invalid(format!("unknown message kind {kind}"));
+        };
+        config.custom_heartbeat = Some(CustomHeartbeat {
+            interval,
+            timeout,
+            payload,
+            matcher,
+            userdata: UserData(userdata),
+        });
+        ws_result::WS_OK
+    })
+}
+
+/// Call `callback(userdata, attempt, request)` on the I/O thread before every connection
+/// attempt; it may change this attempt's URL and headers through `request` (see
+/// `ws_before_connect_callback` and `ws_request`), e.g. to put a fresh token in. A non-`WS_OK`
+/// return fails that attempt with a `WS_EVENT_ERROR` of kind `WS_ERROR_CALLBACK`, retried per
+/// the reconnect policy. NULL removes the callback. `userdata` is passed back untouched and
+/// must stay valid until `ws_free` returns for every client connected with this config; the
+/// callback never runs after `ws_free` returns. Defaults to none.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_before_connect(
+    config: *mut ws_config,
+    callback: ws_before_connect_callback,
+    userdata: *mut c_void,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.before_connect = callback.map(|callback| BeforeConnect {
+            callback,
+            userdata: UserData(userdata),
+        });
+        ws_result::WS_OK
+    })
+}
+
+/// Decide from a server's close code whether to reconnect: `callback(userdata, code)` runs on
+/// the I/O thread when the server closes the connection (not after `ws_close`) and returns
+/// true to reconnect, false to stop (`WS_STOP_POLICY_DECLINED`). It replaces the default
+/// policy (reconnect unless the code is 1002, 1003, 1007, 1008 or 1010); NULL restores it.
+/// A close frame without a code is asked about as 1005; a connection lost without any close
+/// frame (1006) is not asked about (it is always retried). `userdata` must stay
+/// valid until `ws_free` returns for every client connected with this config; the callback
+/// never runs after `ws_free` returns.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_reconnect_on_close(
+    config: *mut ws_config,
+    callback: ws_close_code_callback,
+    userdata: *mut c_void,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.on_close = callback.map(|callback| OnClose {
+            callback,
+            userdata: UserData(userdata),
+        });
         ws_result::WS_OK
     })
 }

@@ -51,6 +51,9 @@ pub enum ws_result {
     WS_ERR_LOGGER_TAKEN = 15,
     /// A bug: the library panicked. The panic was caught; the message says where.
     WS_ERR_PANIC = 16,
+    /// Never returned by the library: for a host callback to return when it fails (a
+    /// `ws_before_connect_callback` returning it fails that connection attempt).
+    WS_ERR_CALLBACK = 17,
 }
 
 /// Gives a C enum its one list of values and their strings: `ALL` (every value, in the
@@ -99,6 +102,7 @@ abi_enum_strings!(ws_result {
     WS_ERR_IN_CALLBACK => c"not allowed from inside this callback",
     WS_ERR_LOGGER_TAKEN => c"another logger is already installed",
     WS_ERR_PANIC => c"internal error (panic caught)",
+    WS_ERR_CALLBACK => c"a callback failed",
 });
 
 thread_local! {

@@ -28,6 +28,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod hooks;
 pub mod log;
 
 use std::ffi::c_char;
@@ -36,6 +37,7 @@ pub use client::*;
 pub use config::*;
 pub use error::*;
 pub use event::*;
+pub use hooks::*;
 pub use log::*;
 
 /// The major version of the header (`WSBEAT_VERSION_MAJOR`): compare it with `ws_version()` to

@@ -174,6 +174,10 @@ fn c_api_test_suite() {
     let exe = compile("gcc", C_FLAGS, &["ffi/tests/c/ffi_test.c"], "ffi_test");
     let mut server = EchoServer::start("127.0.0.1:0").unwrap();
     let url = server.url();
+    // Accepts only `Authorization: Bearer <newest token>` (401 otherwise).
+    let mut auth = EchoServer::start("127.0.0.1:0").unwrap();
+    auth.require_header(Some(("authorization", "Bearer t1")));
+    let auth_url = auth.url();
     let (cycles, check_rss, limit) = if valgrind() {
         ("200", "0", Duration::from_secs(900))
     } else {
@@ -191,15 +195,22 @@ fn c_api_test_suite() {
     } else {
         Command::new(&exe)
     };
-    cmd.args([url.as_str(), cycles, check_rss]);
+    cmd.args([url.as_str(), cycles, check_rss, auth_url.as_str()]);
     let lines = run(cmd, limit, |line| {
         if line == "RESTART" {
             server
                 .restart()
                 .expect("restart the echo server on the same port");
+        } else if let Some(token) = line.strip_prefix("ROTATE ") {
+            auth.require_header(Some(("authorization", &format!("Bearer {token}"))));
+            auth.restart()
+                .expect("restart the auth server on the same port");
+        } else if let Some(code) = line.strip_prefix("CLOSE_ALL ") {
+            server.close_all(code.parse().expect("a close code"), "policy test");
         }
     });
     assert_eq!(lines.last().map(String::as_str), Some("all ok"));
+    assert!(auth.rejected() >= 1, "the stale token was never refused");
     for name in [
         "misuse",
         "client_misuse",
@@ -214,6 +225,13 @@ fn c_api_test_suite() {
         "send_wait",
         "unsent",
         "logger",
+        "hook_misuse",
+        "tls_feature_options",
+        "before_connect",
+        "before_connect_token_refresh",
+        "before_connect_error",
+        "reconnect_on_close",
+        "custom_heartbeat",
         "cycles",
     ] {
         assert!(

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
@@ -38,6 +39,14 @@ class Server:
         self.heartbeats = 0
         self.not_json: List[Any] = []  # seed mode: messages the seed's server.js would crash on
         self.headers: List[Any] = []
+        # When set, a handshake without `Authorization: Bearer <required_token>` is answered
+        # 401 (a server that accepts only the newest token); kept across restarts.
+        self.required_token: Optional[str] = None
+        self.refused: List[Optional[str]] = []  # the Authorization values answered 401
+        # Accepted handshakes (recorded before the 101 answer, so before the client's
+        # Opened): request path with query, and the Authorization value.
+        self.paths: List[str] = []
+        self.accepted_tokens: List[Optional[str]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._server: Any = None
@@ -48,6 +57,17 @@ class Server:
     def url(self) -> str:
         scheme = "wss" if self.ssl_context is not None else "ws"
         return f"{scheme}://127.0.0.1:{self.port}"
+
+    def _process_request(self, connection: ServerConnection, request: Any) -> Any:
+        if self.required_token is None:
+            return None
+        got = request.headers.get("Authorization")
+        if got != f"Bearer {self.required_token}":
+            self.refused.append(got)
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "stale or missing token\n")
+        self.paths.append(request.path)
+        self.accepted_tokens.append(got)
+        return None
 
     async def _handler(self, ws: ServerConnection) -> None:
         self._live.add(ws)
@@ -96,6 +116,7 @@ class Server:
                     self._server = await serve(
                         self._handler, "127.0.0.1", self.port, ping_interval=None,
                         ssl=self.ssl_context,
+                        process_request=self._process_request,
                         select_subprotocol=lambda _c, offered: "chat" if "chat" in offered else None,
                     )
                 except BaseException as e:  # noqa: BLE001

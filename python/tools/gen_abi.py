@@ -36,6 +36,7 @@ SCALARS = {
     "uint16_t": "c_uint16",
     "uint32_t": "c_uint32",
     "uint64_t": "c_uint64",
+    "int": "c_int",
     "int32_t": "c_int32",
     "int64_t": "c_int64",
     "size_t": "c_size_t",
@@ -49,6 +50,11 @@ SCALARS = {
 # ``bytes`` in C, several times cheaper than ``ctypes.string_at`` (events.py falls back to
 # ``string_at`` on the raw pointer when a payload contains a NUL byte).
 FIELD_OVERRIDES = {("ws_event", "data"): "c_char_p"}
+
+# The same kind of deviation for callback parameters, the other way round: ctypes turns a
+# ``c_char_p`` callback argument into ``bytes`` cut at the first NUL, which would truncate a
+# binary payload; a ``c_void_p`` arrives as the address, read with ``string_at(ptr, len)``.
+CALLBACK_PARAM_OVERRIDES = {("ws_heartbeat_matcher_callback", 1): "c_void_p"}
 
 
 def strip_comments(text: str) -> str:
@@ -187,7 +193,7 @@ def generate(header_text: str) -> str:
     w("# fmt: off")
     w("from ctypes import (")
     for name in ("CFUNCTYPE", "POINTER", "Structure", "c_bool", "c_char", "c_char_p", "c_double",
-                 "c_int32", "c_int64", "c_size_t", "c_uint8", "c_uint16", "c_uint32",
+                 "c_int", "c_int32", "c_int64", "c_size_t", "c_uint8", "c_uint16", "c_uint32",
                  "c_uint64", "c_void_p"):
         w(f"    {name},")
     w(")")
@@ -236,7 +242,10 @@ def generate(header_text: str) -> str:
     w("# ---- callback types")
     for cb, (ret, params) in h.callbacks.items():
         args = [h.ctype(ret, where=f"return of {cb}")]
-        args += [h.ctype(p, where=f"param of {cb}") for p in params]
+        args += [
+            CALLBACK_PARAM_OVERRIDES.get((cb, i)) or h.ctype(p, where=f"param of {cb}")
+            for i, p in enumerate(params)
+        ]
         w(f"{cb.upper()}: Any = CFUNCTYPE({', '.join(args)})")
     w("")
     w("# ---- functions: name -> (argtypes, restype)")

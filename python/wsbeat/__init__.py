@@ -23,6 +23,7 @@ from . import _lib
 from ._lib import ENV_VAR, LibraryNotFoundError, find_library
 from .client import Client, connect
 from .config import Config
+from ._hooks import Request, RequestHeaders
 from ._log import refresh_logging
 # The exception classes: errors.__all__ is their one list (re-exported below).
 from . import errors as _errors
@@ -59,6 +60,8 @@ __all__ = [
     "Client",
     "connect",
     "Config",
+    "Request",
+    "RequestHeaders",
     "refresh_logging",
     "library_version",
     "find_library",

@@ -13,6 +13,7 @@ from ctypes import (
     c_char,
     c_char_p,
     c_double,
+    c_int,
     c_int32,
     c_int64,
     c_size_t,
@@ -50,6 +51,7 @@ WS_ERR_WRONG_MODE = 13
 WS_ERR_IN_CALLBACK = 14
 WS_ERR_LOGGER_TAKEN = 15
 WS_ERR_PANIC = 16
+WS_ERR_CALLBACK = 17
 WS_RESULT: Dict[str, int] = {
     'WS_OK': 0,
     'WS_ERR_NULL_ARGUMENT': 1,
@@ -68,6 +70,7 @@ WS_RESULT: Dict[str, int] = {
     'WS_ERR_IN_CALLBACK': 14,
     'WS_ERR_LOGGER_TAKEN': 15,
     'WS_ERR_PANIC': 16,
+    'WS_ERR_CALLBACK': 17,
 }
 
 # enum ws_event_kind
@@ -299,6 +302,9 @@ STRUCT_C_FIELDS: Dict[str, List[Tuple[str, str]]] = {
 
 # ---- callback types
 WS_EVENT_CALLBACK: Any = CFUNCTYPE(None, c_void_p, POINTER(ws_event))
+WS_HEARTBEAT_MATCHER_CALLBACK: Any = CFUNCTYPE(c_bool, c_void_p, c_void_p, c_size_t, c_uint32)
+WS_BEFORE_CONNECT_CALLBACK: Any = CFUNCTYPE(c_int, c_void_p, c_uint32, c_void_p)
+WS_CLOSE_CODE_CALLBACK: Any = CFUNCTYPE(c_bool, c_void_p, c_uint16)
 WS_LOG_CALLBACK: Any = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
 
 # ---- functions: name -> (argtypes, restype)
@@ -318,6 +324,9 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_new': ([], c_void_p),
     'ws_config_free': ([c_void_p], None),
     'ws_config_set_heartbeat': ([c_void_p, c_uint32, c_uint64, c_uint64], c_uint32),
+    'ws_config_set_custom_heartbeat': ([c_void_p, c_uint64, c_uint64, c_char_p, c_size_t, c_uint32, WS_HEARTBEAT_MATCHER_CALLBACK, c_void_p], c_uint32),
+    'ws_config_set_before_connect': ([c_void_p, WS_BEFORE_CONNECT_CALLBACK, c_void_p], c_uint32),
+    'ws_config_set_reconnect_on_close': ([c_void_p, WS_CLOSE_CODE_CALLBACK, c_void_p], c_uint32),
     'ws_config_set_reconnect': ([c_void_p, c_bool], c_uint32),
     'ws_config_set_backoff': ([c_void_p, c_uint64, c_uint64, c_double, c_double], c_uint32),
     'ws_config_set_max_attempts': ([c_void_p, c_uint32], c_uint32),
@@ -342,6 +351,14 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_last_error': ([], c_char_p),
     'ws_event_kind_str': ([c_uint32], c_char_p),
     'ws_error_kind_str': ([c_uint32], c_char_p),
+    'ws_request_url': ([c_void_p], c_char_p),
+    'ws_request_set_url': ([c_void_p, c_char_p], c_uint32),
+    'ws_request_set_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
+    'ws_request_add_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
+    'ws_request_remove_header': ([c_void_p, c_char_p], c_uint32),
+    'ws_request_header_count': ([c_void_p], c_size_t),
+    'ws_request_header_name': ([c_void_p, c_size_t], c_char_p),
+    'ws_request_header_value': ([c_void_p, c_size_t], c_char_p),
     'ws_set_logger': ([WS_LOG_CALLBACK, c_void_p, c_uint32], c_uint32),
     'ws_clear_logger': ([], c_uint32),
 }

@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Iterator, Optional, Tuple, Union
 
-from . import _dispatch, _lib
+from . import _dispatch, _hooks, _lib
 from ._convert import Sendable, cstr, encode
 from ._handle import PULL_SLICE, Handle, _live, _live_lock, run_interruptibly
 from ._log import log, refresh_logging
@@ -104,7 +104,20 @@ class Client:
             alternatively pass the settings below as keyword options (not both), which
             build one with :meth:`Config.from_options`.
         heartbeat: ``"ping"`` (WebSocket pings), ``"seed-json"`` (the seed protocol's
-            ``{"ModeCode":"heart_beat","msg":<ms>}`` echoed by the server) or ``"off"``.
+            ``{"ModeCode":"heart_beat","msg":<ms>}`` echoed by the server), ``"custom"``
+            (``heartbeat_payload`` and ``heartbeat_is_reply``) or ``"off"``.
+        heartbeat_payload: ``heartbeat="custom"``: the message sent (``str``: text,
+            bytes-like: binary).
+        heartbeat_is_reply: ``heartbeat="custom"``: ``fn(message) -> bool``, True for the
+            server's answer (not delivered as a message). Default: a message equal to the
+            payload.
+        before_connect: ``fn(request)`` before every connection attempt, on the library's
+            I/O thread; may change ``request.url`` and ``request.headers`` (a
+            :class:`Request`), e.g. to send a fresh token. An exception fails that attempt
+            (an :class:`Error` event of kind ``ErrorKind.CALLBACK``) and is logged.
+        reconnect_on_close: ``fn(code) -> bool``: whether to reconnect after the server
+            closed with ``code`` (replaces the default: all but 1002, 1003, 1007, 1008,
+            1010).
         interval: seconds of silence before a heartbeat is sent (default 20).
         timeout: seconds to wait for the heartbeat's answer before the peer is declared dead
             (must be below ``interval``; default 10 s, or half the interval if that is less).
@@ -131,6 +144,10 @@ class Client:
         insecure: DANGEROUS: accept any server certificate (self-signed test servers only).
         bundled_roots: trust the bundled Mozilla roots (default True). Turn off only together
             with ``ca_file``/``ca_pem``: a configuration that trusts nothing raises TlsError.
+        native_roots: ``wss://``: also trust the platform's root store (needs a libwsbeat
+            built with the ``native-roots`` feature; the wheel is not: TlsError).
+        native_tls: ``wss://``: use the platform's TLS library instead of rustls (needs the
+            ``native-tls`` feature; the wheel is not: TlsError).
         on_open, on_message, on_close, on_error, on_reconnecting, on_pong: callbacks for
             :class:`Opened`, text/binary messages (passed as ``str``/``bytes``),
             :class:`Closed`, :class:`Error`, :class:`Reconnecting`, :class:`Pong`.
@@ -157,6 +174,7 @@ class Client:
     ) -> None:
         self._h = Handle()
         self._key = 0
+        self._hooks_key = 0
         self.url = url
         url_b = cstr("url", url)
         callbacks = {
@@ -222,7 +240,14 @@ class Client:
         else:
             config = Config.from_options(**options)
         self._h.close_timeout = config.close_timeout_seconds
-        cfg = config._new(lib)
+        if config._hooks.any():
+            # Registered until ws_free has returned: no hook runs after that.
+            self._hooks_key = _hooks.register(config._hooks.copy())
+        try:
+            cfg = config._new(lib, self._hooks_key)
+        except BaseException:
+            self._unregister()
+            raise
         try:
             out = ctypes.c_void_p()
             if self._callback_mode:
@@ -273,6 +298,7 @@ class Client:
 
     def _unregister(self) -> None:
         _dispatch.unregister(self._key)
+        _hooks.unregister(self._hooks_key)
 
     # ----------------------------------------------------------------------------------------
     # Public API.

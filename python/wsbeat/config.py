@@ -18,8 +18,8 @@ import ctypes
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from . import _lib
-from ._convert import Headers, PathOrPem, cstr, header_pairs, integer, ms, pem
+from . import _hooks, _lib
+from ._convert import Headers, PathOrPem, cstr, encode, header_pairs, integer, ms, pem
 from .errors import InvalidArgumentError, error_for
 
 _HEARTBEATS = {
@@ -27,6 +27,15 @@ _HEARTBEATS = {
     "ping": _lib.HEARTBEAT_PING,
     "seed-json": _lib.HEARTBEAT_SEED_JSON,
 }
+_MODES = "'ping', 'seed-json', 'custom' or 'off'"
+_HEARTBEAT_CALLS = ("ws_config_set_heartbeat", "ws_config_set_custom_heartbeat")
+
+
+class _Key:
+    """Placeholder in a recorded call for the client's hooks key (its ``userdata``)."""
+
+
+_KEY = _Key()
 
 Call = Tuple[str, Tuple[Any, ...]]
 
@@ -50,6 +59,8 @@ class Config:
         # The C calls in the order they were made; a setter called again replaces its
         # earlier call, the ``add`` ones accumulate.
         self._calls: List[Call] = []
+        # The Python hooks, registered per client (see _hooks) when one is created.
+        self._hooks = _hooks.Hooks()
 
     def _put(self, name: str, args: Tuple[Any, ...]) -> None:
         self._calls = [c for c in self._calls if c[0] != name]
@@ -63,35 +74,100 @@ class Config:
         """An independent copy."""
         c = Config()
         c._calls = list(self._calls)
+        c._hooks = self._hooks.copy()
         return c
 
     # ---- connection life -------------------------------------------------------------------
 
     def heartbeat(
-        self, mode: str = "ping", interval: Optional[float] = None, timeout: Optional[float] = None
+        self,
+        mode: str = "ping",
+        interval: Optional[float] = None,
+        timeout: Optional[float] = None,
+        payload: Any = None,
+        is_reply: Optional[_hooks.ReplyMatcher] = None,
     ) -> "Config":
         """``ws_config_set_heartbeat``: ``"ping"`` (WebSocket pings), ``"seed-json"`` (the seed
-        protocol's ``{"ModeCode":"heart_beat","msg":<ms>}`` echoed by the server) or
-        ``"off"``; a heartbeat after ``interval`` seconds of silence (default 20), the peer
-        declared dead when nothing is heard ``timeout`` seconds after it (default 10, or half
-        the interval if that is less; must be below ``interval``)."""
+        protocol's ``{"ModeCode":"heart_beat","msg":<ms>}`` echoed by the server),
+        ``"custom"`` (see below) or ``"off"``; a heartbeat after ``interval`` seconds of
+        silence (default 20), the peer declared dead when nothing is heard ``timeout`` seconds
+        after it (default 10, or half the interval if that is less; must be below
+        ``interval``).
+
+        ``"custom"`` (``ws_config_set_custom_heartbeat``): an application heartbeat.
+        ``payload`` is the message sent (``str``: text, bytes-like: binary; required);
+        ``is_reply(message)`` (``str`` or ``bytes``) returns True for the server's answer,
+        which is then not delivered as a message. Without ``is_reply``, a message equal to
+        the payload is the answer (for servers that echo). It runs on the library's I/O
+        thread for every message received; an exception is logged and counts as False."""
         if not isinstance(mode, str):
-            raise TypeError("heartbeat must be a str: 'ping', 'seed-json' or 'off'")
-        if mode not in _HEARTBEATS:
+            raise TypeError(f"heartbeat must be a str: {_MODES}")
+        if mode not in _HEARTBEATS and mode != "custom":
+            raise InvalidArgumentError(f"heartbeat must be {_MODES}, not {mode!r}")
+        if mode != "custom" and (payload is not None or is_reply is not None):
             raise InvalidArgumentError(
-                f"heartbeat must be 'ping', 'seed-json' or 'off', not {mode!r}"
+                "heartbeat_payload and heartbeat_is_reply go with heartbeat='custom'"
             )
+        if is_reply is not None and not callable(is_reply):
+            raise TypeError("heartbeat_is_reply must be callable")
         interval_ms = ms("interval", interval)
         timeout_ms = ms("timeout", timeout)
+        self._calls = [c for c in self._calls if c[0] not in _HEARTBEAT_CALLS]
+        self._hooks.is_reply = None
         if mode == "off":
             # Always set: leaving it out kept the library's default (a ping every 20 s).
-            self._put("ws_config_set_heartbeat", (_HEARTBEATS["off"], 0, 0))
-        else:
-            if interval_ms is None:
-                interval_ms = 20_000
-            if timeout_ms is None:
-                timeout_ms = min(10_000, max(1, interval_ms // 2))
-            self._put("ws_config_set_heartbeat", (_HEARTBEATS[mode], interval_ms, timeout_ms))
+            self._calls.append(("ws_config_set_heartbeat", (_HEARTBEATS["off"], 0, 0)))
+            return self
+        if interval_ms is None:
+            interval_ms = 20_000
+        if timeout_ms is None:
+            timeout_ms = min(10_000, max(1, interval_ms // 2))
+        if mode != "custom":
+            self._calls.append(
+                ("ws_config_set_heartbeat", (_HEARTBEATS[mode], interval_ms, timeout_ms))
+            )
+            return self
+        if payload is None:
+            raise InvalidArgumentError("heartbeat='custom' needs heartbeat_payload (str or bytes)")
+        data, kind = encode(payload)
+        self._hooks.is_reply = is_reply
+        matcher = _hooks.NULL_MATCHER if is_reply is None else _hooks.MATCHER_TRAMPOLINE
+        self._calls.append(("ws_config_set_custom_heartbeat", (
+            interval_ms, timeout_ms, data, len(data), kind, matcher, _KEY,
+        )))
+        return self
+
+    def before_connect(self, fn: Optional[_hooks.BeforeConnect]) -> "Config":
+        """``ws_config_set_before_connect``: ``fn(request)`` runs on the library's I/O thread
+        before every connection attempt and may change ``request.url`` and
+        ``request.headers`` for it (see :class:`~wsbeat.Request`), e.g. to send a fresh
+        token. An exception is logged and fails that attempt (an :class:`~wsbeat.Error`
+        event of kind ``ErrorKind.CALLBACK``; the reconnect policy decides what follows).
+        None removes it."""
+        if fn is not None and not callable(fn):
+            raise TypeError("before_connect must be callable")
+        self._hooks.before_connect = fn
+        self._calls = [c for c in self._calls if c[0] != "ws_config_set_before_connect"]
+        if fn is not None:
+            self._calls.append(
+                ("ws_config_set_before_connect", (_hooks.BEFORE_CONNECT_TRAMPOLINE, _KEY))
+            )
+        return self
+
+    def reconnect_on_close(self, fn: Optional[_hooks.CloseCodePolicy]) -> "Config":
+        """``ws_config_set_reconnect_on_close``: ``fn(code) -> bool`` decides, when the
+        server closes the connection with ``code``, whether to reconnect (False: the client
+        stops with ``StopReason.POLICY_DECLINED``). It replaces the default policy
+        (reconnect unless 1002, 1003, 1007, 1008 or 1010). Runs on the library's I/O thread;
+        an exception is logged and the default policy decides. None restores the default."""
+        if fn is not None and not callable(fn):
+            raise TypeError("reconnect_on_close must be callable")
+        self._hooks.reconnect_on_close = fn
+        self._calls = [c for c in self._calls if c[0] != "ws_config_set_reconnect_on_close"]
+        if fn is not None:
+            self._calls.append(
+                ("ws_config_set_reconnect_on_close", (_hooks.CLOSE_CODE_TRAMPOLINE, _KEY))
+            )
         return self
 
     def reconnect(self, enabled: bool = True) -> "Config":
@@ -247,6 +323,20 @@ class Config:
         self._put("ws_config_tls_set_bundled_roots", (_bool("bundled_roots", use_them),))
         return self
 
+    def tls_native_roots(self, enabled: bool = True) -> "Config":
+        """``ws_config_tls_set_native_roots``: also trust the platform's root store. Needs a
+        libwsbeat built with the ``native-roots`` feature (the wheel is not: creating a client
+        then raises TlsError). Defaults to False."""
+        self._put("ws_config_tls_set_native_roots", (_bool("native_roots", enabled),))
+        return self
+
+    def tls_use_native_tls(self, enabled: bool = True) -> "Config":
+        """``ws_config_tls_use_native_tls``: use the platform's TLS library (OpenSSL on
+        Linux) instead of rustls. Needs a libwsbeat built with the ``native-tls`` feature
+        (the wheel is not: creating a client then raises TlsError). Defaults to False."""
+        self._put("ws_config_tls_use_native_tls", (_bool("native_tls", enabled),))
+        return self
+
     def tls_dangerous_disable_verification(self, disable: bool = True) -> "Config":
         """``ws_config_tls_dangerous_disable_verification``: DANGEROUS: accept any server
         certificate (self-signed test servers only). Defaults to False."""
@@ -270,6 +360,10 @@ class Config:
         heartbeat: str = "ping",
         interval: Optional[float] = None,
         timeout: Optional[float] = None,
+        heartbeat_payload: Any = None,
+        heartbeat_is_reply: Optional[_hooks.ReplyMatcher] = None,
+        before_connect: Optional[_hooks.BeforeConnect] = None,
+        reconnect_on_close: Optional[_hooks.CloseCodePolicy] = None,
         reconnect: bool = True,
         backoff_initial: Optional[float] = None,
         backoff_max: Optional[float] = None,
@@ -293,9 +387,16 @@ class Config:
         client_key: Optional[PathOrPem] = None,
         insecure: bool = False,
         bundled_roots: bool = True,
+        native_roots: bool = False,
+        native_tls: bool = False,
     ) -> "Config":
         """A config from ``Client``'s keyword options (see :class:`~wsbeat.Client`)."""
-        c = cls().heartbeat(heartbeat, interval, timeout).reconnect(reconnect)
+        c = cls().heartbeat(heartbeat, interval, timeout, heartbeat_payload, heartbeat_is_reply)
+        c.reconnect(reconnect)
+        if before_connect is not None:
+            c.before_connect(before_connect)
+        if reconnect_on_close is not None:
+            c.reconnect_on_close(reconnect_on_close)
         if any(v is not None for v in (backoff_initial, backoff_max, backoff_factor, backoff_jitter)):
             c.backoff(backoff_initial, backoff_max, backoff_factor, backoff_jitter)
         if max_attempts is not None:
@@ -333,14 +434,20 @@ class Config:
             c.tls_dangerous_disable_verification(True)
         if not bundled_roots:
             c.tls_bundled_roots(False)
+        if _bool("native_roots", native_roots):
+            c.tls_native_roots(True)
+        if _bool("native_tls", native_tls):
+            c.tls_use_native_tls(True)
         return c
 
-    def _new(self, lib: ctypes.CDLL) -> int:
+    def _new(self, lib: ctypes.CDLL, hooks_key: int = 0) -> int:
         """A new ``ws_config *`` with every recorded call applied (the caller frees it with
-        ``ws_config_free``). Raises the library's error for a call it refuses."""
+        ``ws_config_free``), the hooks' ``userdata`` being ``hooks_key`` (from
+        ``_hooks.register``). Raises the library's error for a call it refuses."""
         config: int = lib.ws_config_new()
         try:
             for name, args in self._calls:
+                args = tuple(hooks_key if a is _KEY else a for a in args)
                 _check(getattr(lib, name)(config, *args))
         except BaseException:
             lib.ws_config_free(config)

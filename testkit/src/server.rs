@@ -46,6 +46,10 @@ struct Control {
     echoed: AtomicU64,
     /// Copied into each connection when it is accepted.
     schedule: Mutex<Schedule>,
+    /// A request header (name, value) a handshake must carry, else it is answered 401.
+    required_header: Mutex<Option<(String, String)>>,
+    /// Handshakes answered 401 for a missing or wrong required header.
+    rejected: AtomicUsize,
 }
 
 /// A running seed-protocol echo server. Stops (closing every connection abruptly) on
@@ -103,6 +107,18 @@ impl EchoServer {
                         .unwrap_or_else(|p| p.into_inner()) = schedule;
                     let delay = self.control.delay_ms.load(Ordering::SeqCst);
                     new.control.delay_ms.store(delay, Ordering::SeqCst);
+                    let required = self
+                        .control
+                        .required_header
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    *new.control
+                        .required_header
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = required;
+                    let rejected = self.control.rejected.load(Ordering::SeqCst);
+                    new.control.rejected.store(rejected, Ordering::SeqCst);
                     *self = new;
                     return Ok(());
                 }
@@ -188,6 +204,23 @@ impl EchoServer {
         }
     }
 
+    /// Answer `401 Unauthorized` to every handshake from now on whose `name` header is not
+    /// exactly `value` (e.g. an expired token); `None` accepts every handshake again. Carries
+    /// over a [`EchoServer::restart`] (a server that only accepts the newest token).
+    pub fn require_header(&self, required: Option<(&str, &str)>) {
+        *self
+            .control
+            .required_header
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) =
+            required.map(|(n, v)| (n.to_owned(), v.to_owned()));
+    }
+
+    /// Handshakes answered 401 by [`EchoServer::require_header`] so far (across restarts).
+    pub fn rejected(&self) -> usize {
+        self.control.rejected.load(Ordering::SeqCst)
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
         self.control.accepted.load(Ordering::SeqCst)
@@ -230,6 +263,8 @@ impl Drop for EchoServer {
     }
 }
 
+// The handshake callback's type is tungstenite's (its Err is a whole HTTP response).
+#[allow(clippy::result_large_err)]
 fn accept_loop(listener: TcpListener, c: Arc<Control>) {
     for stream in listener.incoming() {
         if c.stopping.load(Ordering::SeqCst) {
@@ -252,7 +287,29 @@ fn accept_loop(listener: TcpListener, c: Arc<Control>) {
             .stack_size(128 * 1024)
             .spawn(move || {
                 let _ = stream.set_nodelay(true);
-                if let Ok(ws) = tungstenite::accept(stream) {
+                let required = c2
+                    .required_header
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                let check =
+                    |req: &tungstenite::handshake::server::Request,
+                     resp: tungstenite::handshake::server::Response| {
+                        let Some((name, value)) = &required else {
+                            return Ok(resp);
+                        };
+                        let got = req.headers().get(name.as_str()).map(|v| v.as_bytes());
+                        if got == Some(value.as_bytes()) {
+                            return Ok(resp);
+                        }
+                        c2.rejected.fetch_add(1, Ordering::SeqCst);
+                        let mut refused = tungstenite::handshake::server::ErrorResponse::new(Some(
+                            format!("missing or stale {name}"),
+                        ));
+                        *refused.status_mut() = tungstenite::http::StatusCode::UNAUTHORIZED;
+                        Err(refused)
+                    };
+                if let Ok(ws) = tungstenite::accept_hdr(stream, check) {
                     serve(ws, &c2, schedule);
                 }
                 c2.conns

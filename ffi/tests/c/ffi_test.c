@@ -1,11 +1,13 @@
 /*
  * Tests of the wsbeat C API, run by ffi/tests/ffi_c.rs against the in-process EchoServer.
  *
- * Usage: ffi_test <ws-url> <cycles> <check-rss 0|1>
+ * Usage: ffi_test <ws-url> <cycles> <check-rss 0|1> <auth-ws-url>
  *
  * Prints "ok <name>" per passed test, "RESTART" when the driver must restart the server
- * (the test then waits for the reconnect), and "FAIL ..." followed by exit status 1 on the
- * first failure. Every wait is bounded; synchronisation is on events, never on sleeps.
+ * (the test then waits for the reconnect), "ROTATE <token>" when the driver must make the
+ * auth server (which answers 401 unless `Authorization: Bearer <token>`) accept only the new
+ * token and restart it, "CLOSE_ALL <code>" when the echo server must close every connection
+ * with that code, and "FAIL ..." followed by exit status 1 on the first failure. Every wait is bounded; synchronisation is on events, never on sleeps.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -801,6 +803,384 @@ static void test_logger(const char *url) {
     ok("logger");
 }
 
+/* ---- hooks: before_connect, reconnect_on_close, custom heartbeat ------------------------ */
+
+/* The host's token store and what its hooks saw; shared by the I/O thread and main. */
+typedef struct auth_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char token[32];       /* the token the next attempt sends */
+    char fresh_token[32]; /* what a refresh (after a 401) gets */
+    int hook_calls;
+    uint32_t last_attempt;
+    int fail_first;       /* return an error from the hook for attempt 0 */
+    int opened;
+    int reconnect_opened;
+    int http_errors;      /* WS_ERROR_HTTP_STATUS: the server refused the token */
+    int callback_errors;  /* WS_ERROR_CALLBACK: the hook failed the attempt */
+    int checks_failed;    /* request-handle checks made inside the hook */
+    char sent_url[256];
+    int stopped;
+    ws_stop_reason stop_reason;
+    /* reconnect_on_close */
+    uint16_t codes_asked[8];
+    int n_codes;
+    /* custom heartbeat */
+    int matcher_calls;
+    int matched;
+    int texts;
+    int binaries;
+    int heartbeat_texts_seen; /* heartbeat replies that leaked out as messages */
+} auth_state;
+
+static void auth_init(auth_state *a) {
+    memset(a, 0, sizeof *a);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+}
+
+static void auth_destroy(auth_state *a) {
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+}
+
+static int auth_wait(auth_state *a, int (*pred)(const auth_state *), int seconds) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    pthread_mutex_lock(&a->mu);
+    int ok_ = pred(a);
+    while (!ok_) {
+        int e = pthread_cond_timedwait(&a->cv, &a->mu, &deadline);
+        ok_ = pred(a);
+        if (e == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return ok_;
+}
+
+static int a_open(const auth_state *a) { return a->opened >= 1; }
+static int a_reopened(const auth_state *a) { return a->reconnect_opened >= 1; }
+static int a_stopped(const auth_state *a) { return a->stopped; }
+static int a_heartbeats(const auth_state *a) { return a->matched >= 3; }
+
+static void auth_on_event(void *userdata, const ws_event *ev) {
+    auth_state *a = (auth_state *)userdata;
+    pthread_mutex_lock(&a->mu);
+    switch (ev->kind) {
+    case WS_EVENT_OPENED:
+        a->opened++;
+        if (ev->reconnect) {
+            a->reconnect_opened++;
+        }
+        break;
+    case WS_EVENT_ERROR:
+        if (ev->error_kind == WS_ERROR_HTTP_STATUS) {
+            /* 401: the token expired. Refresh it; the next attempt's hook sends it. */
+            a->http_errors++;
+            if (a->fresh_token[0] != '\0') {
+                memcpy(a->token, a->fresh_token, sizeof a->token);
+            }
+        } else if (ev->error_kind == WS_ERROR_CALLBACK) {
+            a->callback_errors++;
+        }
+        break;
+    case WS_EVENT_TEXT:
+        a->texts++;
+        if (ev->len == 3 && memcmp(ev->data, "hb?", 3) == 0) {
+            a->heartbeat_texts_seen++;
+        }
+        break;
+    case WS_EVENT_BINARY:
+        a->binaries++;
+        break;
+    case WS_EVENT_STOPPED:
+        a->stopped = 1;
+        a->stop_reason = ev->stop_reason;
+        break;
+    default:
+        break;
+    }
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* The token-refresh hook: reads the request, puts the current token in, and checks the
+ * request-handle API from inside (failures counted, checked by the main thread). */
+static int auth_before_connect(void *userdata, uint32_t attempt, ws_request *req) {
+    auth_state *a = (auth_state *)userdata;
+    pthread_mutex_lock(&a->mu);
+    a->hook_calls++;
+    a->last_attempt = attempt;
+    int fail = a->fail_first && attempt == 0;
+    char token[32];
+    memcpy(token, a->token, sizeof token);
+    pthread_mutex_unlock(&a->mu);
+    int bad = 0;
+
+    const char *url = ws_request_url(req);
+    bad += url == NULL || strncmp(url, "ws://127.0.0.1:", 15) != 0;
+    /* The config's headers, names and values (the host's own values). */
+    size_t n = ws_request_header_count(req);
+    bad += n != 2;
+    bad += ws_request_header_name(req, 0) == NULL || strcmp(ws_request_header_name(req, 0), "X-Static") != 0;
+    bad += ws_request_header_value(req, 0) == NULL || strcmp(ws_request_header_value(req, 0), "s") != 0;
+    bad += ws_request_header_name(req, n) != NULL;
+    bad += ws_request_header_value(req, n) != NULL;
+    /* Refused changes leave the request as it was. */
+    bad += ws_request_set_url(req, "http://127.0.0.1/") != WS_ERR_INVALID_URL;
+    bad += ws_request_set_url(req, NULL) != WS_ERR_NULL_ARGUMENT;
+    bad += ws_request_set_header(req, "bad name", "v") != WS_ERR_INVALID_HEADER;
+    bad += ws_request_set_header(req, "X-Ok", "bad\nvalue") != WS_ERR_INVALID_HEADER;
+    bad += strcmp(ws_request_url(req), url) != 0; /* url still valid and unchanged */
+    /* The token goes in a header and in the query string. */
+    char bearer[64];
+    snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    bad += ws_request_set_header(req, "authorization", "placeholder") != WS_OK;
+    bad += ws_request_set_header(req, "Authorization", bearer) != WS_OK; /* replaces */
+    bad += ws_request_remove_header(req, "x-remove-me") != WS_OK;
+    bad += ws_request_remove_header(req, "not-there") != WS_OK;
+    bad += ws_request_add_header(req, "X-Trace", "1") != WS_OK;
+    bad += ws_request_add_header(req, "X-Trace", "2") != WS_OK;
+    bad += ws_request_header_count(req) != 4; /* X-Static, Authorization, X-Trace x2 */
+    bad += strcmp(ws_request_header_value(req, 1), bearer) != 0;
+    char with_query[256];
+    snprintf(with_query, sizeof with_query, "%s/?token=%s", url, token);
+    bad += ws_request_set_url(req, with_query) != WS_OK;
+    bad += strcmp(ws_request_url(req), with_query) != 0;
+
+    pthread_mutex_lock(&a->mu);
+    a->checks_failed += bad;
+    snprintf(a->sent_url, sizeof a->sent_url, "%s", ws_request_url(req));
+    pthread_mutex_unlock(&a->mu);
+    return fail ? WS_ERR_CALLBACK : WS_OK;
+}
+
+static void test_hook_misuse(void) {
+    ws_config *cfg = ws_config_new();
+    CHECK_RES(ws_config_set_before_connect(NULL, auth_before_connect, NULL), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_before_connect(cfg, NULL, NULL), WS_OK); /* removes it */
+    CHECK_RES(ws_config_set_reconnect_on_close(NULL, NULL, NULL), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_reconnect_on_close(cfg, NULL, NULL), WS_OK);
+    const uint8_t p[] = {'h', 'b'};
+    CHECK_RES(ws_config_set_custom_heartbeat(NULL, 200, 100, p, 2, WS_MESSAGE_TEXT, NULL, NULL),
+              WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 200, 100, NULL, 2, WS_MESSAGE_TEXT, NULL, NULL),
+              WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 200, 100, p, 2, 7, NULL, NULL),
+              WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 100, 100, p, 2, WS_MESSAGE_TEXT, NULL, NULL),
+              WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 0, 100, p, 2, WS_MESSAGE_TEXT, NULL, NULL),
+              WS_ERR_INVALID_ARGUMENT);
+    const uint8_t not_utf8[] = {0xff, 0xfe};
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 200, 100, not_utf8, 2, WS_MESSAGE_TEXT, NULL, NULL),
+              WS_ERR_INVALID_UTF8);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 200, 100, not_utf8, 2, WS_MESSAGE_BINARY, NULL, NULL),
+              WS_OK);
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 200, 100, NULL, 0, WS_MESSAGE_BINARY, NULL, NULL),
+              WS_OK);
+    /* the request API with NULL */
+    CHECK(ws_request_url(NULL) == NULL);
+    CHECK(ws_request_header_count(NULL) == 0);
+    CHECK(ws_request_header_name(NULL, 0) == NULL);
+    CHECK(ws_request_header_value(NULL, 0) == NULL);
+    CHECK_RES(ws_request_set_url(NULL, "ws://x"), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_request_set_header(NULL, "a", "b"), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_request_add_header(NULL, "a", "b"), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_request_remove_header(NULL, "a"), WS_ERR_NULL_ARGUMENT);
+    ws_config_free(cfg);
+    ok("hook_misuse");
+}
+
+/* The test library is built with rustls and the bundled roots only (the default features):
+ * the platform's roots or TLS library are refused clearly by ws_connect. */
+static void test_tls_feature_options(const char *url) {
+    char wss[256];
+    snprintf(wss, sizeof wss, "wss://%s", url + strlen("ws://"));
+    for (int which = 0; which < 2; which++) {
+        ws_config *cfg = ws_config_new();
+        if (which == 0) {
+            CHECK_RES(ws_config_tls_set_native_roots(cfg, true), WS_OK);
+        } else {
+            CHECK_RES(ws_config_tls_use_native_tls(cfg, true), WS_OK);
+        }
+        ws_client *c = (ws_client *)&c;
+        CHECK_RES(ws_connect(wss, cfg, NULL, NULL, &c), WS_ERR_TLS);
+        CHECK(c == NULL && strstr(ws_last_error(), "native") != NULL);
+        ws_config_free(cfg);
+    }
+    ok("tls_feature_options");
+}
+
+/* A server that accepts only the newest token, restarted with a new one mid-test: the
+ * event callback refreshes the token after the 401, the hook sends it, the client is back. */
+static void test_before_connect_token_refresh(const char *auth_url) {
+    auth_state a;
+    auth_init(&a);
+    snprintf(a.token, sizeof a.token, "t1");
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_add_header(cfg, "X-Static", "s"), WS_OK);
+    CHECK_RES(ws_config_add_header(cfg, "X-Remove-Me", "gone"), WS_OK);
+    CHECK_RES(ws_config_set_before_connect(cfg, auth_before_connect, &a), WS_OK);
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(auth_url, cfg, auth_on_event, &a, &c), WS_OK);
+    ws_config_free(cfg); /* the hook stays: the client copied it */
+    CHECK(auth_wait(&a, a_open, WAIT_S));
+    pthread_mutex_lock(&a.mu);
+    CHECK(a.hook_calls == 1 && a.last_attempt == 0);
+    CHECK(a.checks_failed == 0);
+    CHECK(strstr(a.sent_url, "?token=t1") != NULL);
+    CHECK(a.http_errors == 0);
+    snprintf(a.fresh_token, sizeof a.fresh_token, "t2");
+    pthread_mutex_unlock(&a.mu);
+    ok("before_connect");
+
+    printf("ROTATE t2\n");
+    fflush(stdout);
+    CHECK(auth_wait(&a, a_reopened, WAIT_S));
+    pthread_mutex_lock(&a.mu);
+    printf("token refresh: %d hook calls, %d refused (401), last attempt %u\n", a.hook_calls,
+           a.http_errors, (unsigned)a.last_attempt);
+    CHECK(a.http_errors >= 1);    /* the stale token was refused... */
+    CHECK(a.last_attempt >= 1);   /* ...a reconnect attempt sent the fresh one */
+    CHECK(strcmp(a.token, "t2") == 0 && strstr(a.sent_url, "?token=t2") != NULL);
+    CHECK(a.checks_failed == 0);
+    pthread_mutex_unlock(&a.mu);
+    CHECK_RES(ws_free(c), WS_OK);
+    pthread_mutex_lock(&a.mu);
+    int calls = a.hook_calls;
+    pthread_mutex_unlock(&a.mu);
+    CHECK(calls >= 2);
+    auth_destroy(&a);
+    ok("before_connect_token_refresh");
+}
+
+/* A hook that fails attempt 0: an error event of kind callback, then the retry opens. */
+static void test_before_connect_error(const char *url) {
+    auth_state a;
+    auth_init(&a);
+    snprintf(a.token, sizeof a.token, "any");
+    a.fail_first = 1;
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_add_header(cfg, "X-Static", "s"), WS_OK);
+    CHECK_RES(ws_config_add_header(cfg, "X-Remove-Me", "gone"), WS_OK);
+    CHECK_RES(ws_config_set_before_connect(cfg, auth_before_connect, &a), WS_OK);
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(url, cfg, auth_on_event, &a, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK(auth_wait(&a, a_open, WAIT_S));
+    pthread_mutex_lock(&a.mu);
+    CHECK(a.callback_errors == 1);
+    CHECK(a.hook_calls == 2 && a.last_attempt >= 1);
+    pthread_mutex_unlock(&a.mu);
+    CHECK_RES(ws_free(c), WS_OK);
+    auth_destroy(&a);
+    ok("before_connect_error");
+}
+
+static bool close_policy(void *userdata, uint16_t code) {
+    auth_state *a = (auth_state *)userdata;
+    pthread_mutex_lock(&a->mu);
+    if (a->n_codes < 8) {
+        a->codes_asked[a->n_codes++] = code;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return code != 4001; /* 4001 would be retried by default: declining it proves the hook */
+}
+
+/* The predicate accepts 4002 (reconnect) and declines 4001 (the client stops). */
+static void test_reconnect_on_close(const char *url) {
+    auth_state a;
+    auth_init(&a);
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_set_reconnect_on_close(cfg, close_policy, &a), WS_OK);
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(url, cfg, auth_on_event, &a, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK(auth_wait(&a, a_open, WAIT_S));
+    printf("CLOSE_ALL 4002\n");
+    fflush(stdout);
+    CHECK(auth_wait(&a, a_reopened, WAIT_S));
+    printf("CLOSE_ALL 4001\n");
+    fflush(stdout);
+    CHECK(auth_wait(&a, a_stopped, WAIT_S));
+    pthread_mutex_lock(&a.mu);
+    CHECK(a.stop_reason == WS_STOP_POLICY_DECLINED);
+    CHECK(a.n_codes == 2 && a.codes_asked[0] == 4002 && a.codes_asked[1] == 4001);
+    pthread_mutex_unlock(&a.mu);
+    CHECK_RES(ws_free(c), WS_OK);
+    auth_destroy(&a);
+    ok("reconnect_on_close");
+}
+
+static bool hb_matcher(void *userdata, const uint8_t *data, size_t len, uint32_t kind) {
+    auth_state *a = (auth_state *)userdata;
+    bool is_reply = kind == WS_MESSAGE_TEXT && len == 3 && memcmp(data, "hb?", 3) == 0 &&
+                    data[len] == '\0';
+    pthread_mutex_lock(&a->mu);
+    a->matcher_calls++;
+    a->matched += is_reply;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return is_reply;
+}
+
+static int a_got_text(const auth_state *a) { return a->texts >= 1; }
+
+/* A custom text heartbeat the echo server answers, recognised by the matcher (replies are
+ * not messages; other messages are); then the NULL matcher (equal payload) with binary. */
+static void test_custom_heartbeat(const char *url) {
+    auth_state a;
+    auth_init(&a);
+    ws_config *cfg = test_config();
+    const char *hb = "hb?";
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 150, 100, (const uint8_t *)hb, 3,
+                                             WS_MESSAGE_TEXT, hb_matcher, &a),
+              WS_OK);
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(url, cfg, auth_on_event, &a, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK(auth_wait(&a, a_heartbeats, WAIT_S));
+    CHECK_RES(send_str(c, "data"), WS_OK);
+    CHECK(auth_wait(&a, a_got_text, WAIT_S));
+    ws_client_stats st;
+    CHECK_RES(ws_stats(c, &st), WS_OK);
+    pthread_mutex_lock(&a.mu);
+    CHECK(a.heartbeat_texts_seen == 0 && a.texts == 1);
+    CHECK(a.matcher_calls > a.matched); /* "data" was offered to the matcher and declined */
+    pthread_mutex_unlock(&a.mu);
+    CHECK(st.last_rtt_us >= 0);
+    CHECK_RES(ws_free(c), WS_OK);
+    auth_destroy(&a);
+
+    auth_init(&a);
+    cfg = test_config();
+    const uint8_t bin[] = {0xbe, 0xa7};
+    CHECK_RES(ws_config_set_custom_heartbeat(cfg, 150, 100, bin, 2, WS_MESSAGE_BINARY, NULL, NULL),
+              WS_OK);
+    CHECK_RES(ws_connect(url, cfg, auth_on_event, &a, &c), WS_OK);
+    ws_config_free(cfg);
+    CHECK(auth_wait(&a, a_open, WAIT_S));
+    for (int i = 0; i < 200; i++) { /* bounded: 200 x 25 ms */
+        CHECK_RES(ws_stats(c, &st), WS_OK);
+        if (st.last_rtt_us >= 0) {
+            break;
+        }
+        struct timespec pause = {0, 25 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    CHECK(st.last_rtt_us >= 0); /* the echoed payload was taken as the reply */
+    pthread_mutex_lock(&a.mu);
+    CHECK(a.binaries == 0);     /* ...and not reported as a message */
+    pthread_mutex_unlock(&a.mu);
+    CHECK_RES(ws_free(c), WS_OK);
+    auth_destroy(&a);
+    ok("custom_heartbeat");
+}
+
 static long rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     long size = 0, resident = 0;
@@ -853,8 +1233,8 @@ static void test_cycles(const char *url, int cycles, int check_rss) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s <ws-url> <cycles> <check-rss 0|1>\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s <ws-url> <cycles> <check-rss 0|1> <auth-ws-url>\n", argv[0]);
         return 2;
     }
     const char *url = argv[1];
@@ -869,6 +1249,12 @@ int main(int argc, char **argv) {
     test_send_wait(url);
     test_unsent();
     test_logger(url);
+    test_hook_misuse();
+    test_tls_feature_options(url);
+    test_before_connect_token_refresh(argv[4]);
+    test_before_connect_error(url);
+    test_reconnect_on_close(url);
+    test_custom_heartbeat(url);
     test_cycles(url, cycles, check_rss);
     printf("all ok\n");
     return 0;
