@@ -726,6 +726,38 @@ fn before_connect_hook_can_rewrite_the_url() {
     assert_eq!(*attempts.lock().unwrap(), vec![0, 1]);
 }
 
+/// A hook that panics fails that attempt with `Error { kind: Callback }` naming why, and the
+/// next attempt runs.
+#[test]
+fn a_panicking_before_connect_hook_fails_the_attempt_with_its_message() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .reconnect(fast_reconnect())
+        .before_connect(|req| {
+            if req.attempt == 0 {
+                std::panic::resume_unwind(Box::new("token service unreachable".to_string()));
+            }
+        })
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    let err = wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Error { .. })
+    });
+    let Event::Error { kind, message } = err else {
+        unreachable!()
+    };
+    assert_eq!(kind, wsbeat::ErrorKind::Callback);
+    assert_eq!(
+        message,
+        "before_connect hook failed: token service unreachable"
+    );
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+}
+
 #[test]
 fn oversized_sends_are_refused_with_a_typed_error() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();

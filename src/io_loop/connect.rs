@@ -78,9 +78,18 @@ impl IoLoop {
             attempt,
         };
         if let Some(hook) = self.cfg.before_connect.clone()
-            && catch_unwind(AssertUnwindSafe(|| hook(&mut req))).is_err()
+            && let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(&mut req)))
         {
-            let msg = "before_connect hook panicked".into();
+            // The payload says why (a Rust panic message, or the C/Python layer's report of
+            // a hook that returned an error or raised).
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned());
+            let msg = match why {
+                Some(why) => format!("before_connect hook failed: {why}"),
+                None => "before_connect hook panicked".into(),
+            };
             return Err(self.fail_attempt(ErrorKind::Callback, msg, true, Hint::None));
         }
         let checked = check_parsed_url(&req.url)
