@@ -32,8 +32,12 @@ impl Overflow {
         self.lock().len()
     }
 
-    fn pop(&self) -> Option<Event> {
+    pub(crate) fn pop(&self) -> Option<Event> {
         self.lock().pop_front()
+    }
+
+    pub(crate) fn push_front(&self, ev: Event) {
+        self.lock().push_front(ev);
     }
 }
 

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Select, Sender, TrySendError};
+use crossbeam_channel::{Select, SendTimeoutError, Sender, TrySendError};
 
 use super::IoLoop;
 use crate::error::ErrorKind;
@@ -56,14 +56,41 @@ impl IoLoop {
         self.keep_aside(&tx, &overflow, ev);
     }
 
-    /// While closing: put `ev` in the overflow. Bounded by the channel's capacity: beyond it
-    /// (a peer flooding us during the close handshake) the I/O thread stops reading until the
-    /// close budget runs out, which ends the connection.
+    /// While closing: events kept aside move into the channel as far as it has room (a
+    /// consumer still reading gets them there), then `ev` follows them, into the channel if
+    /// nothing waits any more, else into the overflow. Bounded by the channel's capacity:
+    /// beyond it (a peer flooding us during the close handshake while nobody reads) the I/O
+    /// thread waits for room, at most until the close budget runs out, which ends the
+    /// connection; then the event is kept aside anyway.
     fn keep_aside(&mut self, tx: &Sender<Event>, overflow: &Overflow, ev: Event) {
+        while let Some(front) = overflow.pop() {
+            match tx.try_send(front) {
+                Ok(()) => self.delivered = true,
+                Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
+                    overflow.push_front(f);
+                    break;
+                }
+            }
+        }
+        let ev = match overflow.len() {
+            0 => match tx.try_send(ev) {
+                Ok(()) => {
+                    self.delivered = true;
+                    return;
+                }
+                Err(TrySendError::Full(ev) | TrySendError::Disconnected(ev)) => ev,
+            },
+            _ => ev,
+        };
         if overflow.len() >= tx.capacity().unwrap_or(usize::MAX)
-            && let Some(at) = self.events_give_up
+            && let (Some(at), Some(front)) = (self.events_give_up, overflow.pop())
         {
-            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            match tx.send_deadline(front, at) {
+                Ok(()) => self.delivered = true,
+                Err(SendTimeoutError::Timeout(f) | SendTimeoutError::Disconnected(f)) => {
+                    overflow.push_front(f);
+                }
+            }
         }
         overflow.push(ev);
     }

@@ -19,6 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "wsbeat.h"
 
 #define WAIT_S 30
@@ -629,6 +634,70 @@ static void test_pull_free_with_full_queue(const char *url) {
     printf("ws_free with a full queue took %.3f s\n", took);
     CHECK(took < 5.0);
     ok("pull_free_full_queue");
+}
+
+/* Issue 12 #3: with a full queue nobody reads, ws_close from the reading thread used to wait
+ * the whole close timeout, then drop CLOSED/STOPPED: the 10 accepted messages were never
+ * reported and ws_next_event returned WS_ERR_CLOSED without a STOPPED. Not reading for 300 ms
+ * is the scenario (nothing to synchronise on). */
+/* A loopback URL whose port nothing listens on (bound, then released). */
+static void refused_url(char *out, size_t n) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    snprintf(out, n, "ws://127.0.0.1:%u/", (unsigned)ntohs(a.sin_port));
+}
+
+static void test_pull_stopped_after_close_with_full_queue(void) {
+    char url[64];
+    refused_url(url, sizeof url);
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_set_heartbeat(cfg, WS_HEARTBEAT_OFF, 0, 0), WS_OK);
+    CHECK_RES(ws_config_set_event_capacity(cfg, 4), WS_OK);
+    CHECK_RES(ws_config_set_backoff(cfg, 10, 20, 2.0, 0.0), WS_OK);
+    CHECK_RES(ws_config_set_close_timeout(cfg, 2000), WS_OK);
+    ws_client *c = NULL;
+    /* nothing listens there: every attempt is refused */
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    ws_config_free(cfg);
+    for (int i = 0; i < 10; i++) {
+        CHECK_RES(send_str(c, "queued"), WS_OK);
+    }
+    struct timespec pause = {0, 300 * 1000000};
+    nanosleep(&pause, NULL);
+    double t0 = now_s();
+    CHECK_RES(ws_close(c, 1000, "bye"), WS_OK);
+    double took = now_s() - t0;
+    printf("ws_close with a full pull queue took %.3f s\n", took);
+    CHECK(took < 2.5); /* the close timeout + 500 ms bound */
+    ws_event ev;
+    int events = 0, stopped = 0;
+    size_t unsent = 0;
+    for (int i = 0; i < 10000; i++) {
+        ws_result res = ws_next_event(c, WAIT_S * 1000, &ev);
+        if (res == WS_ERR_CLOSED) {
+            break;
+        }
+        CHECK_RES(res, WS_OK);
+        events++;
+        if (ev.kind == WS_EVENT_STOPPED) {
+            stopped++;
+            unsent = ev.message_count;
+            CHECK(ev.stop_reason == WS_STOP_CLOSED);
+        }
+    }
+    CHECK(events > 4);
+    CHECK(stopped == 1);
+    CHECK(unsent == 10);
+    CHECK_RES(ws_free(c), WS_OK);
+    ok("pull_stopped_after_close_with_full_queue");
 }
 
 /* ---- ws_send_wait ---------------------------------------------------------------------- */
@@ -1246,6 +1315,7 @@ int main(int argc, char **argv) {
     test_close_from_callback(url);
     test_pull(url);
     test_pull_free_with_full_queue(url);
+    test_pull_stopped_after_close_with_full_queue();
     test_send_wait(url);
     test_unsent();
     test_logger(url);
