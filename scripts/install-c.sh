@@ -89,7 +89,8 @@ libs_private_cmake="$(echo "${libs_private}" | sed 's/-l//g; s/ \+/;/g')"
 if [ "${profile}" = dev ]; then outdir="debug"; else outdir="${profile}"; fi
 target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 built="${target_dir}/${outdir}"
-repository="$(sed -n 's/^repository = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+# The crate's documentation URL (pkg-config's URL field; the project has no public home yet).
+repository="$(sed -n 's/^documentation = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 pointer_bytes=$(( $(getconf LONG_BIT) / 8 ))
 
 root="${destdir%/}${prefix}"

@@ -5,7 +5,7 @@
 //! silently. The connection lives on its own I/O thread (blocking tungstenite + a mio poller,
 //! no async runtime); you send from any thread and receive events on a channel or in a
 //! callback. The same library is a C library (`libwsbeat`, see
-//! [docs/C_API.md](https://github.com/wsbeat/wsbeat/blob/main/docs/C_API.md)) and a Python
+//! `docs/C_API.md` in the source repository) and a Python
 //! package.
 //!
 //! ```toml
@@ -240,3 +240,8 @@ pub use tls::TlsOptions;
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The crates.io README's example, compiled as a doctest too.
+#[doc = include_str!("../README-crates.md")]
+#[cfg(doctest)]
+pub struct ReadmeCratesDoctests;

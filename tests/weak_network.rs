@@ -21,7 +21,8 @@ const INTERVAL: Duration = Duration::from_millis(200);
 const TIMEOUT: Duration = Duration::from_millis(150);
 /// Uploads: the last bytes of an upload drain with nothing left to watch (up to
 /// `TCP_NOTSENT_LOWAT` + the path's buffers, ~32 KB here: 0.25 s at 128 KB/s, see `tcp.rs`),
-/// so these tests give the heartbeat a 500 ms budget; the uploads take 4 s.
+/// so these tests give the heartbeat a 500 ms budget; the uploads take several seconds (4 s at
+/// the nominal rate, ~10 s through the proxy's 10 ms ticks).
 const UP_INTERVAL: Duration = Duration::from_millis(300);
 const UP_TIMEOUT: Duration = Duration::from_millis(200);
 const UP_RATE: usize = 128 << 10;
@@ -88,6 +89,7 @@ fn one_large_frame_streamed_slowly_is_received_without_a_false_dead_peer() {
     let started = Instant::now();
     let got = expect_binary(&mut ev, payload.len(), ms(20_000));
     assert!(got == payload, "payload corrupted");
+    eprintln!("weak: 256 KiB in one frame over {:?}, delivered", started.elapsed());
     assert!(
         started.elapsed() > INTERVAL + TIMEOUT,
         "the transfer must outlast the silence budget for this test to mean anything"
@@ -118,9 +120,10 @@ fn a_message_in_slow_fragments_is_received_without_a_false_dead_peer() {
         peer.hold(ms(5000));
     });
     let (client, mut ev) = client(&server.url());
-    ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    let (opened, _) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
     let got = expect_binary(&mut ev, payload.len(), ms(20_000));
     assert!(got == payload, "payload corrupted");
+    eprintln!("weak: 256 KiB in 32 fragments over {:?}, delivered", opened.elapsed());
     assert_eq!(heartbeat_timeouts(&ev), 0, "{:?}", ev.names());
     drop(client);
 }
@@ -134,7 +137,7 @@ fn slow_uplink(server: &EchoServer) -> FaultProxy {
     proxy
 }
 
-/// A 512 KiB upload at 128 KB/s (~4 s) and its echo: heartbeat answers wait behind the
+/// A 512 KiB upload at 128 KB/s (nominal) and its echo: heartbeat answers wait behind the
 /// upload, but the socket keeps accepting our bytes, which proves the peer alive.
 #[test]
 fn a_large_upload_on_a_slow_link_is_not_a_dead_peer() {
@@ -148,6 +151,7 @@ fn a_large_upload_on_a_slow_link_is_not_a_dead_peer() {
     client.send_binary(payload.clone()).unwrap();
     let echo = expect_binary(&mut ev, payload.len(), ms(30_000));
     assert!(echo == payload, "echo corrupted");
+    eprintln!("weak: 512 KiB upload at 128 KB/s and its echo in {:?}", started.elapsed());
     assert!(
         started.elapsed() > (UP_INTERVAL + UP_TIMEOUT) * 4,
         "the upload must outlast the silence budget for this test to mean anything \
@@ -182,6 +186,7 @@ fn a_path_that_stalls_during_a_large_upload_is_still_detected_in_time() {
     let stalled = Instant::now();
     let (at, _) = ev.wait(ms(10_000), |e| matches!(e, Event::HeartbeatTimeout { .. }));
     let took = at - stalled;
+    eprintln!("weak: path stalled during a 512 KiB upload, detected after {took:?}");
     assert!(
         took <= UP_INTERVAL + UP_TIMEOUT + MARGIN,
         "a stalled path was detected after {took:?} (bound {:?})",

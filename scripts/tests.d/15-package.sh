@@ -42,7 +42,7 @@ other_warnings="$(grep '^warning:' "${log}" |
 [ -z "${other_warnings}" ] || { cat "${log}" >&2; fail "cargo publish warned: ${other_warnings}"; }
 
 # What each package contains: only these files.
-allowed='^(\.cargo_vcs_info\.json|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|LICENSE-MIT|LICENSE-APACHE|src/.*\.rs)$'
+allowed='^(\.cargo_vcs_info\.json|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|README-crates\.md|LICENSE-MIT|LICENSE-APACHE|src/.*\.rs)$'
 for crate in "${publishable[@]}"; do
   files="$(cargo package -p "${crate}" --list --allow-dirty 2>/dev/null)"
   stray="$(grep -Ev "${allowed}" <<<"${files}" || true)"
@@ -69,13 +69,17 @@ done
 # Metadata crates.io shows.
 for crate in "${publishable[@]}"; do
   manifest="$(cargo pkgid -p "${crate}" | sed 's|^path+file://||; s|#.*$||')/Cargo.toml"
-  for key in description repository keywords categories readme; do
+  # (No `repository` yet: the project has no public home to name; see Cargo.toml.)
+  for key in description documentation keywords categories readme; do
     grep -Eq "^${key}(\.workspace)? = " "${manifest}" || fail "${crate}: no ${key} in ${manifest}"
   done
 done
 
-# README links: absolute (http(s)://) or in-page anchors; nothing relative to the repository.
-for readme in README.md testkit/README.md cli/README.md; do
+# The READMEs crates.io shows (wsbeat's is README-crates.md; the repository's README.md keeps
+# links relative to the repository): absolute (http(s)://) or in-page anchors only.
+grep -qx 'README-crates.md' <<<"$(cargo package -p wsbeat --list --allow-dirty 2>/dev/null)" ||
+  fail "wsbeat does not ship README-crates.md"
+for readme in README-crates.md testkit/README.md cli/README.md; do
   relative="$(grep -oE '\]\([^)#][^)]*\)' "${readme}" | grep -vE '^\]\(https?://' || true)"
   [ -z "${relative}" ] || fail "${readme} has relative links (broken on crates.io/docs.rs): ${relative}"
 done

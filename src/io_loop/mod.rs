@@ -68,6 +68,9 @@ pub(crate) struct IoLoop {
     /// Set once a close arrived while the event channel was full: the latest time to keep
     /// waiting for room.
     events_give_up: Option<Instant>,
+    /// While closing, the events kept aside reached their bound with nobody reading: the
+    /// open loop stops reading and ends the close now (see `Sink::keep_aside`).
+    overflowed: bool,
 }
 
 impl IoLoop {
@@ -107,6 +110,7 @@ impl IoLoop {
             close_req: None,
             delivered: false,
             events_give_up: None,
+            overflowed: false,
         })
     }
 

@@ -151,6 +151,10 @@ impl IoLoop {
                 log::info!("close handshake timed out; dropping the connection");
                 return Err(End::UserClosed);
             }
+            Some(_) if self.overflowed => {
+                log::info!("closing with nobody reading events: dropping the connection");
+                return Err(End::UserClosed);
+            }
             Some(_) => {}
             None => self.heartbeat(c, now, ack_at)?,
         }

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Select, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Select, Sender, TrySendError};
 
 use super::IoLoop;
 use crate::error::ErrorKind;
@@ -59,9 +59,9 @@ impl IoLoop {
     /// While closing: events kept aside move into the channel as far as it has room (a
     /// consumer still reading gets them there), then `ev` follows them, into the channel if
     /// nothing waits any more, else into the overflow. Bounded by the channel's capacity:
-    /// beyond it (a peer flooding us during the close handshake while nobody reads) the I/O
-    /// thread waits for room, at most until the close budget runs out, which ends the
-    /// connection; then the event is kept aside anyway.
+    /// beyond it (a peer still sending during the close handshake while nobody reads) the
+    /// open loop stops reading and ends the close at once (`overflowed`), so `close()`
+    /// returns promptly and memory stays bounded (the capacity plus one read batch).
     fn keep_aside(&mut self, tx: &Sender<Event>, overflow: &Overflow, ev: Event) {
         while let Some(front) = overflow.pop() {
             match tx.try_send(front) {
@@ -82,15 +82,10 @@ impl IoLoop {
             },
             _ => ev,
         };
-        if overflow.len() >= tx.capacity().unwrap_or(usize::MAX)
-            && let (Some(at), Some(front)) = (self.events_give_up, overflow.pop())
-        {
-            match tx.send_deadline(front, at) {
-                Ok(()) => self.delivered = true,
-                Err(SendTimeoutError::Timeout(f) | SendTimeoutError::Disconnected(f)) => {
-                    overflow.push_front(f);
-                }
-            }
+        if overflow.len() >= tx.capacity().unwrap_or(usize::MAX) {
+            // Nobody reads and the peer keeps sending while we close: read no further (what
+            // was never read was never delivered; what we wrote is reported unconfirmed).
+            self.overflowed = true;
         }
         overflow.push(ev);
     }
