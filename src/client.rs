@@ -450,6 +450,7 @@ pub struct ClientBuilder {
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
     tls: TlsOptions,
+    proxy: crate::Proxy,
     before_connect: Option<crate::config::BeforeConnectFn>,
     callback: Option<EventCallback>,
 }
@@ -470,6 +471,7 @@ impl ClientBuilder {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             tls: TlsOptions::default(),
+            proxy: crate::Proxy::default(),
             before_connect: None,
             callback: None,
         }
@@ -502,6 +504,13 @@ impl ClientBuilder {
     /// TLS options for `wss://`. Defaults to verified TLS with the bundled Mozilla roots.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// The proxy to connect through ([`crate::Proxy`]). Defaults to [`crate::Proxy::from_env`]
+    /// (the proxy environment variables, read at each attempt; none set: direct).
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxy = proxy;
         self
     }
 
@@ -572,6 +581,7 @@ impl ClientBuilder {
             headers: self.headers,
             subprotocols: self.subprotocols,
             tls: self.tls,
+            proxy: self.proxy,
             before_connect: self.before_connect,
         };
         config.validate()?;
