@@ -215,6 +215,7 @@ mod message;
 mod outbox;
 mod proxy;
 mod redact;
+mod resolve;
 mod shared;
 mod stats;
 mod tcp;
