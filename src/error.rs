@@ -138,8 +138,9 @@ pub enum ErrorKind {
     /// too large, a refused tunnel (an HTTP status other than 2xx and 407, a SOCKS5 reply
     /// code), or a proxy URL in the environment that is not valid (that one not retried).
     Proxy = 15,
-    /// The proxy refused our credentials or wants some (HTTP 407, SOCKS5 authentication
-    /// refused or required). Not retried: the same credentials would be refused again.
+    /// The proxy refused our credentials or wants some (HTTP 407, or 401 as tinyproxy sends
+    /// for wrong ones; SOCKS5 authentication refused or required). Not retried: the same
+    /// credentials would be refused again.
     ProxyAuth = 16,
 }
 

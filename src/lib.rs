@@ -206,6 +206,7 @@ mod client;
 mod config;
 mod confirm;
 mod conn;
+mod dial;
 mod error;
 mod event;
 mod events;

@@ -1,9 +1,10 @@
 //! Name resolution off the I/O thread, and the order addresses are tried in.
 //!
 //! `getaddrinfo` blocks for as long as the system's resolver likes and cannot be cancelled,
-//! so each lookup runs on a thread of its own; the I/O thread waits for its answer in the
-//! poller (woken by the lookup thread), bounded by the connect deadline and interruptible by
-//! `close()`. A lookup given up on finishes in the background and its answer is dropped.
+//! so each lookup runs on a thread of its own; the I/O thread waits on both the answer's
+//! channel and its command channel (a crossbeam `Select`), bounded by the connect deadline and
+//! interruptible by `close()`. A lookup given up on finishes in the background and its answer
+//! is dropped.
 
 use std::fmt;
 use std::io;
@@ -42,14 +43,9 @@ impl Default for Resolver {
 }
 
 impl Resolver {
-    /// Start looking up `host:port` on a thread of its own; `wake` runs once the answer is in
-    /// the returned channel (it wakes the I/O thread's poller).
-    pub(crate) fn spawn(
-        &self,
-        host: &str,
-        port: u16,
-        wake: impl FnOnce() + Send + 'static,
-    ) -> io::Result<Receiver<Answer>> {
+    /// Start looking up `host:port` on a thread of its own; the answer arrives on the
+    /// returned channel.
+    pub(crate) fn spawn(&self, host: &str, port: u16) -> io::Result<Receiver<Answer>> {
         let (tx, rx) = bounded(1);
         let f = self.0.clone();
         let host = host.to_owned();
@@ -59,9 +55,7 @@ impl Resolver {
                 let answer = catch_unwind(AssertUnwindSafe(|| f(&host, port)))
                     .unwrap_or_else(|_| Err(io::Error::other("the resolver panicked")));
                 // The I/O thread may have given up (timeout, close): then nobody listens.
-                if tx.send(answer).is_ok() {
-                    wake();
-                }
+                let _ = tx.send(answer);
             })?;
         Ok(rx)
     }
@@ -116,21 +110,15 @@ mod tests {
             assert_eq!(h, "example.test");
             Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
         }));
-        let (wtx, wrx) = bounded(1);
-        let rx = r
-            .spawn("example.test", 9, move || {
-                let _ = wtx.send(());
-            })
-            .unwrap();
-        wrx.recv_timeout(Duration::from_secs(5)).unwrap();
-        let got = rx.try_recv().unwrap().unwrap();
+        let rx = r.spawn("example.test", 9).unwrap();
+        let got = rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
         assert_eq!(got, vec![a("127.0.0.1:9")]);
     }
 
     #[test]
     fn a_panicking_resolver_is_an_error() {
         let r = Resolver(Arc::new(|_: &str, _| panic!("boom")));
-        let rx = r.spawn("x", 1, || {}).unwrap();
+        let rx = r.spawn("x", 1).unwrap();
         let e = rx
             .recv_timeout(Duration::from_secs(5))
             .unwrap()

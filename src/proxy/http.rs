@@ -78,8 +78,10 @@ impl Connect {
                 }
                 Ok(Step::Done)
             }
-            407 => Err(TunnelError::auth(format!(
-                "HTTP proxy authentication failed: 407 {reason} (check the user name and \
+            // 407 is the standard answer; tinyproxy 1.11 answers wrong credentials with 401
+            // (and a WWW-Authenticate header). From a proxy, to CONNECT, both mean the same.
+            401 | 407 => Err(TunnelError::auth(format!(
+                "HTTP proxy authentication failed: {code} {reason} (check the user name and \
                  password in the proxy URL)"
             ))),
             _ => Err(TunnelError::proxy(format!(
@@ -152,6 +154,13 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::ProxyAuth);
         assert!(!e.retry);
         assert!(e.message.contains("proxy authentication"), "{}", e.message);
+    }
+
+    #[test]
+    fn status_401_from_the_proxy_is_an_auth_error_too() {
+        let (mut c, _) = start(None);
+        let e = c.feed(b"HTTP/1.0 401 Unauthorized\r\n\r\n").unwrap_err();
+        assert_eq!((e.kind, e.retry), (ErrorKind::ProxyAuth, false));
     }
 
     #[test]

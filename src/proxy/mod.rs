@@ -4,6 +4,7 @@
 //! - [`http`]: HTTP `CONNECT` with Basic proxy authentication;
 //! - [`socks5`]: SOCKS5 (RFC 1928) with username/password (RFC 1929).
 
+pub(crate) mod drive;
 pub(crate) mod env;
 pub(crate) mod http;
 pub(crate) mod socks5;
