@@ -451,6 +451,7 @@ pub struct ClientBuilder {
     subprotocols: Vec<String>,
     tls: TlsOptions,
     proxy: crate::Proxy,
+    resolver: crate::resolve::Resolver,
     before_connect: Option<crate::config::BeforeConnectFn>,
     callback: Option<EventCallback>,
 }
@@ -472,6 +473,7 @@ impl ClientBuilder {
             subprotocols: Vec::new(),
             tls: TlsOptions::default(),
             proxy: crate::Proxy::default(),
+            resolver: crate::resolve::Resolver::default(),
             before_connect: None,
             callback: None,
         }
@@ -511,6 +513,17 @@ impl ClientBuilder {
     /// (the proxy environment variables, read at each attempt; none set: direct).
     pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
         self.proxy = proxy;
+        self
+    }
+
+    /// Tests only: resolve host names with `f` instead of the system resolver (a resolver
+    /// that never answers, a name with several addresses). Not part of the API.
+    #[doc(hidden)]
+    pub fn resolver(
+        mut self,
+        f: impl Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = crate::resolve::Resolver(std::sync::Arc::new(f));
         self
     }
 
@@ -582,6 +595,7 @@ impl ClientBuilder {
             subprotocols: self.subprotocols,
             tls: self.tls,
             proxy: self.proxy,
+            resolver: self.resolver,
             before_connect: self.before_connect,
         };
         config.validate()?;

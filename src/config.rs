@@ -527,6 +527,7 @@ pub(crate) struct Config {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) tls: TlsOptions,
     pub(crate) proxy: crate::Proxy,
+    pub(crate) resolver: crate::resolve::Resolver,
     pub(crate) before_connect: Option<BeforeConnectFn>,
 }
 
