@@ -576,3 +576,77 @@ fn happy_eyeballs_starts_the_next_address_at_once_when_one_is_refused() {
     );
     finish(client, &mut ev);
 }
+
+// ---- logs ----------------------------------------------------------------------------------
+
+#[test]
+fn logs_never_contain_proxy_credentials() {
+    struct Capture(Mutex<Vec<String>>);
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            // What the C/Python bridge drops (tungstenite's raw handshake dump).
+            if !wsbeat::may_carry_secrets(r.target(), r.level()) {
+                let line = format!("{} {}", r.target(), r.args());
+                self.0.lock().unwrap().push(line);
+            }
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+    // The only test in this binary that installs a logger.
+    log::set_logger(&CAPTURE).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+    let _s = serial();
+    // A tunnel that opens, one that is refused (407), one to a proxy that is not there.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let ok = http_proxy("200 Connection established", seen.clone());
+    let refused = http_proxy("407 Proxy Authentication Required", seen);
+    let gone = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let socks = socks_proxy(
+        Some(("dave", "s0cksPass")),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    for (proxy, want) in [
+        (format!("http://alice:Pr0xyPass@{}", ok.addr()), "open"),
+        (format!("http://alice:Pr0xyPass@{}", refused.addr()), "auth"),
+        (format!("http://alice:Pr0xyPass@{gone}"), "gone"),
+        (format!("socks5h://dave:s0cksPass@{}", socks.addr()), "open"),
+    ] {
+        let (client, mut ev) = start("ws://t.example/", |b| {
+            b.proxy(Proxy::url(&proxy).unwrap())
+                .reconnect(Reconnect::disabled())
+        });
+        match want {
+            "open" => wait_text(&mut ev),
+            _ => {
+                ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
+            }
+        }
+        finish(client, &mut ev);
+        for (_, e) in &ev.seen {
+            let e = format!("{e:?}");
+            assert!(!e.contains("Pr0xyPass") && !e.contains("s0cksPass"), "{e}");
+        }
+    }
+    let logs = CAPTURE.0.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("through the proxy http://127.0.0.1:")),
+        "proxied connects are logged: {logs:#?}"
+    );
+    for l in &logs {
+        assert!(
+            !l.contains("Pr0xyPass")
+                && !l.contains("s0cksPass")
+                && !l.contains("alice:")
+                && !l.contains("dave:"),
+            "secret in log: {l}"
+        );
+    }
+}
