@@ -528,7 +528,7 @@ mod tests {
     /// one place that names them all; the conversion's match is checked by its `_` arm below).
     #[test]
     fn error_kinds_keep_their_rust_values() {
-        const RUST: [ErrorKind; 14] = [
+        const RUST: [ErrorKind; 16] = [
             ErrorKind::Dns,
             ErrorKind::Connect,
             ErrorKind::ConnectTimeout,
@@ -543,6 +543,8 @@ mod tests {
             ErrorKind::ConnectionLost,
             ErrorKind::Certificate,
             ErrorKind::Internal,
+            ErrorKind::Proxy,
+            ErrorKind::ProxyAuth,
         ];
         let mut mapped: Vec<u32> = RUST
             .iter()
