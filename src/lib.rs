@@ -193,7 +193,7 @@
 //!
 //! Through the `log` crate: connects, closes and backoff decisions at info, heartbeat timeouts
 //! and failures at warn, frames at trace. URLs are logged without credentials, header values
-//! never ([`log_util`] has the filter for tungstenite's own trace records).
+//! never ([`may_carry_secrets`] is the filter for tungstenite's own trace records).
 //!
 //! ## Minimum supported Rust version
 //!
