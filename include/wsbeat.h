@@ -338,6 +338,16 @@ enum ws_error_kind
      * An internal error of the library (a bug).
      */
     WS_ERROR_INTERNAL = 14,
+    /**
+     * The proxy failed: unreachable, not speaking HTTP/SOCKS5, a reply too large, a refused
+     * tunnel, or an invalid proxy URL in the environment.
+     */
+    WS_ERROR_PROXY = 15,
+    /**
+     * The proxy refused our credentials or wants some (HTTP 407, SOCKS5 authentication).
+     * Not retried.
+     */
+    WS_ERROR_PROXY_AUTH = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -961,7 +971,8 @@ ws_result ws_event_release(const struct ws_client *client);
  * reconnect with exponential backoff (500 ms initial, 30 s max, factor 2, jitter 0.5, no
  * attempt limit, 5 s min uptime); 16 MiB max message size; outbox of 4096 messages / 64 MiB;
  * 10 s connect timeout; 2 s close timeout; pull-mode queue of 256 events; no extra headers
- * or subprotocols; TLS verified against the bundled Mozilla roots.
+ * or subprotocols; TLS verified against the bundled Mozilla roots; the proxy from the
+ * environment (`ws_config_set_proxy`).
  *
  * Free it with `ws_config_free`. Never returns NULL.
  */
@@ -1151,6 +1162,20 @@ ws_result ws_config_set_close_timeout(struct ws_config *config, uint64_t timeout
  * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT`.
  */
 ws_result ws_config_set_event_capacity(struct ws_config *config, size_t capacity);
+
+/**
+ * The proxy to connect through, a NUL-terminated UTF-8 URL (copied):
+ * `http://[user:password@]host[:port]` (HTTP CONNECT, Basic auth from the user info),
+ * `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
+ * resolves it). `""` connects directly whatever the environment says; NULL (the default)
+ * reads the proxy environment variables at each attempt (`no_proxy`, then `wss_proxy` or
+ * `ws_proxy`, `https_proxy`, `http_proxy` for ws:// only, `all_proxy`; lower case first).
+ * Credentials never appear in logs or events.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (config), `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not
+ * one of the schemes above, a path, `https://` proxies, SOCKS credentials over 255 bytes).
+ */
+ws_result ws_config_set_proxy(struct ws_config *config, const char *url);
 
 /**
  * Add a request header sent with every connection attempt (e.g. `Authorization`). Both

@@ -450,6 +450,8 @@ pub struct ClientBuilder {
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
     tls: TlsOptions,
+    proxy: crate::Proxy,
+    resolver: crate::resolve::Resolver,
     before_connect: Option<crate::config::BeforeConnectFn>,
     callback: Option<EventCallback>,
 }
@@ -470,6 +472,8 @@ impl ClientBuilder {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             tls: TlsOptions::default(),
+            proxy: crate::Proxy::default(),
+            resolver: crate::resolve::Resolver::default(),
             before_connect: None,
             callback: None,
         }
@@ -502,6 +506,24 @@ impl ClientBuilder {
     /// TLS options for `wss://`. Defaults to verified TLS with the bundled Mozilla roots.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// The proxy to connect through ([`crate::Proxy`]). Defaults to [`crate::Proxy::from_env`]
+    /// (the proxy environment variables, read at each attempt; none set: direct).
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Tests only: resolve host names with `f` instead of the system resolver (a resolver
+    /// that never answers, a name with several addresses). Not part of the API.
+    #[doc(hidden)]
+    pub fn resolver(
+        mut self,
+        f: impl Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = crate::resolve::Resolver(std::sync::Arc::new(f));
         self
     }
 
@@ -572,6 +594,8 @@ impl ClientBuilder {
             headers: self.headers,
             subprotocols: self.subprotocols,
             tls: self.tls,
+            proxy: self.proxy,
+            resolver: self.resolver,
             before_connect: self.before_connect,
         };
         config.validate()?;

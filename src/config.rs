@@ -526,6 +526,8 @@ pub(crate) struct Config {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocols: Vec<String>,
     pub(crate) tls: TlsOptions,
+    pub(crate) proxy: crate::Proxy,
+    pub(crate) resolver: crate::resolve::Resolver,
     pub(crate) before_connect: Option<BeforeConnectFn>,
 }
 
@@ -538,6 +540,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("headers", &header_names(&self.headers))
             .field("subprotocols", &self.subprotocols)
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }

@@ -134,6 +134,14 @@ pub enum ErrorKind {
     /// An internal error of the library (a bug: the I/O thread panicked). Reported just
     /// before [`crate::Event::Stopped`] with [`crate::StopReason::Internal`]: the client stops.
     Internal = 14,
+    /// The proxy failed: unreachable (see the message), not speaking HTTP or SOCKS5, a reply
+    /// too large, a refused tunnel (an HTTP status other than 2xx and 407, a SOCKS5 reply
+    /// code), or a proxy URL in the environment that is not valid (that one not retried).
+    Proxy = 15,
+    /// The proxy refused our credentials or wants some (HTTP 407, or 401 as tinyproxy sends
+    /// for wrong ones; SOCKS5 authentication refused or required). Not retried: the same
+    /// credentials would be refused again.
+    ProxyAuth = 16,
 }
 
 impl ErrorKind {
@@ -154,6 +162,8 @@ impl ErrorKind {
             ErrorKind::ConnectionLost => "connection_lost",
             ErrorKind::Certificate => "certificate",
             ErrorKind::Internal => "internal",
+            ErrorKind::Proxy => "proxy",
+            ErrorKind::ProxyAuth => "proxy_auth",
         }
     }
 }

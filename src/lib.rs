@@ -193,7 +193,7 @@
 //!
 //! Through the `log` crate: connects, closes and backoff decisions at info, heartbeat timeouts
 //! and failures at warn, frames at trace. URLs are logged without credentials, header values
-//! never ([`log_util`] has the filter for tungstenite's own trace records).
+//! never ([`may_carry_secrets`] is the filter for tungstenite's own trace records).
 //!
 //! ## Minimum supported Rust version
 //!
@@ -206,6 +206,7 @@ mod client;
 mod config;
 mod confirm;
 mod conn;
+mod dial;
 mod error;
 mod event;
 mod events;
@@ -213,7 +214,9 @@ mod heartbeat;
 mod io_loop;
 mod message;
 mod outbox;
+mod proxy;
 mod redact;
+mod resolve;
 mod shared;
 mod stats;
 mod tcp;
@@ -231,6 +234,7 @@ pub use event::{CloseInitiator, Event, StopReason};
 pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
 pub use message::Message;
+pub use proxy::Proxy;
 pub use redact::{may_carry_secrets, redact_url};
 pub use shared::State;
 pub use stats::Stats;

@@ -45,7 +45,12 @@ Reconnect:
 Connection:
   --header 'NAME: VALUE'    Add a request header (repeatable)
   --subprotocol NAME        Offer a subprotocol (repeatable)
-  --connect-timeout DUR     Bound on TCP + TLS + WebSocket handshake            [default: 10s]
+  --connect-timeout DUR     Bound on DNS + TCP + proxy + TLS + WebSocket handshake
+                                                                             [default: 10s]
+  --proxy URL               Connect through this proxy: http://, socks5:// (name resolved
+                            here) or socks5h:// (by the proxy); user:pass@ optional
+                            [default: the proxy environment variables (docs/CLI.md)]
+  --no-proxy                Connect directly, whatever the proxy environment says
 
 TLS (wss://):
   --ca-file PATH            Also trust the CA certificates in this PEM file (repeatable)
@@ -126,6 +131,8 @@ pub(crate) struct ClientOpts {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocols: Vec<String>,
     pub(crate) connect_timeout: Option<Duration>,
+    /// `--proxy` (checked when parsed) or `--no-proxy`; `None`: from the environment.
+    pub(crate) proxy: Option<wsbeat::Proxy>,
     pub(crate) ca_files: Vec<String>,
     pub(crate) client_cert: Option<String>,
     pub(crate) client_key: Option<String>,
@@ -154,6 +161,7 @@ impl Default for ClientOpts {
             headers: Vec::new(),
             subprotocols: Vec::new(),
             connect_timeout: None,
+            proxy: None,
             ca_files: Vec::new(),
             client_cert: None,
             client_key: None,
@@ -353,6 +361,14 @@ where
             }
             Arg::Long("subprotocol") => o.subprotocols.push(value(&mut p, n, "a name")?),
             Arg::Long("connect-timeout") => o.connect_timeout = Some(duration(&mut p, n)?),
+            Arg::Long("proxy") => {
+                let v = value(&mut p, n, "a proxy URL")?;
+                // The error text shows the URL without its credentials.
+                let proxy =
+                    wsbeat::Proxy::url(&v).map_err(|e| ArgError(format!("--proxy: {e}")))?;
+                o.proxy = Some(proxy);
+            }
+            Arg::Long("no-proxy") => o.proxy = Some(wsbeat::Proxy::none()),
             Arg::Long("ca-file") => o.ca_files.push(value(&mut p, n, "a PEM file")?),
             Arg::Long("client-cert") => o.client_cert = Some(value(&mut p, n, "a PEM file")?),
             Arg::Long("client-key") => o.client_key = Some(value(&mut p, n, "a PEM file")?),

@@ -60,6 +60,9 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
     if let Some(d) = o.connect_timeout {
         b = b.connect_timeout(d);
     }
+    if let Some(proxy) = &o.proxy {
+        b = b.proxy(proxy.clone());
+    }
     let tls_wanted = !o.ca_files.is_empty() || o.client_cert.is_some() || o.insecure;
     if tls_wanted {
         if !url.starts_with("wss:") {

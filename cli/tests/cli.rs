@@ -460,6 +460,45 @@ fn max_attempts_against_a_closed_port_exits_1_with_the_reason() {
 }
 
 #[test]
+fn proxy_options() {
+    // A bad proxy URL: exit 2, the reason shown without the password.
+    let mut p = Proc::spawn(&["--proxy", "ftp://u:hunter2@proxy:21", "ws://a"]);
+    assert_eq!(p.wait_exit().code(), Some(2));
+    let err = p.stderr();
+    assert!(
+        err.contains("--proxy") && err.contains("unsupported scheme"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    // An unreachable proxy: Error(proxy) naming it, no password anywhere.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let proxy = format!("http://u:hunter2@127.0.0.1:{port}");
+    let mut p = Proc::spawn(&[
+        "--json",
+        "--max-attempts",
+        "1",
+        "--proxy",
+        &proxy,
+        "ws://t.example/",
+    ]);
+    let error = p.expect_event("error", is("error"));
+    assert_eq!(error["kind"], "proxy", "{error}");
+    assert_eq!(p.wait_exit().code(), Some(1));
+    let all = format!("{}\n{}", p.seen.join("\n"), p.stderr());
+    assert!(all.contains(&format!("127.0.0.1:{port}")), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+    // --no-proxy connects directly (and overrides an earlier --proxy).
+    let (_server, url) = serve(&[]);
+    let mut p = Proc::spawn(&["--json", "--proxy", &proxy, "--no-proxy", &url]);
+    p.expect_event("opened", is("opened"));
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "{}", p.stderr());
+}
+
+#[test]
 fn close_codes_decide_the_exit_status() {
     // A normal close by the server under --no-reconnect: exit 0.
     let (_s1, url) = serve(&["--close-after", "200ms", "--close-code", "1000"]);

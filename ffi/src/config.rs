@@ -15,6 +15,7 @@ use super::hooks::{
 use super::ptr::{borrow_mut, bytes, str_arg, take_box, try_arg, try_res};
 use wsbeat::ClientBuilder;
 use wsbeat::Message;
+use wsbeat::Proxy;
 use wsbeat::TlsOptions;
 use wsbeat::{Heartbeat, Reconnect, check_header};
 
@@ -78,6 +79,7 @@ pub struct ws_config {
     custom_heartbeat: Option<CustomHeartbeat>,
     before_connect: Option<BeforeConnect>,
     on_close: Option<OnClose>,
+    proxy: Proxy,
 }
 
 impl std::fmt::Debug for ws_config {
@@ -101,7 +103,8 @@ impl ws_config {
         b = b
             .heartbeat(heartbeat)
             .reconnect(reconnect)
-            .tls(self.tls.clone());
+            .tls(self.tls.clone())
+            .proxy(self.proxy.clone());
         if let Some(hook) = self.before_connect {
             b = b.before_connect(hook.hook(gate.clone()));
         }
@@ -149,7 +152,8 @@ fn invalid(msg: String) -> ws_result {
 /// reconnect with exponential backoff (500 ms initial, 30 s max, factor 2, jitter 0.5, no
 /// attempt limit, 5 s min uptime); 16 MiB max message size; outbox of 4096 messages / 64 MiB;
 /// 10 s connect timeout; 2 s close timeout; pull-mode queue of 256 events; no extra headers
-/// or subprotocols; TLS verified against the bundled Mozilla roots.
+/// or subprotocols; TLS verified against the bundled Mozilla roots; the proxy from the
+/// environment (`ws_config_set_proxy`).
 ///
 /// Free it with `ws_config_free`. Never returns NULL.
 #[unsafe(no_mangle)]
@@ -545,6 +549,37 @@ pub extern "C" fn ws_config_set_event_capacity(
         let config = try_arg!(borrow_mut(config), "config");
         let n = try_res!(count(capacity, WS_MAX_EVENT_CAPACITY, "event capacity"));
         config.event_capacity = Some(n);
+        ws_result::WS_OK
+    })
+}
+
+/// The proxy to connect through, a NUL-terminated UTF-8 URL (copied):
+/// `http://[user:password@]host[:port]` (HTTP CONNECT, Basic auth from the user info),
+/// `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
+/// resolves it). `""` connects directly whatever the environment says; NULL (the default)
+/// reads the proxy environment variables at each attempt (`no_proxy`, then `wss_proxy` or
+/// `ws_proxy`, `https_proxy`, `http_proxy` for ws:// only, `all_proxy`; lower case first).
+/// Credentials never appear in logs or events.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (config), `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not
+/// one of the schemes above, a path, `https://` proxies, SOCKS credentials over 255 bytes).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_proxy(config: *mut ws_config, url: *const c_char) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        if url.is_null() {
+            config.proxy = Proxy::from_env();
+            return ws_result::WS_OK;
+        }
+        let url = try_res!(str_arg(url, "proxy URL"));
+        config.proxy = if url.is_empty() {
+            Proxy::none()
+        } else {
+            match Proxy::url(url) {
+                Ok(p) => p,
+                Err(e) => return super::error::from_error(&e),
+            }
+        };
         ws_result::WS_OK
     })
 }

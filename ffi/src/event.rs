@@ -111,6 +111,12 @@ pub enum ws_error_kind {
     WS_ERROR_CERTIFICATE = 13,
     /// An internal error of the library (a bug).
     WS_ERROR_INTERNAL = 14,
+    /// The proxy failed: unreachable, not speaking HTTP/SOCKS5, a reply too large, a refused
+    /// tunnel, or an invalid proxy URL in the environment.
+    WS_ERROR_PROXY = 15,
+    /// The proxy refused our credentials or wants some (HTTP 407, SOCKS5 authentication).
+    /// Not retried.
+    WS_ERROR_PROXY_AUTH = 16,
 }
 
 impl From<ErrorKind> for ws_error_kind {
@@ -130,6 +136,8 @@ impl From<ErrorKind> for ws_error_kind {
             ErrorKind::ConnectionLost => ws_error_kind::WS_ERROR_CONNECTION_LOST,
             ErrorKind::Certificate => ws_error_kind::WS_ERROR_CERTIFICATE,
             ErrorKind::Internal => ws_error_kind::WS_ERROR_INTERNAL,
+            ErrorKind::Proxy => ws_error_kind::WS_ERROR_PROXY,
+            ErrorKind::ProxyAuth => ws_error_kind::WS_ERROR_PROXY_AUTH,
             // Non-exhaustive upstream; this crate builds against the workspace's own wsbeat,
             // whose every kind is listed above.
             _ => ws_error_kind::WS_ERROR_INTERNAL,
@@ -438,6 +446,8 @@ abi_enum_strings!(ws_error_kind {
     WS_ERROR_CONNECTION_LOST => c"connection_lost",
     WS_ERROR_CERTIFICATE => c"certificate",
     WS_ERROR_INTERNAL => c"internal",
+    WS_ERROR_PROXY => c"proxy",
+    WS_ERROR_PROXY_AUTH => c"proxy_auth",
 });
 
 /// A short stable name for an event kind (`"opened"`, `"text"`, ...); `"unknown"` for other
@@ -518,7 +528,7 @@ mod tests {
     /// one place that names them all; the conversion's match is checked by its `_` arm below).
     #[test]
     fn error_kinds_keep_their_rust_values() {
-        const RUST: [ErrorKind; 14] = [
+        const RUST: [ErrorKind; 16] = [
             ErrorKind::Dns,
             ErrorKind::Connect,
             ErrorKind::ConnectTimeout,
@@ -533,6 +543,8 @@ mod tests {
             ErrorKind::ConnectionLost,
             ErrorKind::Certificate,
             ErrorKind::Internal,
+            ErrorKind::Proxy,
+            ErrorKind::ProxyAuth,
         ];
         let mut mapped: Vec<u32> = RUST
             .iter()

@@ -125,6 +125,8 @@ WS_ERROR_CALLBACK = 11
 WS_ERROR_CONNECTION_LOST = 12
 WS_ERROR_CERTIFICATE = 13
 WS_ERROR_INTERNAL = 14
+WS_ERROR_PROXY = 15
+WS_ERROR_PROXY_AUTH = 16
 WS_ERROR_KIND: Dict[str, int] = {
     'WS_ERROR_NONE': 0,
     'WS_ERROR_DNS': 1,
@@ -141,6 +143,8 @@ WS_ERROR_KIND: Dict[str, int] = {
     'WS_ERROR_CONNECTION_LOST': 12,
     'WS_ERROR_CERTIFICATE': 13,
     'WS_ERROR_INTERNAL': 14,
+    'WS_ERROR_PROXY': 15,
+    'WS_ERROR_PROXY_AUTH': 16,
 }
 
 # enum ws_stop_reason
@@ -338,6 +342,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_set_connect_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_close_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_event_capacity': ([c_void_p, c_size_t], c_uint32),
+    'ws_config_set_proxy': ([c_void_p, c_char_p], c_uint32),
     'ws_config_add_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
     'ws_config_add_subprotocol': ([c_void_p, c_char_p], c_uint32),
     'ws_config_tls_add_ca_pem': ([c_void_p, c_char_p, c_size_t], c_uint32),

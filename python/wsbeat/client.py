@@ -133,6 +133,10 @@ class Client:
             (default False: the client stops with ``StopReason.POLICY_DECLINED``).
         connect_timeout: bound on one connection attempt in seconds (default 10).
         close_timeout: bound on the close handshake in seconds (default 2).
+        proxy: the proxy URL (``http://``, ``socks5://``, ``socks5h://``, with optional
+            ``user:password@``); ``""`` for none; default None: from the environment
+            (``no_proxy``, ``wss_proxy``/``ws_proxy``, ``https_proxy``, ``http_proxy``,
+            ``all_proxy``), read at each attempt.
         max_message_size: largest message in either direction, in bytes (default 16 MiB).
         outbox_max_messages, outbox_max_bytes: bounds of the outbox (default 4096 / 64 MiB).
         event_capacity: pull mode only: events that may wait for :meth:`next_event`.

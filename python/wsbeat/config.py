@@ -236,6 +236,18 @@ class Config:
         self._put("ws_config_set_connect_timeout", (ms("connect_timeout", seconds),))
         return self
 
+    def proxy(self, url: Optional[str]) -> "Config":
+        """``ws_config_set_proxy``: the proxy to connect through. ``None`` (the default) reads
+        the proxy environment variables at each attempt (``no_proxy``, ``wss_proxy`` /
+        ``ws_proxy``, ``https_proxy``, ``http_proxy`` for ws:// only, ``all_proxy``); ``""``
+        connects directly; otherwise ``http://[user:password@]host[:port]`` (HTTP CONNECT),
+        ``socks5://...`` (the server's name resolved here) or ``socks5h://...`` (by the
+        proxy). Raises ``InvalidUrlError`` for another scheme, a path, or ``https://``."""
+        if url is not None and not isinstance(url, str):
+            raise TypeError("proxy must be a str or None")
+        self._put("ws_config_set_proxy", (None if url is None else cstr("proxy", url),))
+        return self
+
     def close_timeout(self, seconds: float) -> "Config":
         """``ws_config_set_close_timeout``: bound on the close handshake. Defaults to 2 s."""
         self._put("ws_config_set_close_timeout", (ms("close_timeout", seconds),))
@@ -375,6 +387,7 @@ class Config:
         retry_certificate_errors: bool = False,
         connect_timeout: Optional[float] = None,
         close_timeout: Optional[float] = None,
+        proxy: Optional[str] = None,
         max_message_size: Optional[int] = None,
         outbox_max_messages: Optional[int] = None,
         outbox_max_bytes: Optional[int] = None,
@@ -411,6 +424,8 @@ class Config:
             c.connect_timeout(connect_timeout)
         if close_timeout is not None:
             c.close_timeout(close_timeout)
+        if proxy is not None:
+            c.proxy(proxy)
         if max_message_size is not None:
             c.max_message_size(max_message_size)
         if outbox_max_messages is not None or outbox_max_bytes is not None:

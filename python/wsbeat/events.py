@@ -86,6 +86,10 @@ class ErrorKind(_OpenEnum):
     CONNECTION_LOST = 12
     CERTIFICATE = 13
     INTERNAL = 14
+    PROXY = 15
+    """The proxy failed (unreachable, not HTTP/SOCKS5, refused the tunnel)."""
+    PROXY_AUTH = 16
+    """The proxy refused the credentials or wants some; not retried."""
 
 
 class StopReason(_OpenEnum):

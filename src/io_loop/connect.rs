@@ -1,14 +1,17 @@
-//! One connection attempt: the `before_connect` hook, DNS, a non-blocking TCP connect, TLS
-//! and the WebSocket handshake, all within the connect timeout and interruptible by
-//! `close()` (every wait sleeps in the poller, which a command wakes).
+//! One connection attempt: the `before_connect` hook, the proxy choice, DNS (on a resolver
+//! thread), a non-blocking TCP connect (Happy Eyeballs over the addresses), the proxy's
+//! tunnel handshake, TLS and the WebSocket handshake, all within the connect timeout and
+//! interruptible by `close()` (every wait sleeps in the poller or on the command channel,
+//! which a command wakes).
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Select, TryRecvError};
+use mio::Token;
 use mio::net::TcpStream;
-use mio::{Interest, Token};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::{ClientHandshake, WebSocket};
 
@@ -18,9 +21,13 @@ use super::decide::{Abort, Failure};
 use super::request::build_request;
 use crate::backoff::Hint;
 use crate::config::{ConnectRequest, check_header, check_parsed_url};
+use crate::dial::{STAGGER, race};
 use crate::error::ErrorKind;
 use crate::event::Event;
+use crate::proxy::drive::drive;
+use crate::proxy::{ProxyScheme, ProxyUrl, TargetAddr, Tunnel, TunnelError};
 use crate::redact::redact_parsed;
+use crate::resolve::{Answer, interleave};
 use crate::tcp::Tcp;
 use crate::tls::{Stream, classify_io};
 
@@ -42,13 +49,49 @@ impl IoLoop {
     pub(super) fn connect(&mut self, attempt: u32) -> Result<Connected, Abort> {
         let deadline = Instant::now() + self.cfg.limits.connect_timeout;
         let req = self.connect_request(attempt)?;
+        let proxy = match self
+            .cfg
+            .proxy
+            .for_target(&req.url, &|k| std::env::var(k).ok())
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(self.fail_attempt(ErrorKind::Proxy, e.to_string(), false, Hint::None));
+            }
+        };
         log::info!(
-            "connecting to {} (attempt {attempt})",
-            redact_parsed(&req.url)
+            "connecting to {} (attempt {attempt}){}",
+            redact_parsed(&req.url),
+            proxy
+                .as_ref()
+                .map(|p| format!(" through the proxy {}", p.redacted()))
+                .unwrap_or_default()
         );
         let port = req.url.port_or_known_default().unwrap_or(80);
-        let addrs = self.resolve(&req, port)?;
-        let tcp = self.open_tcp(addrs, deadline)?;
+        let Some(url_host) = req.url.host() else {
+            unreachable!("check_parsed_url ensures a host")
+        };
+        let tcp = match &proxy {
+            None => {
+                let addrs = self.lookup(&url_host.to_string(), port, deadline, None)?;
+                self.dial(&addrs, deadline, None)?
+            }
+            Some(p) => {
+                let target = match (&url_host, p.scheme) {
+                    (url::Host::Ipv4(a), _) => TargetAddr::Ip(SocketAddr::new((*a).into(), port)),
+                    (url::Host::Ipv6(a), _) => TargetAddr::Ip(SocketAddr::new((*a).into(), port)),
+                    // socks5://: the name is resolved here, the proxy gets an address.
+                    (url::Host::Domain(d), ProxyScheme::Socks5) => {
+                        TargetAddr::Ip(self.lookup(d, port, deadline, None)?[0])
+                    }
+                    (url::Host::Domain(d), _) => TargetAddr::Name((*d).to_owned(), port),
+                };
+                let addrs = self.lookup(&p.host, p.port, deadline, Some(p))?;
+                let mut tcp = self.dial(&addrs, deadline, Some(p))?;
+                self.tunnel(&mut tcp, p, target, deadline)?;
+                tcp
+            }
+        };
         let tcp = Tcp::new(tcp);
         let host = req
             .url
@@ -100,38 +143,138 @@ impl IoLoop {
         Ok(req)
     }
 
-    /// The addresses of the request's host (a literal IP needs no DNS).
-    fn resolve(&mut self, req: &ConnectRequest, port: u16) -> Result<Vec<SocketAddr>, Abort> {
-        let addrs: Vec<SocketAddr> = match req.url.host() {
-            Some(url::Host::Ipv4(a)) => vec![SocketAddr::new(a.into(), port)],
-            Some(url::Host::Ipv6(a)) => vec![SocketAddr::new(a.into(), port)],
-            Some(url::Host::Domain(d)) => match (d, port).to_socket_addrs() {
-                Ok(a) => a.collect(),
-                Err(e) => {
-                    let msg = format!("cannot resolve {d}: {e}");
-                    return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
-                }
-            },
-            None => unreachable!("check_parsed_url ensures a host"),
-        };
-        if addrs.is_empty() {
-            let msg = "host resolved to no address".to_string();
-            return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
+    /// The addresses of `host` (an IP address needs no lookup), in Happy Eyeballs order:
+    /// looked up on a thread of its own, waited for until `deadline`, interruptible by
+    /// `close()`. `proxy`: the host is that proxy's (for the messages).
+    fn lookup(
+        &mut self,
+        host: &str,
+        port: u16,
+        deadline: Instant,
+        proxy: Option<&ProxyUrl>,
+    ) -> Result<Vec<SocketAddr>, Abort> {
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
         }
-        Ok(addrs)
-    }
-
-    /// Connect to the first address that accepts, in order.
-    fn open_tcp(&mut self, addrs: Vec<SocketAddr>, deadline: Instant) -> Result<TcpStream, Abort> {
-        let mut last_err = None;
-        for addr in addrs {
-            match self.tcp_connect(addr, deadline)? {
-                Ok(s) => return Ok(s),
-                Err(e) => last_err = Some(e),
+        let what = match proxy {
+            Some(p) => format!("the proxy {}", p.redacted()),
+            None => host.to_owned(),
+        };
+        let answer = match self.cfg.resolver.spawn(host, port) {
+            Ok(rx) => self.wait_lookup(&rx, deadline, &what)?,
+            Err(e) => {
+                let msg = format!("cannot start a resolver thread: {e}");
+                return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
+            }
+        };
+        match answer {
+            Ok(a) if !a.is_empty() => Ok(interleave(a)),
+            Ok(_) => {
+                let msg = format!("{what} resolved to no address");
+                Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None))
+            }
+            Err(e) => {
+                let msg = format!("cannot resolve {what}: {e}");
+                Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None))
             }
         }
-        let (kind, msg) = last_err.unwrap_or((ErrorKind::Connect, "no address".into()));
-        Err(self.fail_attempt(kind, msg, true, Hint::None))
+    }
+
+    /// Wait for a lookup's answer, taking commands meanwhile (a `Select` on both channels).
+    fn wait_lookup(
+        &mut self,
+        rx: &Receiver<Answer>,
+        deadline: Instant,
+        what: &str,
+    ) -> Result<Answer, Abort> {
+        loop {
+            match rx.try_recv() {
+                Ok(a) => return Ok(a),
+                Err(TryRecvError::Disconnected) => {
+                    let e = io::Error::other("the resolver thread ended without an answer");
+                    return Ok(Err(e));
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                let msg = format!(
+                    "connect timed out after {:?} (during DNS resolution of {what})",
+                    self.cfg.limits.connect_timeout
+                );
+                return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
+            }
+            if self.pending.is_empty() {
+                let mut sel = Select::new();
+                sel.recv(&self.rx);
+                sel.recv(rx);
+                let _ = sel.ready_deadline(deadline);
+            }
+            if let Outcome::Closed = self.take_commands(Phase::Connecting) {
+                return Err(Abort::Close);
+            }
+        }
+    }
+
+    /// TCP connect to the first of `addrs` that accepts (Happy Eyeballs: `crate::dial`).
+    fn dial(
+        &mut self,
+        addrs: &[SocketAddr],
+        deadline: Instant,
+        proxy: Option<&ProxyUrl>,
+    ) -> Result<TcpStream, Abort> {
+        let registry = match self.poll.registry().try_clone() {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = format!("poller: {e}");
+                return Err(self.fail_attempt(ErrorKind::Io, msg, true, Hint::None));
+            }
+        };
+        let phase = if proxy.is_some() {
+            "TCP connect to the proxy"
+        } else {
+            "TCP connect"
+        };
+        let raced = race(&registry, CONN, addrs, STAGGER, |wake_at| {
+            self.wait_connecting_until(deadline, wake_at, phase)
+        })?;
+        match (raced, proxy) {
+            (Ok(s), _) => Ok(s),
+            (Err((kind, msg)), None) => Err(self.fail_attempt(kind, msg, true, Hint::None)),
+            (Err((_, msg)), Some(p)) => {
+                let msg = format!("cannot reach the proxy {}: {msg}", p.redacted());
+                Err(self.fail_attempt(ErrorKind::Proxy, msg, true, Hint::None))
+            }
+        }
+    }
+
+    /// The proxy's handshake (HTTP CONNECT or SOCKS5) over the connected socket, under the
+    /// same deadline and command handling as the other steps.
+    fn tunnel(
+        &mut self,
+        tcp: &mut TcpStream,
+        proxy: &ProxyUrl,
+        target: TargetAddr,
+        deadline: Instant,
+    ) -> Result<(), Abort> {
+        let shown = proxy.redacted();
+        let failed = |e: TunnelError| (e.kind, format!("{} (proxy {shown})", e.message), e.retry);
+        let (tunnel, out) = match Tunnel::start(proxy, target) {
+            Ok(t) => t,
+            Err(e) => {
+                let (kind, msg, retry) = failed(e);
+                return Err(self.fail_attempt(kind, msg, retry, Hint::None));
+            }
+        };
+        let driven = drive(tcp, tunnel, out, || {
+            self.wait_connecting(deadline, "the proxy handshake")
+        })?;
+        match driven {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let (kind, msg, retry) = failed(e);
+                Err(self.fail_attempt(kind, msg, retry, Hint::None))
+            }
+        }
     }
 
     /// The TLS (inside `stream`) and WebSocket handshakes, resumed whenever the socket is ready.
@@ -175,50 +318,19 @@ impl IoLoop {
         }
     }
 
-    /// Non-blocking TCP connect, waiting for writability until `deadline`.
-    fn tcp_connect(
-        &mut self,
-        addr: SocketAddr,
-        deadline: Instant,
-    ) -> Result<Result<TcpStream, (ErrorKind, String)>, Abort> {
-        let mut s = match TcpStream::connect(addr) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}")))),
-        };
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut s, CONN, Interest::READABLE | Interest::WRITABLE)
-        {
-            return Ok(Err((ErrorKind::Io, format!("poller: {e}"))));
-        }
-        loop {
-            // Connected once writable with no pending error and a peer address.
-            match s.take_error() {
-                Ok(Some(e)) | Err(e) => {
-                    let _ = self.poll.registry().deregister(&mut s);
-                    return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
-                }
-                Ok(None) => {}
-            }
-            match s.peer_addr() {
-                Ok(_) => return Ok(Ok(s)),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) => {
-                    let _ = self.poll.registry().deregister(&mut s);
-                    return Ok(Err((ErrorKind::Connect, format!("connect to {addr}: {e}"))));
-                }
-            }
-            if let Err(a) = self.wait_connecting(deadline, "TCP connect") {
-                let _ = self.poll.registry().deregister(&mut s);
-                return Err(a);
-            }
-        }
-    }
-
     /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
     /// (`phase` names the step that was waiting, for the timeout message).
     fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
+        self.wait_connecting_until(deadline, None, phase)
+    }
+
+    /// [`Self::wait_connecting`], also woken at `wake_at` (the next Happy Eyeballs attempt).
+    fn wait_connecting_until(
+        &mut self,
+        deadline: Instant,
+        wake_at: Option<Instant>,
+        phase: &str,
+    ) -> Result<(), Abort> {
         if Instant::now() >= deadline {
             let msg = format!(
                 "connect timed out after {:?} (during {phase})",
@@ -226,7 +338,7 @@ impl IoLoop {
             );
             return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
         }
-        self.sleep(Some(deadline));
+        self.sleep(Some(wake_at.map_or(deadline, |w| w.min(deadline))));
         match self.take_commands(Phase::Connecting) {
             Outcome::Closed => Err(Abort::Close),
             _ => Ok(()),

@@ -1485,6 +1485,335 @@ pub fn kernel_inner() {
     );
 }
 
+// ---- proxies, DNS and addresses -------------------------------------------------------------
+
+fn is_error(kind: ErrorKind) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Error { kind: k, .. } if *k == kind)
+}
+
+fn error_text(e: &Event) -> String {
+    match e {
+        Event::Error { message, .. } => message.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A scripted proxy's failure: the client reports `kind` (its text containing `want`), and
+/// retries (`retried`) or stops with `PolicyDeclined` without another attempt.
+fn proxy_fault(
+    row: &mut Row,
+    scheme: &str,
+    script: impl Fn(crate::hostile::Peer) + Send + Sync + 'static,
+    kind: ErrorKind,
+    want: &str,
+    retried: bool,
+) {
+    let proxy = Hostile::start(script);
+    let url = format!("{scheme}://user:Pr0xyPass@{}", proxy.addr());
+    let (client, mut ev) = start("ws://target.example/", |b| {
+        b.proxy(wsbeat::Proxy::url(&url).unwrap())
+    });
+    let (t0, _) = ev.wait(ms(2000), |e| matches!(e, Event::Connecting { .. }));
+    let (t, e) = ev.wait(ms(5000), is_error(kind));
+    row.detect = Some(t - t0);
+    let text = error_text(&e);
+    assert!(text.contains(want), "want {want:?} in {text:?}");
+    assert!(
+        !text.contains("Pr0xyPass"),
+        "the proxy password in {text:?}"
+    );
+    if retried {
+        ev.wait(ms(3000), |e| {
+            matches!(e, Event::Reconnecting { attempt: 1, .. })
+        });
+        ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+        finish(client, &mut ev);
+        row.note = format!("retried; {}", text.split(" (proxy ").next().unwrap_or(""));
+    } else {
+        let (_, stop) = ev.wait(ms(3000), is_stopped);
+        assert!(
+            matches!(
+                stop,
+                Event::Stopped {
+                    reason: StopReason::PolicyDeclined,
+                    ..
+                }
+            ),
+            "{stop:?}"
+        );
+        assert_eq!(proxy.accepted(), 1, "not retried");
+        drop(client);
+        row.note = format!(
+            "not retried; {}",
+            text.split(" (proxy ").next().unwrap_or("")
+        );
+    }
+}
+
+/// Close a scripted connection (the hostile server keeps a handle on each socket).
+fn hang_up(p: &crate::hostile::Peer) {
+    let _ = p.stream.shutdown(std::net::Shutdown::Both);
+}
+
+pub fn proxy_407() -> Row {
+    let mut row = Row::new(
+        "HTTP proxy answers CONNECT with 407",
+        "Error(proxy_auth) naming proxy authentication; not retried",
+    );
+    proxy_fault(
+        &mut row,
+        "http",
+        |mut p| {
+            let _ = p.read_request();
+            let _ =
+                p.raw(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
+        },
+        ErrorKind::ProxyAuth,
+        "proxy authentication",
+        false,
+    );
+    row
+}
+
+pub fn proxy_refuses_tunnel() -> Row {
+    let mut row = Row::new(
+        "HTTP proxy answers CONNECT with 403",
+        "Error(proxy) with the status; retried with backoff",
+    );
+    proxy_fault(
+        &mut row,
+        "http",
+        |mut p| {
+            let _ = p.read_request();
+            let _ = p.raw(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        },
+        ErrorKind::Proxy,
+        "403",
+        true,
+    );
+    row
+}
+
+pub fn proxy_garbage() -> Row {
+    let mut row = Row::new(
+        "HTTP proxy answers CONNECT with garbage",
+        "Error(proxy): not HTTP; retried",
+    );
+    proxy_fault(
+        &mut row,
+        "http",
+        |mut p| {
+            let _ = p.read_request();
+            let _ = p.raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
+        },
+        ErrorKind::Proxy,
+        "not HTTP",
+        true,
+    );
+    row
+}
+
+pub fn proxy_oversized_reply() -> Row {
+    let mut row = Row::new(
+        "HTTP proxy's CONNECT reply never ends (headers > 16 KiB)",
+        "Error(proxy): reply too large, read no further; retried",
+    );
+    proxy_fault(
+        &mut row,
+        "http",
+        |mut p| {
+            let _ = p.read_request();
+            let _ = p.raw(b"HTTP/1.1 200 OK\r\n");
+            let line = format!("X-Filler: {}\r\n", "a".repeat(1000));
+            for _ in 0..64 {
+                if p.raw(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        },
+        ErrorKind::Proxy,
+        "exceeds 16384 bytes",
+        true,
+    );
+    row
+}
+
+pub fn proxy_closes_early() -> Row {
+    let mut row = Row::new(
+        "proxy closes the connection before answering",
+        "Error(proxy); retried",
+    );
+    proxy_fault(
+        &mut row,
+        "http",
+        |mut p| {
+            let _ = p.read_request();
+            hang_up(&p);
+        },
+        ErrorKind::Proxy,
+        "closed the connection",
+        true,
+    );
+    row
+}
+
+pub fn proxy_unreachable() -> Row {
+    let mut row = Row::new(
+        "proxy not listening (refused)",
+        "Error(proxy) naming the proxy (no password); retried",
+    );
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://user:Pr0xyPass@{addr}");
+    let (client, mut ev) = start("ws://target.example/", |b| {
+        b.proxy(wsbeat::Proxy::url(&url).unwrap())
+    });
+    let (t0, _) = ev.wait(ms(2000), |e| matches!(e, Event::Connecting { .. }));
+    let (t, e) = ev.wait(ms(5000), is_error(ErrorKind::Proxy));
+    row.detect = Some(t - t0);
+    let text = error_text(&e);
+    assert!(text.contains(&format!("proxy http://{addr}")), "{text}");
+    assert!(!text.contains("Pr0xyPass"), "{text}");
+    ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+    finish(client, &mut ev);
+    row.note = "retried".into();
+    row
+}
+
+pub fn proxy_blackhole() -> Row {
+    let mut row = Row::new(
+        "proxy accepts but never answers (black hole)",
+        "Error(connect_timeout) after connect_timeout (300 ms); retried; close() interrupts it",
+    );
+    let proxy = Hostile::start(|mut p| {
+        p.hold(ms(5000));
+    });
+    let url = format!("http://{}", proxy.addr());
+    let (client, mut ev) = start("ws://target.example/", |b| {
+        b.proxy(wsbeat::Proxy::url(&url).unwrap())
+            .connect_timeout(ms(300))
+    });
+    let (t0, _) = ev.wait(ms(2000), |e| matches!(e, Event::Connecting { .. }));
+    let (t, e) = ev.wait(ms(3000), is_error(ErrorKind::ConnectTimeout));
+    row.detect = Some(t - t0);
+    assert!(error_text(&e).contains("proxy handshake"), "{e:?}");
+    assert!(t - t0 >= ms(200), "{:?}", t - t0);
+    assert_within("proxy black hole", t - t0, ms(300) + MARGIN);
+    ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+    let c0 = Instant::now();
+    client.close(1000, "bye").unwrap();
+    ev.wait(ms(3000), is_stopped);
+    let closed = c0.elapsed();
+    assert_within("close() during the proxy handshake", closed, MARGIN);
+    drop(client);
+    row.note = format!(
+        "close() during the proxy handshake returned in {}",
+        human(closed)
+    );
+    row
+}
+
+pub fn socks5_auth_refused() -> Row {
+    let mut row = Row::new(
+        "SOCKS5 proxy refuses the user name and password",
+        "Error(proxy_auth); not retried",
+    );
+    proxy_fault(
+        &mut row,
+        "socks5h",
+        |mut p| {
+            use std::io::Read;
+            let mut greeting = [0u8; 4];
+            let _ = p.stream.read_exact(&mut greeting);
+            let _ = p.raw(&[5, 2]);
+            // version, user (4), password (9)
+            let mut auth = [0u8; 2 + 4 + 1 + 9];
+            let _ = p.stream.read_exact(&mut auth);
+            let _ = p.raw(&[1, 1]);
+        },
+        ErrorKind::ProxyAuth,
+        "refused the user name and password",
+        false,
+    );
+    row
+}
+
+pub fn dns_never_answers() -> Row {
+    let mut row = Row::new(
+        "resolver never answers",
+        "Error(connect_timeout) after connect_timeout (300 ms); retried; close() interrupts it",
+    );
+    let (release, gate) = crossbeam_channel::unbounded::<()>();
+    let (called_tx, called) = crossbeam_channel::unbounded::<()>();
+    let (client, mut ev) = start("ws://never.example/", |b| {
+        b.connect_timeout(ms(300)).resolver(move |_: &str, _| {
+            let _ = called_tx.send(());
+            let _ = gate.recv_timeout(ms(10_000));
+            Err(std::io::Error::other("released"))
+        })
+    });
+    let (t0, _) = ev.wait(ms(2000), |e| matches!(e, Event::Connecting { .. }));
+    let (t, e) = ev.wait(ms(3000), is_error(ErrorKind::ConnectTimeout));
+    row.detect = Some(t - t0);
+    assert!(error_text(&e).contains("DNS resolution"), "{e:?}");
+    assert_within("DNS bound", t - t0, ms(300) + MARGIN);
+    called.recv_timeout(ms(100)).expect("first lookup");
+    called.recv_timeout(ms(3000)).expect("second lookup");
+    let c0 = Instant::now();
+    client.close(1000, "bye").unwrap();
+    ev.wait(ms(3000), is_stopped);
+    let closed = c0.elapsed();
+    assert_within("close() during DNS", closed, MARGIN);
+    drop(client);
+    drop(release);
+    row.note = format!("close() during the lookup returned in {}", human(closed));
+    row
+}
+
+pub fn happy_eyeballs() -> Row {
+    let mut row = Row::new(
+        "first address black-holed, second works (Happy Eyeballs)",
+        "opens after the 250 ms stagger, not the connect timeout (5 s); one connection",
+    );
+    // A loopback black hole: a backlog-0 listener whose queue is full drops further SYNs.
+    use socket2::{Domain, Socket, Type};
+    let hole = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    hole.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    hole.listen(0).unwrap();
+    let hole_addr = hole.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    let black = loop {
+        match std::net::TcpStream::connect_timeout(&hole_addr, ms(200)) {
+            Ok(s) => fillers.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break true,
+            Err(e) => panic!("black hole: {e}"),
+        }
+        assert!(
+            fillers.len() < 5,
+            "no loopback black hole: a full backlog still accepts"
+        );
+    };
+    assert!(black);
+    let server = RecordingServer::start("127.0.0.1:0").unwrap();
+    let good = server.addr();
+    let (client, mut ev) = start("ws://dual.example/", |b| {
+        b.connect_timeout(ms(5000))
+            .resolver(move |_: &str, _| Ok(vec![hole_addr, good]))
+    });
+    let (t0, _) = ev.wait(ms(2000), |e| matches!(e, Event::Connecting { .. }));
+    let (t, _) = ev.wait(ms(4000), is_open);
+    row.recover = Some(t - t0);
+    assert!(t - t0 >= ms(200), "opened before the stagger: {:?}", t - t0);
+    assert_within("Happy Eyeballs", t - t0, ms(250) + MARGIN);
+    finish(client, &mut ev);
+    assert_eq!(server.accepted(), 1);
+    row.note = "the black-holed attempt was closed".into();
+    row
+}
+
 /// The one list of the fault matrix's scenarios, in matrix order, as `row_name => function`.
 /// It calls `$callback! { name => path, ... }` with the whole list: this module makes [`ALL`]
 /// from it, and `tests/faults.rs` makes one `#[test]` per scenario, so a scenario cannot be in
@@ -1527,6 +1856,16 @@ macro_rules! for_each_scenario {
             drip => $crate::scenarios::drip,
             flood => $crate::scenarios::flood,
             close_in_every_state => $crate::scenarios::close_in_every_state,
+            proxy_407 => $crate::scenarios::proxy_407,
+            proxy_refuses_tunnel => $crate::scenarios::proxy_refuses_tunnel,
+            proxy_garbage => $crate::scenarios::proxy_garbage,
+            proxy_oversized_reply => $crate::scenarios::proxy_oversized_reply,
+            proxy_closes_early => $crate::scenarios::proxy_closes_early,
+            proxy_unreachable => $crate::scenarios::proxy_unreachable,
+            proxy_blackhole => $crate::scenarios::proxy_blackhole,
+            socks5_auth_refused => $crate::scenarios::socks5_auth_refused,
+            dns_never_answers => $crate::scenarios::dns_never_answers,
+            happy_eyeballs => $crate::scenarios::happy_eyeballs,
         }
     };
 }

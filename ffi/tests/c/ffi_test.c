@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -334,6 +338,14 @@ static void test_misuse(void) {
     CHECK_RES(ws_config_set_max_message_size(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_max_message_size(cfg, 1 << 20), WS_OK);
     CHECK_RES(ws_config_set_connect_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_proxy(NULL, ""), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_proxy(cfg, "ftp://proxy:21"), WS_ERR_INVALID_URL);
+    CHECK_RES(ws_config_set_proxy(cfg, "https://proxy:3128"), WS_ERR_INVALID_URL);
+    CHECK_RES(ws_config_set_proxy(cfg, "http://proxy:3128/path"), WS_ERR_INVALID_URL);
+    CHECK_RES(ws_config_set_proxy(cfg, "\xc3\x28"), WS_ERR_INVALID_UTF8);
+    CHECK_RES(ws_config_set_proxy(cfg, "socks5h://u:p@127.0.0.1:1080"), WS_OK);
+    CHECK_RES(ws_config_set_proxy(cfg, ""), WS_OK);
+    CHECK_RES(ws_config_set_proxy(cfg, NULL), WS_OK);
     CHECK_RES(ws_config_set_close_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_event_capacity(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     /* Every number has a range (issue 12 #5): 1 << 40 slots used to be allocated at
@@ -595,6 +607,44 @@ static void test_pull(const char *url) {
     CHECK_RES(ws_free(c), WS_OK);
     ws_config_free(cfg);
     ok("pull");
+}
+
+/* Through a proxy that is not there: WS_ERROR_PROXY naming it, without its password; then
+ * "" (no proxy) connects directly to the same server. */
+static void test_proxy(const char *url) {
+    ws_config *cfg = test_config();
+    ws_client *c = NULL;
+    ws_event ev;
+    /* A loopback port that was just free (bound, then closed): connects are refused. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    close(fd);
+    char proxy[80], shown[64];
+    snprintf(proxy, sizeof proxy, "http://carol:pr0xypass@127.0.0.1:%u", ntohs(sa.sin_port));
+    snprintf(shown, sizeof shown, "proxy http://127.0.0.1:%u", ntohs(sa.sin_port));
+    CHECK_RES(ws_config_set_proxy(cfg, proxy), WS_OK);
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    CHECK_RES(pull_until(c, WS_EVENT_ERROR, &ev), WS_OK);
+    CHECK(ev.error_kind == WS_ERROR_PROXY);
+    CHECK(strcmp(ws_error_kind_str(ev.error_kind), "proxy") == 0);
+    CHECK(strstr(ev.text, shown) != NULL);
+    CHECK(strstr(ev.text, "pr0xypass") == NULL && strstr(ev.text, "carol") == NULL);
+    CHECK_RES(ws_event_release(c), WS_OK);
+    CHECK_RES(ws_free(c), WS_OK);
+
+    CHECK_RES(ws_config_set_proxy(cfg, ""), WS_OK);
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    CHECK_RES(pull_until(c, WS_EVENT_OPENED, &ev), WS_OK);
+    CHECK_RES(ws_event_release(c), WS_OK);
+    CHECK_RES(ws_free(c), WS_OK);
+    ws_config_free(cfg);
+    ok("proxy");
 }
 
 static double now_s(void) {
@@ -1314,6 +1364,7 @@ int main(int argc, char **argv) {
     test_push_echo_reconnect_close(url);
     test_close_from_callback(url);
     test_pull(url);
+    test_proxy(url);
     test_pull_free_with_full_queue(url);
     test_pull_stopped_after_close_with_full_queue();
     test_send_wait(url);
