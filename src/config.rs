@@ -527,6 +527,9 @@ pub(crate) struct Config {
     pub(crate) subprotocols: Vec<String>,
     pub(crate) tls: TlsOptions,
     pub(crate) before_connect: Option<BeforeConnectFn>,
+    /// Report heartbeat answers as `Event::Pong` in channel mode
+    /// (`ClientBuilder::pong_events`).
+    pub(crate) pong_events: bool,
 }
 
 impl fmt::Debug for Config {

@@ -13,6 +13,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::IoLoop;
 use super::commands::{Outcome, Phase};
 use super::decide::{End, Failure};
+use super::sink::Sink;
 use crate::conn::{Conn, Wrote, closed, would_block};
 use crate::error::ErrorKind;
 use crate::event::Event;
@@ -405,7 +406,10 @@ impl IoLoop {
             });
         }
         log::debug!("heartbeat answered in {rtt:?}");
-        self.emit(Event::Pong { rtt });
+        // In channel mode only when asked for: it would wake the consumer for nothing else.
+        if self.cfg.pong_events || matches!(self.sink, Sink::Callback(_)) {
+            self.emit(Event::Pong { rtt });
+        }
     }
 
     /// Report a read/write error and end the connection.

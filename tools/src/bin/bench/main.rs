@@ -95,7 +95,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         ("wsbeat-forward", "latency") => measures::wsbeat_forward_latency(&p),
         ("wsbeat", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::default()),
         ("wsbeat-hboff", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::off()),
-        ("idle", m) => measures::idle(&p, m == "channel"),
+        ("idle", m) => measures::idle(&p, m.starts_with("channel"), m != "channel-nopong"),
         ("detect", _) => measures::detect(&p),
         ("reconnect", _) => measures::reconnect(&p),
         ("memory", m) => measures::memory(&p, m == "channel"),
@@ -617,6 +617,12 @@ fn orchestrate(o: Options) -> Result<(), String> {
             o.window as u64 + 60,
         ),
         (
+            Group::Idle,
+            "idle",
+            vec![s("--window"), s(o.window), s("--mode"), s("channel-nopong")],
+            o.window as u64 + 60,
+        ),
+        (
             Group::Detect,
             "detect",
             vec![s("--trials"), s(o.detect_trials)],
@@ -656,6 +662,7 @@ fn orchestrate(o: Options) -> Result<(), String> {
             let small_queue = rest.iter().any(|a| a == "--event-capacity");
             let spec = ClientSpec {
                 id: match (label.as_str(), small_queue) {
+                    ("channel-nopong", _) => "channel-nopong",
                     ("channel", true) => "channel-cap128",
                     ("channel", false) => "channel",
                     _ => "callback",

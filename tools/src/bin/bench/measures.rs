@@ -379,13 +379,16 @@ pub(crate) fn wsbeat_throughput(p: &Params, heartbeat: Heartbeat) -> Res {
 /// context switches) and CPU time over the window. Callback mode: the `wsbeat-io` thread's.
 /// Channel mode (`channel`): every thread of the process, the application's included (a
 /// consumer thread blocked in `events().recv()`, as an application would be).
-pub(crate) fn idle(p: &Params, channel: bool) -> Res {
+/// `pongs_wanted`: `ClientBuilder::pong_events` (the default, true). Without `Pong` events
+/// the heartbeats are not counted; `missed_heartbeats` (0) and `rtt_seen` show they ran.
+pub(crate) fn idle(p: &Params, channel: bool, pongs_wanted: bool) -> Res {
     let interval = Duration::from_secs(1);
     let pongs = Arc::new(AtomicU64::new(0));
     let pongs2 = pongs.clone();
     let (open_tx, open_rx) = bounded(1);
     let builder = Client::builder(format!("{}/echo", p.url))
-        .heartbeat(Heartbeat::ping(interval, Duration::from_millis(500)));
+        .heartbeat(Heartbeat::ping(interval, Duration::from_millis(500)))
+        .pong_events(pongs_wanted);
     let mut consumer = None;
     let client = if channel {
         let client = builder.connect().map_err(err("connect"))?;
@@ -448,6 +451,7 @@ pub(crate) fn idle(p: &Params, channel: bool) -> Res {
     let pcpu1 = procfs::process_cpu_ns();
     let heartbeats = pongs.load(Ordering::Relaxed) - p0;
     let missed = client.stats().missed_heartbeats - missed0;
+    let client_rtt_seen = client.stats().last_rtt.is_some();
     let intervals = secs / interval.as_secs_f64();
     drop(client);
     if let Some(c) = consumer {
@@ -455,6 +459,8 @@ pub(crate) fn idle(p: &Params, channel: bool) -> Res {
     }
     Ok(json!({
         "mode": if channel { "channel" } else { "callback" },
+        "pong_events": pongs_wanted,
+        "rtt_seen": client_rtt_seen,
         "threads_counted": tids.len(),
         "window_s": secs,
         "interval_s": interval.as_secs_f64(),

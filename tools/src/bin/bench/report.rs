@@ -309,6 +309,10 @@ impl Report {
                 "channel",
                 "idle wake-ups per interval, channel, all threads",
             ),
+            (
+                "channel-nopong",
+                "idle wake-ups per interval, channel, pong_events(false)",
+            ),
         ] {
             let idle = self.get(Group::Idle, "unpinned", mode);
             let w = idle.map(|v| f(v, "wakeups_per_interval"));
@@ -489,7 +493,7 @@ impl Report {
             self.get(g, "unpinned", client)
                 .ok_or_else(|| self.why(g, "unpinned", client))
         };
-        for mode in ["callback", "channel"] {
+        for mode in ["callback", "channel", "channel-nopong"] {
             if !self.rows.iter().any(|r| r.group == Group::Idle) {
                 break;
             }
