@@ -454,6 +454,7 @@ pub struct ClientBuilder {
     resolver: crate::resolve::Resolver,
     before_connect: Option<crate::config::BeforeConnectFn>,
     callback: Option<EventCallback>,
+    pong_events: bool,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -476,6 +477,7 @@ impl ClientBuilder {
             resolver: crate::resolve::Resolver::default(),
             before_connect: None,
             callback: None,
+            pong_events: true,
         }
     }
 
@@ -565,6 +567,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether heartbeat answers are reported as [`Event::Pong`] in channel mode. Defaults to
+    /// true. With `false` an answered heartbeat does not wake the thread blocked in
+    /// [`Events::recv`](crate::Events::recv): an idle connection then costs 2 wake-ups per
+    /// heartbeat interval in all (the I/O thread's: send the ping, read the answer) instead of
+    /// 3, and [`Stats::last_rtt`](crate::Stats::last_rtt) still carries the round-trip time.
+    /// Dead-peer detection, confirmations and every other event are unchanged. Callback mode
+    /// always gets `Pong` (no thread is woken for it).
+    pub fn pong_events(mut self, on: bool) -> Self {
+        self.pong_events = on;
+        self
+    }
+
     /// Called on the I/O thread before every connection attempt; it may change the URL and
     /// headers (e.g. refresh a token).
     pub fn before_connect(
@@ -597,6 +611,7 @@ impl ClientBuilder {
             proxy: self.proxy,
             resolver: self.resolver,
             before_connect: self.before_connect,
+            pong_events: self.pong_events,
         };
         config.validate()?;
         let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;

@@ -529,6 +529,9 @@ pub(crate) struct Config {
     pub(crate) proxy: crate::Proxy,
     pub(crate) resolver: crate::resolve::Resolver,
     pub(crate) before_connect: Option<BeforeConnectFn>,
+    /// Report heartbeat answers as `Event::Pong` in channel mode
+    /// (`ClientBuilder::pong_events`).
+    pub(crate) pong_events: bool,
 }
 
 impl fmt::Debug for Config {

@@ -159,7 +159,16 @@ impl Gauge {
     /// One message of `len` bytes left the outbox. Wakes the waiting senders once the outbox
     /// is down to its low-water mark: at most half of each bound.
     pub(crate) fn release(&self, len: usize) {
-        self.messages.fetch_sub(1, Ordering::SeqCst);
+        self.release_many(1, len);
+    }
+
+    /// `n` messages of `len` bytes in all left the outbox: [`Self::release`] once for a
+    /// burst (the I/O thread writes many per turn; two atomics per burst, not per message).
+    pub(crate) fn release_many(&self, n: usize, len: usize) {
+        if n == 0 {
+            return;
+        }
+        self.messages.fetch_sub(n, Ordering::SeqCst);
         self.bytes.fetch_sub(len, Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) != 0
             && self.messages.load(Ordering::SeqCst) <= self.max_messages / 2
@@ -317,18 +326,19 @@ impl Unconfirmed {
         }
     }
 
-    /// `m` was written after heartbeat `seq` (the last one sent): keep it (a copy of it, with
-    /// a heartbeat) until it is confirmed.
-    pub(crate) fn written(&mut self, seq: u64, now: Instant, m: WsMessage) {
+    /// With a heartbeat: `m` is about to be written after heartbeat `seq` (the last one
+    /// sent): keep a copy of its payload until it is confirmed, and return true. Without a
+    /// heartbeat (nothing copied): false, and the caller hands the message itself to
+    /// [`Self::written`] once written.
+    pub(crate) fn copy(&mut self, seq: u64, now: Instant, m: &WsMessage) -> bool {
         if !self.track {
-            self.unflushed.push_back(m);
-            return;
+            return false;
         }
-        let (text, payload): (bool, &[u8]) = match &m {
+        let (text, payload): (bool, &[u8]) = match m {
             WsMessage::Text(t) => (true, t.as_bytes()),
             WsMessage::Binary(b) => (false, b),
             // Heartbeats and control frames never come here (see `Conn::write_message`).
-            _ => return,
+            _ => return true,
         };
         self.ring.extend(payload);
         self.records.push_back(Record {
@@ -337,6 +347,36 @@ impl Unconfirmed {
             text,
             len: payload.len(),
         });
+        true
+    }
+
+    /// The last [`Self::copy`] was not written after all: forget it.
+    pub(crate) fn drop_copy(&mut self) {
+        if let Some(r) = self.records.pop_back() {
+            self.ring.truncate(self.ring.len() - r.len);
+        }
+    }
+
+    /// The last [`Self::copy`] was not written after all: the message rebuilt from it.
+    pub(crate) fn pop_copy(&mut self) -> WsMessage {
+        let Some(r) = self.records.pop_back() else {
+            return WsMessage::binary(Vec::new()); // never: a copy was made
+        };
+        let payload: Vec<u8> = self.ring.drain(self.ring.len() - r.len..).collect();
+        rebuild(r.text, payload)
+    }
+
+    /// Without a heartbeat: `m` was written; keep it until the next successful flush.
+    pub(crate) fn keep_unflushed(&mut self, m: WsMessage) {
+        self.unflushed.push_back(m);
+    }
+
+    /// `m` was written after heartbeat `seq`: [`Self::copy`], or [`Self::keep_unflushed`].
+    #[cfg(test)]
+    pub(crate) fn written(&mut self, seq: u64, now: Instant, m: WsMessage) {
+        if !self.copy(seq, now, &m) {
+            self.keep_unflushed(m);
+        }
     }
 
     /// Whether no more may be written until a heartbeat answer confirms some of the window.
@@ -413,17 +453,22 @@ impl Unconfirmed {
         for r in self.records.drain(..) {
             let payload = data[at..at + r.len].to_vec();
             at += r.len;
-            out.push(if r.text {
-                // Copied from a `Utf8Bytes`: valid UTF-8 (the lossy path never runs).
-                let text = String::from_utf8(payload)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                WsMessage::text(text)
-            } else {
-                WsMessage::binary(payload)
-            });
+            out.push(rebuild(r.text, payload));
         }
         self.clear();
         out
+    }
+}
+
+/// A message from its copied payload.
+fn rebuild(text: bool, payload: Vec<u8>) -> WsMessage {
+    if text {
+        // Copied from a `Utf8Bytes`: valid UTF-8 (the lossy path never runs).
+        let text = String::from_utf8(payload)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        WsMessage::text(text)
+    } else {
+        WsMessage::binary(payload)
     }
 }
 

@@ -69,6 +69,38 @@ fn echo_and_pong_rtt_and_idle_connection_stays_open() {
 }
 
 #[test]
+fn without_pong_events_an_idle_channel_consumer_is_not_woken() {
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::ping(ms(100), ms(80)))
+        .pong_events(false)
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        matches!(e, Event::Opened { .. })
+    });
+    // About ten heartbeats are sent and answered meanwhile: none of them is an event.
+    let t0 = Instant::now();
+    match rx.recv_timeout(ms(1000)) {
+        Err(wsbeat::RecvTimeoutError::Timeout) => {}
+        other => panic!("the consumer was woken: {other:?}"),
+    }
+    assert!(t0.elapsed() >= ms(1000));
+    let stats = client.stats();
+    assert!(stats.last_rtt.is_some(), "no heartbeat was answered");
+    assert_eq!(stats.missed_heartbeats, 0);
+    assert_eq!(client.state(), State::Open);
+    // Every other event still comes.
+    client.send_text("still here").unwrap();
+    wait_for(&rx, ms(5000), &mut seen, |e| {
+        *e == Event::Text("still here".into())
+    });
+    assert!(!seen.iter().any(|e| matches!(e, Event::Pong { .. })));
+}
+
+#[test]
 fn silent_server_is_detected_and_reconnected() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let client = Client::builder(server.url())

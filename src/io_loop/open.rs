@@ -13,6 +13,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::IoLoop;
 use super::commands::{Outcome, Phase};
 use super::decide::{End, Failure};
+use super::sink::Sink;
 use crate::conn::{Conn, Wrote, closed, would_block};
 use crate::error::ErrorKind;
 use crate::event::Event;
@@ -24,6 +25,9 @@ use crate::tls::{Stream, classify_io};
 
 /// Messages read per wake-up before commands and timers get a turn.
 const READ_BATCH: usize = 256;
+
+/// Messages written between two releases of the outbox gauge (see `write_and_flush`).
+const RELEASE_BATCH: usize = 64;
 /// The unconfirmed window holds this many times the outbox's message bound (and its byte
 /// bound). A flood of small messages fills a window of the outbox's size before a heartbeat
 /// answer can come back and then stalls on every answer (pinned 64 B flood: 1.4-1.8 M/s); at
@@ -239,6 +243,10 @@ impl IoLoop {
         let mut any = false;
         loop {
             let mut wrote = false;
+            // The burst leaves the gauge at once: it only ever counts too many meanwhile, so
+            // senders queue behind it (they could not write directly anyway: we hold the
+            // connection) and a waiting sender is woken at the end of the burst.
+            let (mut n, mut bytes) = (0, 0);
             while let Some(m) = self.outbox.pop_front() {
                 let len = m.len();
                 match c.write_message(&self.shared.counters, m, now) {
@@ -249,12 +257,20 @@ impl IoLoop {
                     }
                     Wrote::Failed(m, e) => {
                         self.outbox.push_front(m);
+                        self.shared.gauge.release_many(n, bytes);
                         return Err(self.lost_by_error(c, e));
                     }
                 }
                 wrote = true;
-                self.shared.gauge.release(len);
+                n += 1;
+                bytes += len;
+                if n == RELEASE_BATCH {
+                    // A long burst: let waiting senders refill meanwhile (another CPU).
+                    self.shared.gauge.release_many(n, bytes);
+                    (n, bytes) = (0, 0);
+                }
             }
+            self.shared.gauge.release_many(n, bytes);
             any |= wrote;
             match c.ws.flush() {
                 Ok(()) => {
@@ -394,7 +410,10 @@ impl IoLoop {
             });
         }
         log::debug!("heartbeat answered in {rtt:?}");
-        self.emit(Event::Pong { rtt });
+        // In channel mode only when asked for: it would wake the consumer for nothing else.
+        if self.cfg.pong_events || matches!(self.sink, Sink::Callback(_)) {
+            self.emit(Event::Pong { rtt });
+        }
     }
 
     /// Report a read/write error and end the connection.

@@ -295,3 +295,18 @@ fn priority_goes_before_backlog_in_order() {
         .collect();
     assert_eq!(all, ["p1", "p2", "old1", "old2"]);
 }
+
+#[test]
+fn a_refused_copy_comes_back_out() {
+    let t0 = Instant::now();
+    let mut u = Unconfirmed::new(true, 8, 1 << 20);
+    assert!(u.copy(0, t0, &WsMessage::text("kept")));
+    assert!(u.copy(0, t0, &WsMessage::binary(vec![7u8; 5])));
+    u.drop_copy();
+    assert!(u.copy(0, t0, &WsMessage::text("refused")));
+    assert_eq!(u.pop_copy(), WsMessage::text("refused"));
+    assert_eq!(u.take(), vec![WsMessage::text("kept")]);
+    let mut off = Unconfirmed::new(false, 8, 1 << 20);
+    assert!(!off.copy(0, t0, &WsMessage::text("x")));
+    assert!(off.is_empty());
+}

@@ -92,9 +92,10 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         ("raw-unbatched", "throughput") => measures::raw_throughput(&p, false),
         ("wsbeat-callback", "latency") => measures::wsbeat_callback_latency(&p),
         ("wsbeat-channel", "latency") => measures::wsbeat_channel_latency(&p),
+        ("wsbeat-forward", "latency") => measures::wsbeat_forward_latency(&p),
         ("wsbeat", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::default()),
         ("wsbeat-hboff", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::off()),
-        ("idle", _) => measures::idle(&p),
+        ("idle", m) => measures::idle(&p, m.starts_with("channel"), m != "channel-nopong"),
         ("detect", _) => measures::detect(&p),
         ("reconnect", _) => measures::reconnect(&p),
         ("memory", m) => measures::memory(&p, m == "channel"),
@@ -324,6 +325,11 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
                 id: "wsbeat-channel",
                 label: "wsbeat, through channel",
                 runner: Runner::Rust("wsbeat-channel"),
+            });
+            v.push(ClientSpec {
+                id: "wsbeat-forward",
+                label: "wsbeat, callback forwards to a thread",
+                runner: Runner::Rust("wsbeat-forward"),
             });
         }
         _ => {
@@ -601,7 +607,19 @@ fn orchestrate(o: Options) -> Result<(), String> {
         (
             Group::Idle,
             "idle",
-            vec![s("--window"), s(o.window)],
+            vec![s("--window"), s(o.window), s("--mode"), s("callback")],
+            o.window as u64 + 60,
+        ),
+        (
+            Group::Idle,
+            "idle",
+            vec![s("--window"), s(o.window), s("--mode"), s("channel")],
+            o.window as u64 + 60,
+        ),
+        (
+            Group::Idle,
+            "idle",
+            vec![s("--window"), s(o.window), s("--mode"), s("channel-nopong")],
             o.window as u64 + 60,
         ),
         (
@@ -644,6 +662,7 @@ fn orchestrate(o: Options) -> Result<(), String> {
             let small_queue = rest.iter().any(|a| a == "--event-capacity");
             let spec = ClientSpec {
                 id: match (label.as_str(), small_queue) {
+                    ("channel-nopong", _) => "channel-nopong",
                     ("channel", true) => "channel-cap128",
                     ("channel", false) => "channel",
                     _ => "callback",

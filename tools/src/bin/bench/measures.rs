@@ -291,6 +291,41 @@ pub(crate) fn wsbeat_channel_latency(p: &Params) -> Res {
     Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
 }
 
+/// The shape most applications have: the event callback (on the I/O thread) forwards each
+/// event to the application's thread over its own channel; that thread sends the next
+/// message and waits for the forwarded echo.
+pub(crate) fn wsbeat_forward_latency(p: &Params) -> Res {
+    let (tx, rx) = bounded::<Event>(1024);
+    let client = Client::builder(format!("{}/echo", p.url))
+        .on_event(move |_, ev| {
+            let _ = tx.send(ev);
+        })
+        .connect()
+        .map_err(err("connect"))?;
+    wait_opened_with(|d| rx.recv_timeout(d).ok())?;
+    let payload = payload_text(p.size);
+    let mut ns = Vec::with_capacity(p.n);
+    let cpu = Cpu::start();
+    for i in 0..p.warmup + p.n {
+        let t0 = Instant::now();
+        client
+            .send_text(payload.clone())
+            .map_err(err("send_text"))?;
+        loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Event::Text(_)) => break,
+                Ok(Event::Error { message, .. }) => return Err(message),
+                Ok(_) => {}
+                Err(e) => return Err(format!("no echo: {e}")),
+            }
+        }
+        if i >= p.warmup {
+            ns.push(t0.elapsed().as_nanos() as u64);
+        }
+    }
+    Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
+}
+
 /// Flood the sink through `send_text_wait`/`send_binary_wait` from the main thread: the
 /// sender sleeps while the outbox is full (any error, a timeout included, fails the measure).
 /// With a heartbeat (the default) written messages are kept until a heartbeat answer confirms
@@ -341,50 +376,96 @@ pub(crate) fn wsbeat_throughput(p: &Params, heartbeat: Heartbeat) -> Res {
 // ---- idle cost, detection, reconnect -----------------------------------------------------
 
 /// One idle connection with a 1 s ping heartbeat (timeout 500 ms): wake-ups (voluntary
-/// context switches) and CPU time of the I/O thread over the window.
-pub(crate) fn idle(p: &Params) -> Res {
+/// context switches) and CPU time over the window. Callback mode: the `wsbeat-io` thread's.
+/// Channel mode (`channel`): every thread of the process, the application's included (a
+/// consumer thread blocked in `events().recv()`, as an application would be).
+/// `pongs_wanted`: `ClientBuilder::pong_events` (the default, true). Without `Pong` events
+/// the heartbeats are not counted; `missed_heartbeats` (0) and `rtt_seen` show they ran.
+pub(crate) fn idle(p: &Params, channel: bool, pongs_wanted: bool) -> Res {
     let interval = Duration::from_secs(1);
     let pongs = Arc::new(AtomicU64::new(0));
     let pongs2 = pongs.clone();
     let (open_tx, open_rx) = bounded(1);
-    let client = Client::builder(format!("{}/echo", p.url))
+    let builder = Client::builder(format!("{}/echo", p.url))
         .heartbeat(Heartbeat::ping(interval, Duration::from_millis(500)))
-        .on_event(move |_, ev| match ev {
-            Event::Opened { .. } => {
-                let _ = open_tx.try_send(());
+        .pong_events(pongs_wanted);
+    let mut consumer = None;
+    let client = if channel {
+        let client = builder.connect().map_err(err("connect"))?;
+        let rx = client.events().ok_or("no event channel")?;
+        consumer = Some(thread::spawn(move || {
+            for ev in rx {
+                match ev {
+                    Event::Opened { .. } => {
+                        let _ = open_tx.try_send(());
+                    }
+                    Event::Pong { .. } => {
+                        pongs2.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
             }
-            Event::Pong { .. } => {
-                pongs2.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {}
-        })
-        .connect()
-        .map_err(err("connect"))?;
+        }));
+        client
+    } else {
+        builder
+            .on_event(move |_, ev| match ev {
+                Event::Opened { .. } => {
+                    let _ = open_tx.try_send(());
+                }
+                Event::Pong { .. } => {
+                    pongs2.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            })
+            .connect()
+            .map_err(err("connect"))?
+    };
     open_rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(err("open"))?;
     thread::sleep(Duration::from_millis(200));
-    let tids = procfs::tids_named("wsbeat-io");
-    let [tid] = tids[..] else {
-        return Err(format!("expected one wsbeat-io thread, found {tids:?}"));
+    let io = procfs::tids_named("wsbeat-io");
+    let [io_tid] = io[..] else {
+        return Err(format!("expected one wsbeat-io thread, found {io:?}"));
     };
-    let (v0, n0) = procfs::ctx_switches(tid);
-    let cpu0 = procfs::task_cpu_ns(tid);
+    // Channel mode: every thread (this one sleeps through the window: one wake-up).
+    let tids: Vec<u64> = if channel {
+        procfs::all_tids()
+    } else {
+        vec![io_tid]
+    };
+    let sum = |f: &dyn Fn(u64) -> u64| tids.iter().map(|&t| f(t)).sum::<u64>();
+    let v0 = sum(&|t| procfs::ctx_switches(t).0);
+    let n0 = sum(&|t| procfs::ctx_switches(t).1);
+    let cpu0 = sum(&procfs::task_cpu_ns);
     let pcpu0 = procfs::process_cpu_ns();
     let p0 = pongs.load(Ordering::Relaxed);
+    let missed0 = client.stats().missed_heartbeats;
     let t0 = Instant::now();
     thread::sleep(p.window);
     let secs = t0.elapsed().as_secs_f64();
-    let (v1, n1) = procfs::ctx_switches(tid);
-    let cpu1 = procfs::task_cpu_ns(tid);
+    let v1 = sum(&|t| procfs::ctx_switches(t).0);
+    let n1 = sum(&|t| procfs::ctx_switches(t).1);
+    let cpu1 = sum(&procfs::task_cpu_ns);
     let pcpu1 = procfs::process_cpu_ns();
     let heartbeats = pongs.load(Ordering::Relaxed) - p0;
+    let missed = client.stats().missed_heartbeats - missed0;
+    let client_rtt_seen = client.stats().last_rtt.is_some();
     let intervals = secs / interval.as_secs_f64();
     drop(client);
+    if let Some(c) = consumer {
+        let _ = c.join();
+    }
     Ok(json!({
+        "mode": if channel { "channel" } else { "callback" },
+        "pong_events": pongs_wanted,
+        "rtt_seen": client_rtt_seen,
+        "threads_counted": tids.len(),
         "window_s": secs,
         "interval_s": interval.as_secs_f64(),
         "heartbeats": heartbeats,
+        "missed_heartbeats": missed,
         "wakeups": v1 - v0,
         "involuntary": n1 - n0,
         "wakeups_per_interval": (v1 - v0) as f64 / intervals,

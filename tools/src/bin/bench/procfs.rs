@@ -27,6 +27,16 @@ pub(crate) fn max_open_files() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// Thread ids of this process.
+pub(crate) fn all_tids() -> Vec<u64> {
+    let Ok(dir) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
 /// Thread ids of this process whose name is `name`.
 pub(crate) fn tids_named(name: &str) -> Vec<u64> {
     let Ok(dir) = fs::read_dir("/proc/self/task") else {
