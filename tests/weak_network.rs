@@ -89,7 +89,10 @@ fn one_large_frame_streamed_slowly_is_received_without_a_false_dead_peer() {
     let started = Instant::now();
     let got = expect_binary(&mut ev, payload.len(), ms(20_000));
     assert!(got == payload, "payload corrupted");
-    eprintln!("weak: 256 KiB in one frame over {:?}, delivered", started.elapsed());
+    eprintln!(
+        "weak: 256 KiB in one frame over {:?}, delivered",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() > INTERVAL + TIMEOUT,
         "the transfer must outlast the silence budget for this test to mean anything"
@@ -123,7 +126,10 @@ fn a_message_in_slow_fragments_is_received_without_a_false_dead_peer() {
     let (opened, _) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
     let got = expect_binary(&mut ev, payload.len(), ms(20_000));
     assert!(got == payload, "payload corrupted");
-    eprintln!("weak: 256 KiB in 32 fragments over {:?}, delivered", opened.elapsed());
+    eprintln!(
+        "weak: 256 KiB in 32 fragments over {:?}, delivered",
+        opened.elapsed()
+    );
     assert_eq!(heartbeat_timeouts(&ev), 0, "{:?}", ev.names());
     drop(client);
 }
@@ -151,7 +157,10 @@ fn a_large_upload_on_a_slow_link_is_not_a_dead_peer() {
     client.send_binary(payload.clone()).unwrap();
     let echo = expect_binary(&mut ev, payload.len(), ms(30_000));
     assert!(echo == payload, "echo corrupted");
-    eprintln!("weak: 512 KiB upload at 128 KB/s and its echo in {:?}", started.elapsed());
+    eprintln!(
+        "weak: 512 KiB upload at 128 KB/s and its echo in {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() > (UP_INTERVAL + UP_TIMEOUT) * 4,
         "the upload must outlast the silence budget for this test to mean anything \
