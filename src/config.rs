@@ -8,6 +8,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::Error;
+pub(crate) use crate::limits::Limits;
+use crate::limits::{MAX_BACKOFF_FACTOR, MAX_DURATION, MS, in_range};
 use crate::message::Message;
 use crate::tls::TlsOptions;
 
@@ -19,43 +21,6 @@ pub type MatcherFn = Arc<dyn Fn(&Message) -> bool + Send + Sync>;
 pub type CloseCodePredicate = Arc<dyn Fn(u16) -> bool + Send + Sync>;
 /// Called on the I/O thread before each connection attempt; may change the URL and headers.
 pub type BeforeConnectFn = Arc<dyn Fn(&mut ConnectRequest) + Send + Sync>;
-
-/// The longest duration any option takes (7 days, the C ABI's `WS_MAX_DURATION_MS`): every
-/// deadline computed from it stays far from `Instant`'s limits.
-pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// The largest `max_message_size`: 1 GiB.
-pub const MAX_MESSAGE_SIZE: usize = 1 << 30;
-/// The largest outbox message bound: 2^24 messages (the unconfirmed window, 4x this, stays
-/// far from overflowing).
-pub const MAX_OUTBOX_MESSAGES: usize = 1 << 24;
-/// The largest outbox byte bound: 16 GiB on 64-bit targets, 1 GiB on 32-bit ones.
-pub const MAX_OUTBOX_BYTES: usize = if usize::BITS >= 64 {
-    (1u64 << 34) as usize
-} else {
-    1 << 30
-};
-/// The largest event channel capacity: 65,536 events (its slots are allocated up front, ~70 B
-/// each: ~4.5 MiB at this bound).
-pub const MAX_EVENT_CAPACITY: usize = 1 << 16;
-/// The largest reconnect backoff factor.
-pub const MAX_BACKOFF_FACTOR: f64 = 1000.0;
-
-/// `value` must be within `lo..=hi`; the error names the option and the range.
-fn in_range<T: PartialOrd + std::fmt::Debug>(
-    what: &str,
-    value: T,
-    lo: T,
-    hi: T,
-) -> Result<(), Error> {
-    if value < lo || value > hi {
-        return Err(Error::InvalidConfig(format!(
-            "{what} = {value:?} is out of range ({lo:?}..={hi:?})"
-        )));
-    }
-    Ok(())
-}
-
-const MS: Duration = Duration::from_millis(1);
 
 /// How the client proves the peer is alive.
 #[derive(Clone)]
@@ -92,7 +57,7 @@ impl fmt::Debug for HeartbeatMode {
 
 /// Heartbeat settings.
 ///
-/// The rule: any frame from the peer proves it alive. When nothing was heard for `interval`, a
+/// The rule: any byte from the peer (or our backed-up upload draining) proves it alive. When nothing was heard for `interval`, a
 /// heartbeat is sent; when nothing is heard within `timeout` after it, the peer is declared dead,
 /// [`crate::Event::HeartbeatTimeout`] is reported and the connection is dropped at once. A busy
 /// connection never sends heartbeats; an idle one wakes once per interval.
@@ -492,30 +457,6 @@ fn header_names(headers: &[(String, String)]) -> Vec<&str> {
     headers.iter().map(|h| h.0.as_str()).collect()
 }
 
-/// Bounds on memory and time.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) max_message_size: usize,
-    pub(crate) outbox_max_messages: usize,
-    pub(crate) outbox_max_bytes: usize,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) close_timeout: Duration,
-    pub(crate) event_capacity: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_message_size: 16 << 20,
-            outbox_max_messages: 4096,
-            outbox_max_bytes: 64 << 20,
-            connect_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(2),
-            event_capacity: 256,
-        }
-    }
-}
-
 /// The whole configuration of a client (built by [`crate::ClientBuilder`]).
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -598,18 +539,7 @@ impl Config {
         check_parsed_url(&self.url)?;
         self.heartbeat.validate()?;
         self.reconnect.validate()?;
-        let l = &self.limits;
-        in_range("max_message_size", l.max_message_size, 1, MAX_MESSAGE_SIZE)?;
-        in_range(
-            "outbox message limit",
-            l.outbox_max_messages,
-            1,
-            MAX_OUTBOX_MESSAGES,
-        )?;
-        in_range("outbox byte limit", l.outbox_max_bytes, 1, MAX_OUTBOX_BYTES)?;
-        in_range("connect_timeout", l.connect_timeout, MS, MAX_DURATION)?;
-        in_range("close_timeout", l.close_timeout, MS, MAX_DURATION)?;
-        in_range("event_capacity", l.event_capacity, 1, MAX_EVENT_CAPACITY)?;
+        self.limits.validate()?;
         for (k, v) in &self.headers {
             check_header(k, v)?;
         }

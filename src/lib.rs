@@ -212,6 +212,7 @@ mod event;
 mod events;
 mod heartbeat;
 mod io_loop;
+mod limits;
 mod message;
 mod outbox;
 mod proxy;
@@ -224,15 +225,17 @@ mod tls;
 
 pub use client::{Client, ClientBuilder, EventCallback, Handle};
 pub use config::{
-    BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode,
-    MAX_BACKOFF_FACTOR, MAX_DURATION, MAX_EVENT_CAPACITY, MAX_MESSAGE_SIZE, MAX_OUTBOX_BYTES,
-    MAX_OUTBOX_MESSAGES, MatcherFn, PayloadFn, Reconnect, check_header, check_url,
-    default_reconnect_on_close,
+    BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
+    PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
 };
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, StopReason};
 pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
+pub use limits::{
+    MAX_BACKOFF_FACTOR, MAX_DURATION, MAX_EVENT_CAPACITY, MAX_MESSAGE_SIZE, MAX_OUTBOX_BYTES,
+    MAX_OUTBOX_MESSAGES,
+};
 pub use message::Message;
 pub use proxy::Proxy;
 pub use redact::{may_carry_secrets, redact_url};

@@ -63,6 +63,9 @@ impl Socks5 {
     }
 
     /// Feed bytes from the proxy (empty: it closed the connection).
+    ///
+    /// Over 80 lines on purpose: one `match` over the RFC 1928/1929 exchange's states, each arm
+    /// a step of the protocol, reads best as one table.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Step, TunnelError> {
         if bytes.is_empty() {
             return Err(TunnelError::proxy(format!(
