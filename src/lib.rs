@@ -206,10 +206,8 @@ mod client;
 mod config;
 mod confirm;
 mod conn;
-mod dial;
-// Not wired into the connection yet (the next commit does).
-#[allow(dead_code)]
 mod deflate;
+mod dial;
 mod error;
 mod event;
 mod events;

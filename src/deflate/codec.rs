@@ -164,6 +164,7 @@ impl Inbound {
     }
 
     /// Bytes received and not yet processed (a partial frame).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.raw.len()
     }
@@ -345,6 +346,7 @@ impl Outbound {
     }
 
     /// Bytes taken and not yet processed (a partial frame).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.raw.len()
     }
