@@ -317,7 +317,12 @@ impl Inbound {
 /// The deflating side: tungstenite's client frames in, wire bytes out.
 #[derive(Debug)]
 pub(crate) struct Outbound {
-    /// `None`: the server's window is too small for zlib (8 bits): send uncompressed.
+    /// Our window; `None`: the server asked for 8 bits, which zlib cannot produce: everything
+    /// is sent uncompressed (RFC 7692 allows it).
+    window_bits: Option<u8>,
+    level: u32,
+    /// Created for the first message compressed: ~310 KiB at 15 bits, not paid by a client
+    /// that only sends small messages.
     compressor: Option<Compress>,
     reset_each_message: bool,
     min_size: usize,
@@ -329,15 +334,10 @@ pub(crate) struct Outbound {
 impl Outbound {
     /// For the negotiated `p`, compressing at `level` what is at least `min_size` bytes.
     pub(crate) fn new(p: &Params, level: u32, min_size: usize) -> Self {
-        let compressor = (p.client_max_window_bits >= 9).then(|| {
-            Compress::new_with_window_bits(
-                flate2::Compression::new(level),
-                false,
-                p.client_max_window_bits,
-            )
-        });
         Outbound {
-            compressor,
+            window_bits: (p.client_max_window_bits >= 9).then_some(p.client_max_window_bits),
+            level,
+            compressor: None,
             reset_each_message: p.client_no_context_takeover,
             min_size,
             raw: Vec::new(),
@@ -371,7 +371,7 @@ impl Outbound {
     fn frame(&mut self, h: Header, payload: &[u8], whole: &[u8], out: &mut Vec<u8>) {
         let compress = match (h.opcode(), self.message) {
             (1 | 2, None) if h.b0 & 0x70 == 0 => {
-                self.compressor.is_some() && (payload.len() >= self.min_size || !h.fin())
+                self.window_bits.is_some() && (payload.len() >= self.min_size || !h.fin())
             }
             (0, Some(c)) => c,
             _ => false,
@@ -383,9 +383,10 @@ impl Outbound {
             out.extend_from_slice(whole);
             return;
         }
-        let Some(z) = self.compressor.as_mut() else {
-            unreachable!("compress is false without a compressor");
-        };
+        let (bits, level) = (self.window_bits.unwrap_or(15), self.level);
+        let z = self.compressor.get_or_insert_with(|| {
+            Compress::new_with_window_bits(flate2::Compression::new(level), false, bits)
+        });
         let mut data = payload.to_vec();
         if let Some(k) = h.mask {
             apply_mask(&mut data, k);
@@ -662,6 +663,7 @@ mod tests {
         let mut out = Vec::new();
         o.push(&[&small[..], &ping, &close].concat(), &mut out);
         assert_eq!(out, [&small[..], &ping, &close].concat());
+        assert!(o.compressor.is_none(), "no zlib state until a message is compressed");
         // No compressor (an 8-bit client window): nothing is compressed.
         let mut p = params(false, false);
         p.client_max_window_bits = 8;
