@@ -663,7 +663,10 @@ mod tests {
         let mut out = Vec::new();
         o.push(&[&small[..], &ping, &close].concat(), &mut out);
         assert_eq!(out, [&small[..], &ping, &close].concat());
-        assert!(o.compressor.is_none(), "no zlib state until a message is compressed");
+        assert!(
+            o.compressor.is_none(),
+            "no zlib state until a message is compressed"
+        );
         // No compressor (an 8-bit client window): nothing is compressed.
         let mut p = params(false, false);
         p.client_max_window_bits = 8;
