@@ -971,8 +971,8 @@ ws_result ws_event_release(const struct ws_client *client);
  * reconnect with exponential backoff (500 ms initial, 30 s max, factor 2, jitter 0.5, no
  * attempt limit, 5 s min uptime); 16 MiB max message size; outbox of 4096 messages / 64 MiB;
  * 10 s connect timeout; 2 s close timeout; pull-mode queue of 256 events; no extra headers
- * or subprotocols; TLS verified against the bundled Mozilla roots; the proxy from the
- * environment (`ws_config_set_proxy`).
+ * or subprotocols; no compression; TLS verified against the bundled Mozilla roots; the proxy
+ * from the environment (`ws_config_set_proxy`).
  *
  * Free it with `ws_config_free`. Never returns NULL.
  */
@@ -1136,6 +1136,22 @@ ws_result ws_config_set_outbox_limits(struct ws_config *config,
  */
 ws_result ws_config_set_max_message_size(struct ws_config *config,
                                          size_t bytes);
+
+/**
+ * permessage-deflate (RFC 7692). With `enabled` false it is not offered (the default).
+ * Otherwise it is offered in the handshake and used if the server accepts: `window_bits`
+ * (9..=15; 15 is zlib's usual) is the LZ77 window of our compressor and, below 15, the one
+ * asked of the server; `no_context_takeover` asks both sides to compress each message on its
+ * own; messages shorter than `min_size` bytes are sent uncompressed (64 is a good value).
+ * Each connection then holds about 330 KiB of zlib state at 15 bits (BENCHMARKS.md).
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_ARGUMENT` (`window_bits` out of range).
+ */
+ws_result ws_config_set_compression(struct ws_config *config,
+                                    bool enabled,
+                                    uint32_t window_bits,
+                                    bool no_context_takeover,
+                                    size_t min_size);
 
 /**
  * Bound on one connection attempt (DNS, TCP, TLS and WebSocket handshake), in milliseconds

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::config::{Config, ConnectRequest, Heartbeat, Limits, Reconnect, parse_url};
+use crate::deflate::Compression;
 use crate::error::Error;
 use crate::event::Event;
 use crate::events::{Events, Overflow};
@@ -306,6 +307,7 @@ impl Handle {
             smoothed_rtt: slow.smoothed_rtt,
             outbox_len: self.shared.gauge.messages(),
             uptime: slow.open_since.map(|t| t.elapsed()),
+            compression: slow.compression,
             last_close_code: slow.last_close.as_ref().map(|c| c.0),
             last_close_reason: slow.last_close.as_ref().map(|c| c.1.clone()),
         }
@@ -449,6 +451,7 @@ pub struct ClientBuilder {
     limits: Limits,
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
+    compression: Compression,
     tls: TlsOptions,
     proxy: crate::Proxy,
     resolver: crate::resolve::Resolver,
@@ -472,6 +475,7 @@ impl ClientBuilder {
             limits: Limits::default(),
             headers: Vec::new(),
             subprotocols: Vec::new(),
+            compression: Compression::off(),
             tls: TlsOptions::default(),
             proxy: crate::Proxy::default(),
             resolver: crate::resolve::Resolver::default(),
@@ -502,6 +506,16 @@ impl ClientBuilder {
     /// Offer a subprotocol (`Sec-WebSocket-Protocol`). Defaults to none.
     pub fn subprotocol(mut self, p: impl Into<String>) -> Self {
         self.subprotocols.push(p.into());
+        self
+    }
+
+    /// permessage-deflate (RFC 7692): [`Compression::deflate`] offers it in the handshake;
+    /// used only if the server accepts ([`Stats::compression`] says whether it did).
+    /// Defaults to [`Compression::off`]: at a 15-bit window the zlib state costs about
+    /// 330 KiB per connection, several times an idle connection's other state, and CPU on
+    /// incompressible payloads (see BENCHMARKS.md).
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.compression = c;
         self
     }
 
@@ -607,6 +621,7 @@ impl ClientBuilder {
             limits: self.limits,
             headers: self.headers,
             subprotocols: self.subprotocols,
+            compression: self.compression,
             tls: self.tls,
             proxy: self.proxy,
             resolver: self.resolver,

@@ -466,6 +466,7 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocols: Vec<String>,
+    pub(crate) compression: crate::deflate::Compression,
     pub(crate) tls: TlsOptions,
     pub(crate) proxy: crate::Proxy,
     pub(crate) resolver: crate::resolve::Resolver,
@@ -485,6 +486,7 @@ impl fmt::Debug for Config {
             .field("headers", &header_names(&self.headers))
             .field("subprotocols", &self.subprotocols)
             .field("proxy", &self.proxy)
+            .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
 }
@@ -548,6 +550,7 @@ impl Config {
                 return Err(Error::InvalidHeader(format!("bad subprotocol `{p}`")));
             }
         }
+        self.compression.validate().map_err(Error::InvalidConfig)?;
         // TLS options are checked where they are built, once: IoLoop::new, still before
         // connect() starts anything.
         Ok(())

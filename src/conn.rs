@@ -10,14 +10,18 @@ use std::time::Instant;
 use tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tungstenite::{Message as WsMessage, Utf8Bytes, WebSocket};
 
+use crate::deflate::stream::DeflateStream;
 use crate::heartbeat::HeartbeatState;
 use crate::outbox::Unconfirmed;
 use crate::stats::Counters;
 use crate::tls::Stream;
 
+/// The WebSocket over the transport, with permessage-deflate (or a pass-through) between.
+pub(crate) type Ws = WebSocket<DeflateStream<Stream>>;
+
 /// An open connection (see the module doc).
 pub(crate) struct Conn {
-    pub(crate) ws: WebSocket<Stream>,
+    pub(crate) ws: Ws,
     pub(crate) hb: HeartbeatState,
     /// Data messages written whose receipt the peer has not confirmed.
     pub(crate) inflight: Unconfirmed,
@@ -39,7 +43,7 @@ pub(crate) enum Wrote {
 }
 
 impl Conn {
-    pub(crate) fn new(ws: WebSocket<Stream>, hb: HeartbeatState, inflight: Unconfirmed) -> Self {
+    pub(crate) fn new(ws: Ws, hb: HeartbeatState, inflight: Unconfirmed) -> Self {
         Conn {
             ws,
             hb,

@@ -206,6 +206,7 @@ mod client;
 mod config;
 mod confirm;
 mod conn;
+mod deflate;
 mod dial;
 mod error;
 mod event;
@@ -228,6 +229,7 @@ pub use config::{
     BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
     PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
 };
+pub use deflate::Compression;
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, StopReason};
 pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};

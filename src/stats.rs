@@ -34,6 +34,9 @@ pub struct Stats {
     pub last_close_code: Option<u16>,
     /// The close reason of the last connection that ended.
     pub last_close_reason: Option<String>,
+    /// Whether the current (or, when not open, the last) connection negotiated
+    /// permessage-deflate (see [`crate::ClientBuilder::compression`]).
+    pub compression: bool,
 }
 
 /// The counters, updated without a lock by whichever thread writes or reads.
@@ -55,4 +58,5 @@ pub(crate) struct Slow {
     pub(crate) smoothed_rtt: Option<Duration>,
     pub(crate) open_since: Option<Instant>,
     pub(crate) last_close: Option<(u16, String)>,
+    pub(crate) compression: bool,
 }

@@ -45,6 +45,7 @@ Reconnect:
 Connection:
   --header 'NAME: VALUE'    Add a request header (repeatable)
   --subprotocol NAME        Offer a subprotocol (repeatable)
+  --compression MODE        permessage-deflate: deflate (offer it) or off       [default: off]
   --connect-timeout DUR     Bound on DNS + TCP + proxy + TLS + WebSocket handshake
                                                                              [default: 10s]
   --proxy URL               Connect through this proxy: http://, socks5:// (name resolved
@@ -130,6 +131,7 @@ pub(crate) struct ClientOpts {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocols: Vec<String>,
+    pub(crate) compression: bool,
     pub(crate) connect_timeout: Option<Duration>,
     /// `--proxy` (checked when parsed) or `--no-proxy`; `None`: from the environment.
     pub(crate) proxy: Option<wsbeat::Proxy>,
@@ -160,6 +162,7 @@ impl Default for ClientOpts {
             max_attempts: None,
             headers: Vec::new(),
             subprotocols: Vec::new(),
+            compression: false,
             connect_timeout: None,
             proxy: None,
             ca_files: Vec::new(),
@@ -360,6 +363,17 @@ where
                 o.headers.push((k.to_owned(), val.trim().to_owned()));
             }
             Arg::Long("subprotocol") => o.subprotocols.push(value(&mut p, n, "a name")?),
+            Arg::Long("compression") => {
+                o.compression = match value(&mut p, n, "deflate or off")?.as_str() {
+                    "deflate" => true,
+                    "off" => false,
+                    v => {
+                        return Err(ArgError(format!(
+                            "--compression: `{v}` is not deflate or off"
+                        )));
+                    }
+                };
+            }
             Arg::Long("connect-timeout") => o.connect_timeout = Some(duration(&mut p, n)?),
             Arg::Long("proxy") => {
                 let v = value(&mut p, n, "a proxy URL")?;

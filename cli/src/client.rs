@@ -57,6 +57,9 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
     for p in &o.subprotocols {
         b = b.subprotocol(p);
     }
+    if o.compression {
+        b = b.compression(wsbeat::Compression::deflate());
+    }
     if let Some(d) = o.connect_timeout {
         b = b.connect_timeout(d);
     }

@@ -527,6 +527,7 @@ fn bad_arguments_exit_2_with_usage() {
         (&["--heartbeat", "loud"], "unknown mode `loud`"),
         (&["--max-attempts", "0"], "--max-attempts"),
         (&["--header", "no-colon"], "--header"),
+        (&["--compression", "gzip"], "--compression"),
         (
             &["--close-code", "1006", "--close-after", "1s"],
             "--close-code",

@@ -339,6 +339,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_set_retry_certificate_errors': ([c_void_p, c_bool], c_uint32),
     'ws_config_set_outbox_limits': ([c_void_p, c_size_t, c_size_t], c_uint32),
     'ws_config_set_max_message_size': ([c_void_p, c_size_t], c_uint32),
+    'ws_config_set_compression': ([c_void_p, c_bool, c_uint32, c_bool, c_size_t], c_uint32),
     'ws_config_set_connect_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_close_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_event_capacity': ([c_void_p, c_size_t], c_uint32),

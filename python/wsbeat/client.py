@@ -138,6 +138,8 @@ class Client:
             (``no_proxy``, ``wss_proxy``/``ws_proxy``, ``https_proxy``, ``http_proxy``,
             ``all_proxy``), read at each attempt.
         max_message_size: largest message in either direction, in bytes (default 16 MiB).
+        compression: ``"deflate"`` offers permessage-deflate (used if the server accepts);
+            ``None`` (the default) does not. :meth:`Config.compression` has the knobs.
         outbox_max_messages, outbox_max_bytes: bounds of the outbox (default 4096 / 64 MiB).
         event_capacity: pull mode only: events that may wait for :meth:`next_event`.
         headers: extra request headers, a mapping or (name, value) pairs.

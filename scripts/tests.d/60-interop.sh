@@ -9,3 +9,5 @@ WSBEAT_INTEROP_REQUIRED=1 cargo test --test interop
 # `echo hi | wsbeat URL`, 200 runs against each peer and the embedded server (issue 12 §6);
 # one test at a time: each runs its batches of processes in parallel already.
 WSBEAT_INTEROP_REQUIRED=1 cargo test -p wsbeat-cli --test eof_echo -- --test-threads=1
+# permessage-deflate against the same peers (and a raw in-test server).
+WSBEAT_INTEROP_REQUIRED=1 cargo test --test deflate

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Select, TryRecvError};
 use mio::Token;
 use mio::net::TcpStream;
+use tungstenite::ClientHandshake;
 use tungstenite::handshake::HandshakeError;
-use tungstenite::{ClientHandshake, WebSocket};
 
 use super::IoLoop;
 use super::commands::{Outcome, Phase};
@@ -21,6 +21,9 @@ use super::decide::{Abort, Failure};
 use super::request::build_request;
 use crate::backoff::Hint;
 use crate::config::{ConnectRequest, check_header, check_parsed_url};
+use crate::conn::Ws;
+use crate::deflate::negotiate;
+use crate::deflate::stream::DeflateStream;
 use crate::dial::{STAGGER, race};
 use crate::error::ErrorKind;
 use crate::event::Event;
@@ -35,7 +38,7 @@ use crate::tls::{Stream, classify_io};
 pub(super) const CONN: Token = Token(1);
 
 /// A connection that completed its handshake, and the subprotocol the server chose.
-pub(super) type Connected = (WebSocket<Stream>, Option<String>);
+pub(super) type Connected = (Ws, Option<String>);
 
 impl IoLoop {
     /// Report a failed attempt (an `Error` event) and build its failure.
@@ -284,19 +287,43 @@ impl IoLoop {
         req: &ConnectRequest,
         deadline: Instant,
     ) -> Result<Connected, Abort> {
-        let request = match build_request(req, &self.cfg.subprotocols) {
+        let offer = negotiate::offer(&self.cfg.compression);
+        let request = match build_request(req, &self.cfg.subprotocols, offer.as_deref()) {
             Ok(r) => r,
             Err(msg) => {
                 return Err(self.fail_attempt(ErrorKind::Handshake, msg, false, Hint::None));
             }
         };
+        let stream = DeflateStream::new(stream);
         let mut round = match ClientHandshake::start(stream, request, Some(self.ws_config)) {
             Ok(mid) => mid.handshake(),
             Err(e) => return Err(self.handshake_error(e)),
         };
         loop {
             match round {
-                Ok((ws, response)) => {
+                Ok((mut ws, response)) => {
+                    let answer = response
+                        .headers()
+                        .get_all("sec-websocket-extensions")
+                        .iter()
+                        .map(|v| v.to_str().unwrap_or("\u{0}"));
+                    let params = match negotiate::accept(&self.cfg.compression, answer) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            // The server's answer, not the network: retrying meets it again,
+                            // but a redeployed server may answer better (as for HTTP 4xx).
+                            let msg = format!("handshake: {e}");
+                            return Err(self.fail_attempt(
+                                ErrorKind::Handshake,
+                                msg,
+                                true,
+                                Hint::None,
+                            ));
+                        }
+                    };
+                    let limit = self.cfg.limits.max_message_size;
+                    ws.get_mut()
+                        .start(params.as_ref(), &self.cfg.compression, limit);
                     let protocol = response
                         .headers()
                         .get("sec-websocket-protocol")
@@ -305,7 +332,7 @@ impl IoLoop {
                     return Ok((ws, protocol));
                 }
                 Err(HandshakeError::Interrupted(mid)) => {
-                    let phase = if mid.get_ref().get_ref().tls_handshaking() {
+                    let phase = if mid.get_ref().get_ref().get_ref().tls_handshaking() {
                         "the TLS handshake"
                     } else {
                         "the WebSocket handshake"

@@ -14,14 +14,14 @@ use super::IoLoop;
 use super::commands::{Outcome, Phase};
 use super::decide::{End, Failure};
 use super::sink::Sink;
-use crate::conn::{Conn, Wrote, closed, would_block};
+use crate::conn::{Conn, Wrote, Ws, closed, would_block};
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
 use crate::shared::{Command, State};
-use crate::tls::{Stream, classify_io};
+use crate::tls::classify_io;
 
 /// Messages read per wake-up before commands and timers get a turn.
 const READ_BATCH: usize = 256;
@@ -44,12 +44,7 @@ enum Next {
 
 impl IoLoop {
     /// Run an open connection until it ends; returns how it ended.
-    pub(super) fn run_open(
-        &mut self,
-        ws: tungstenite::WebSocket<Stream>,
-        attempt: u32,
-        protocol: Option<String>,
-    ) -> Failure {
+    pub(super) fn run_open(&mut self, ws: Ws, attempt: u32, protocol: Option<String>) -> Failure {
         let opened_at = Instant::now();
         let reconnect = self.ever_opened;
         self.ever_opened = true;
@@ -58,9 +53,16 @@ impl IoLoop {
         if reconnect {
             c.reconnects.fetch_add(1, Ordering::Relaxed);
         }
-        self.shared.lock_slow().open_since = Some(opened_at);
+        {
+            let mut slow = self.shared.lock_slow();
+            slow.open_since = Some(opened_at);
+            slow.compression = ws.get_ref().compressing();
+        }
         self.shared.set_state(State::Open);
-        log::info!("open (reconnect: {reconnect}, attempt {attempt})");
+        log::info!(
+            "open (reconnect: {reconnect}, attempt {attempt}, permessage-deflate: {})",
+            ws.get_ref().compressing()
+        );
         let hb = HeartbeatState::new(self.cfg.heartbeat.clone(), opened_at);
         let limits = &self.cfg.limits;
         let inflight = Unconfirmed::new(
@@ -77,7 +79,7 @@ impl IoLoop {
             protocol,
         });
         let (end, mut conn) = self.open_loop();
-        conn.ws.get_mut().shutdown(self.poll.registry());
+        conn.ws.get_mut().get_mut().shutdown(self.poll.registry());
         let failure = match end {
             End::Lost(f) => f,
             End::UserClosed => {
@@ -147,7 +149,7 @@ impl IoLoop {
         let now = Instant::now();
         // The liveness rule (`tcp.rs`): any byte read, or our backed-up output draining, since
         // the last turn proves the peer alive, complete messages or not.
-        if c.ws.get_mut().take_progress().any() {
+        if c.ws.get_mut().get_mut().take_progress().any() {
             c.hb.heard(now);
         }
         match c.closing {
@@ -223,7 +225,7 @@ impl IoLoop {
                 // what we wrote into the dead path, and once the path heals the server gets
                 // it late, after what the next connection already delivered (out of order).
                 // SO_LINGER 0 discards it and resets.
-                c.ws.get_mut().reset_on_close();
+                c.ws.get_mut().get_mut().reset_on_close();
                 let f = Failure::abnormal("heartbeat timeout", c.inflight.take());
                 Err(End::Lost(f))
             }
@@ -438,6 +440,12 @@ impl IoLoop {
                 (k, m, 1006)
             }
             other => (ErrorKind::Io, other.to_string(), 1006),
+        };
+        // A refusal by the permessage-deflate layer reaches tungstenite as a frame it fails
+        // on (the code is right); the layer knows the reason.
+        let message = match c.ws.get_ref().inbound_error() {
+            Some(e) => e.to_string(),
+            None => message,
         };
         if code != 1006 {
             // What is already queued (typically the callback's replies to the messages read

@@ -12,6 +12,7 @@ use crate::config::ConnectRequest;
 pub(super) fn build_request(
     req: &ConnectRequest,
     subprotocols: &[String],
+    extensions: Option<&str>,
 ) -> Result<Request, String> {
     let mut url = req.url.clone();
     let credentials = (!url.username().is_empty()).then(|| {
@@ -45,6 +46,11 @@ pub(super) fn build_request(
     if !subprotocols.is_empty() {
         let v = HeaderValue::from_str(&subprotocols.join(", ")).map_err(|e| e.to_string())?;
         headers.insert("sec-websocket-protocol", v);
+    }
+    if let Some(offer) = extensions {
+        // Ours replaces any the user set: the answer is validated against what we offered.
+        let v = HeaderValue::from_str(offer).map_err(|e| e.to_string())?;
+        headers.insert("sec-websocket-extensions", v);
     }
     Ok(request)
 }

@@ -337,6 +337,11 @@ static void test_misuse(void) {
     CHECK_RES(ws_config_set_outbox_limits(cfg, 10, 1000), WS_OK);
     CHECK_RES(ws_config_set_max_message_size(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_max_message_size(cfg, 1 << 20), WS_OK);
+    CHECK_RES(ws_config_set_compression(NULL, true, 15, false, 64), WS_ERR_NULL_ARGUMENT);
+    CHECK_RES(ws_config_set_compression(cfg, true, 8, false, 64), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_compression(cfg, true, 16, false, 64), WS_ERR_INVALID_ARGUMENT);
+    CHECK_RES(ws_config_set_compression(cfg, true, 12, true, 0), WS_OK);
+    CHECK_RES(ws_config_set_compression(cfg, false, 0, false, 0), WS_OK);
     CHECK_RES(ws_config_set_connect_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_proxy(NULL, ""), WS_ERR_NULL_ARGUMENT);
     CHECK_RES(ws_config_set_proxy(cfg, "ftp://proxy:21"), WS_ERR_INVALID_URL);

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wsbeat::{Client, Event, Heartbeat, Reconnect};
+use wsbeat::{Client, Compression, Event, Heartbeat, Reconnect};
 
 /// Large enough for the 9.* cases (up to 16 MiB in one message and one frame).
 const MAX_MESSAGE: usize = 64 << 20;
@@ -175,6 +175,8 @@ fn wsbeat_case(url: &str) -> Result<(), String> {
         .heartbeat(Heartbeat::off())
         .reconnect(Reconnect::disabled())
         .max_message_size(MAX_MESSAGE)
+        // Offered in every case: 12.* and 13.* need it, the others must not mind it.
+        .compression(Compression::deflate())
         // 9.7.*/9.8.* send 1000 messages back to back: room for all of their echoes.
         .outbox_limit(1 << 16, 1 << 30)
         .connect_timeout(Duration::from_secs(10))
