@@ -211,6 +211,7 @@ mod dial;
 mod error;
 mod event;
 mod events;
+mod handle;
 mod heartbeat;
 mod io_loop;
 mod limits;
@@ -224,7 +225,7 @@ mod stats;
 mod tcp;
 mod tls;
 
-pub use client::{Client, ClientBuilder, EventCallback, Handle};
+pub use client::{Client, ClientBuilder, EventCallback};
 pub use config::{
     BeforeConnectFn, CloseCodePredicate, ConnectRequest, Heartbeat, HeartbeatMode, MatcherFn,
     PayloadFn, Reconnect, check_header, check_url, default_reconnect_on_close,
@@ -233,6 +234,7 @@ pub use deflate::Compression;
 pub use error::{Error, ErrorKind};
 pub use event::{CloseInitiator, Event, StopReason};
 pub use events::{Events, RecvError, RecvTimeoutError, TryRecvError};
+pub use handle::Handle;
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
 pub use limits::{
     MAX_BACKOFF_FACTOR, MAX_DURATION, MAX_EVENT_CAPACITY, MAX_MESSAGE_SIZE, MAX_OUTBOX_BYTES,

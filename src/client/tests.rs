@@ -1,4 +1,7 @@
 use super::*;
+use crate::message::Message;
+use crate::stats::Stats;
+use std::time::Instant;
 
 fn assert_send_sync<T: Send + Sync>() {}
 
