@@ -24,6 +24,12 @@ done
 log="$(mktemp)"
 trap 'rm -f "${log}"' EXIT
 # --allow-dirty: the check is about the sources as they are (CI's clone is clean anyway).
+# The dry run verifies each crate against the others through a local registry, whose sources
+# cargo unpacks once under $CARGO_HOME and never refreshes (a published version is immutable):
+# a second run on the same machine would build against the first run's wsbeat. None of these
+# crates is on crates.io, so every unpacked copy is such a leftover.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wsbeat-*0.* \
+  "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wsbeat-0.* 2>/dev/null || true
 if ! cargo publish --workspace --dry-run --allow-dirty >"${log}" 2>&1; then
   cat "${log}" >&2
   fail "cargo publish --workspace --dry-run"
