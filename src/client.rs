@@ -497,27 +497,7 @@ impl ClientBuilder {
     /// one opened, and [`ConnectRequest::endpoint`] which one an attempt is for
     /// ([`before_connect`](Self::before_connect) may still change its URL).
     ///
-    /// ```
-    /// use std::time::Duration;
-    /// use wsbeat::{Client, Event, Reconnect};
-    ///
-    /// # let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
-    /// # let second = server.url();
-    /// # let first = { let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// #     format!("ws://{}", l.local_addr().unwrap()) }; // nobody listens there
-    /// let client = Client::builder(&first) // e.g. "wss://a.example.com/socket"
-    ///     .endpoint(&second) //                    "wss://b.example.com/socket"
-    ///     .reconnect(Reconnect::exponential().initial(Duration::from_millis(50)))
-    ///     .connect()?;
-    /// let events = client.events().unwrap();
-    /// let opened = events
-    ///     .iter()
-    ///     .take(10) // Connecting, Error (the first refuses), Reconnecting, Connecting, Opened
-    ///     .find(|event| matches!(event, Event::Opened { .. }))
-    ///     .unwrap();
-    /// assert!(matches!(opened, Event::Opened { endpoint: 1, .. }));
-    /// # Ok::<(), wsbeat::Error>(())
-    /// ```
+    /// The README's "Several endpoints" section has an example; `tests/endpoints.rs` the cases.
     pub fn endpoint(mut self, url: impl AsRef<str>) -> Self {
         self.endpoints.push(parse_url(url.as_ref()));
         self
