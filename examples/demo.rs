@@ -158,7 +158,7 @@ fn fail(msg: &str) -> ! {
 
 fn describe(ev: &Event) -> String {
     match ev {
-        Event::Connecting { attempt } => format!("connecting (attempt {attempt})"),
+        Event::Connecting { attempt, .. } => format!("connecting (attempt {attempt})"),
         Event::Opened {
             reconnect, attempt, ..
         } => {

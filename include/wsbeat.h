@@ -180,12 +180,13 @@ enum ws_event_kind
  {
     /**
      * A connection attempt starts. `attempt`: 0 for the first connect, then the reconnect
-     * attempt number.
+     * attempt number; `endpoint`: the endpoint it goes to (`ws_config_add_endpoint`).
      */
     WS_EVENT_CONNECTING = 0,
     /**
      * The WebSocket is open. `reconnect`: whether this is a reconnect; `attempt`: attempts it
-     * took; `text`: the subprotocol the server selected (`""` if none).
+     * took; `text`: the subprotocol the server selected (`""` if none); `endpoint`: which
+     * endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`).
      */
     WS_EVENT_OPENED = 1,
     /**
@@ -555,8 +556,9 @@ typedef struct ws_config ws_config;
  * Valid only during that callback: never keep the pointer. Read it with `ws_request_url`,
  * `ws_request_header_count`, `ws_request_header_name` and `ws_request_header_value`; change
  * it with `ws_request_set_url`, `ws_request_set_header`, `ws_request_add_header` and
- * `ws_request_remove_header`. Every attempt starts again from the URL given to `ws_connect`
- * and the config's headers: changes made for one attempt do not carry over to the next.
+ * `ws_request_remove_header`. Every attempt starts again from its endpoint's URL (the one
+ * given to `ws_connect`, or an added one: `ws_request_endpoint`) and the config's headers:
+ * changes made for one attempt do not carry over to the next.
  * Only the callback's thread (the I/O thread) may use it. If the callback returns an error,
  * its changes are discarded.
  */
@@ -669,6 +671,12 @@ typedef struct ws_event {
      * Number of entries in `messages`.
      */
     size_t message_count;
+    /**
+     * `WS_EVENT_CONNECTING`: the endpoint this attempt goes to; `WS_EVENT_OPENED`: the one
+     * that opened. 0 for the URL given to `ws_connect`, 1.. for each `ws_config_add_endpoint`
+     * in the order added. (Added at the end of the struct.)
+     */
+    uint32_t endpoint;
 } ws_event;
 
 /**
@@ -1194,6 +1202,22 @@ ws_result ws_config_set_event_capacity(struct ws_config *config, size_t capacity
 ws_result ws_config_set_proxy(struct ws_config *config, const char *url);
 
 /**
+ * Add a further endpoint, a NUL-terminated UTF-8 `ws://` or `wss://` URL (copied, checked
+ * now). The URL given to `ws_connect` is endpoint 0; each call adds the next one. The first
+ * attempt goes to endpoint 0, every attempt after it (a failed connect, a lost or closed
+ * connection, `ws_reconnect_now`) to the next endpoint, wrapping round; the backoff
+ * schedule is the client's across endpoints (one failure, one delay, one attempt; reset only
+ * by a connection that stayed up for the min uptime). `WS_EVENT_OPENED`'s `endpoint` says
+ * which one opened; a before-connect hook sees the chosen endpoint's URL
+ * (`ws_request_url`) and its index (`ws_request_endpoint`), and may change the URL. Default:
+ * no further endpoint.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not `ws://`
+ * or `wss://`, no host).
+ */
+ws_result ws_config_add_endpoint(struct ws_config *config, const char *url);
+
+/**
  * Add a request header sent with every connection attempt (e.g. `Authorization`). Both
  * strings are NUL-terminated UTF-8 and copied. Header values never appear in logs.
  *
@@ -1309,6 +1333,13 @@ const char *ws_error_kind_str(uint32_t kind);
  * callback that received `request` returns. NULL if `request` is NULL.
  */
 const char *ws_request_url(struct ws_request *request);
+
+/**
+ * The index of the endpoint this attempt was chosen for: 0 for the URL given to
+ * `ws_connect`, 1.. for each `ws_config_add_endpoint` in the order added (unchanged by
+ * `ws_request_set_url`). `UINT32_MAX` if `request` is NULL.
+ */
+uint32_t ws_request_endpoint(const struct ws_request *request);
 
 /**
  * Connect this attempt to `url` instead (NUL-terminated UTF-8, copied; `ws://` or `wss://`

@@ -163,6 +163,11 @@ public:
         detail::check(ws_config_add_header(cfg_, name.c_str(), value.c_str()));
         return *this;
     }
+    /// A further endpoint (ws_config_add_endpoint): round-robin after each failure.
+    Config &endpoint(const std::string &url) {
+        detail::check(ws_config_add_endpoint(cfg_, url.c_str()));
+        return *this;
+    }
     Config &subprotocol(const std::string &protocol) {
         detail::check(ws_config_add_subprotocol(cfg_, protocol.c_str()));
         return *this;

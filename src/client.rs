@@ -147,6 +147,8 @@ pub type EventCallback = Box<dyn FnMut(&Handle, Event) + Send + 'static>;
 /// ```
 pub struct ClientBuilder {
     url: Result<url::Url, Error>,
+    /// Further endpoints (`endpoint`), checked by `connect`.
+    endpoints: Vec<Result<url::Url, Error>>,
     heartbeat: Heartbeat,
     reconnect: Reconnect,
     limits: Limits,
@@ -171,6 +173,7 @@ impl ClientBuilder {
     fn new(url: &str) -> Self {
         ClientBuilder {
             url: parse_url(url),
+            endpoints: Vec::new(),
             heartbeat: Heartbeat::default(),
             reconnect: Reconnect::default(),
             limits: Limits::default(),
@@ -184,6 +187,25 @@ impl ClientBuilder {
             callback: None,
             pong_events: true,
         }
+    }
+
+    /// Add a further endpoint (`ws://` or `wss://`, checked by [`connect`](Self::connect)
+    /// like the main URL); call once per endpoint. Defaults to none: only the URL given to
+    /// [`Client::builder`] is used.
+    ///
+    /// The endpoints form a ring: endpoint 0 is the builder's URL, then each `endpoint` in the
+    /// order added. The first attempt goes to endpoint 0; every attempt after it (a failed
+    /// connect, a lost or closed connection, [`Handle::reconnect_now`]) goes to the next one,
+    /// wrapping round. The reconnect schedule is the client's, not the endpoint's: one failure,
+    /// one decision, one delay, growing across endpoints and reset only by a connection that
+    /// stayed up for `min_uptime` ([`Reconnect`]). [`Event::Opened`]'s `endpoint` says which
+    /// one opened, and [`ConnectRequest::endpoint`] which one an attempt is for
+    /// ([`before_connect`](Self::before_connect) may still change its URL).
+    ///
+    /// The README's "Several endpoints" section has an example; `tests/endpoints.rs` the cases.
+    pub fn endpoint(mut self, url: impl AsRef<str>) -> Self {
+        self.endpoints.push(parse_url(url.as_ref()));
+        self
     }
 
     /// Heartbeat mode, interval and timeout. Defaults to ping every 20 s, timeout 10 s.
@@ -295,7 +317,8 @@ impl ClientBuilder {
     }
 
     /// Called on the I/O thread before every connection attempt; it may change the URL and
-    /// headers (e.g. refresh a token).
+    /// headers (e.g. refresh a token). The request's URL is the chosen endpoint's
+    /// ([`ConnectRequest::endpoint`], see [`endpoint`](Self::endpoint)).
     pub fn before_connect(
         mut self,
         f: impl Fn(&mut ConnectRequest) + Send + Sync + 'static,
@@ -315,8 +338,15 @@ impl ClientBuilder {
     /// Validate the whole configuration and start the I/O thread. Returns at once; connecting
     /// happens on the I/O thread and is reported by events.
     pub fn connect(self) -> Result<Client, Error> {
+        let mut endpoints = vec![self.url?];
+        for (i, url) in self.endpoints.into_iter().enumerate() {
+            endpoints.push(url.map_err(|e| match e {
+                Error::InvalidUrl(why) => Error::InvalidUrl(format!("endpoint {}: {why}", i + 1)),
+                other => other,
+            })?);
+        }
         let config = Config {
-            url: self.url?,
+            endpoints,
             heartbeat: self.heartbeat,
             reconnect: self.reconnect,
             limits: self.limits,

@@ -423,12 +423,24 @@ pub struct ConnectRequest {
     pub headers: Vec<(String, String)>,
     /// 0 for the first connect, then the reconnect attempt number.
     pub attempt: u32,
+    /// Which configured endpoint this attempt is for (0: the builder's URL, then each
+    /// [`crate::ClientBuilder::endpoint`] in order); `url` starts as that endpoint's URL.
+    pub(crate) endpoint: usize,
 }
 
 impl ConnectRequest {
     /// The URL this attempt connects to (`ws://` or `wss://`), credentials included.
     pub fn url(&self) -> &str {
         self.url.as_str()
+    }
+
+    /// The index of the configured endpoint this attempt was chosen for: 0 for the URL given
+    /// to [`crate::Client::builder`], 1.. for each [`crate::ClientBuilder::endpoint`] in the
+    /// order added. [`ConnectRequest::url`] starts as that endpoint's URL; changing it with
+    /// [`ConnectRequest::set_url`] does not change this index (nor the rotation: the next
+    /// attempt after a failure still moves to the next configured endpoint).
+    pub fn endpoint(&self) -> usize {
+        self.endpoint
     }
 
     /// Connect this attempt to `url` instead.
@@ -448,6 +460,7 @@ impl fmt::Debug for ConnectRequest {
             .field("url", &crate::redact::redact_parsed(&self.url))
             .field("headers", &header_names(&self.headers))
             .field("attempt", &self.attempt)
+            .field("endpoint", &self.endpoint)
             .finish()
     }
 }
@@ -460,7 +473,9 @@ fn header_names(headers: &[(String, String)]) -> Vec<&str> {
 /// The whole configuration of a client (built by [`crate::ClientBuilder`]).
 #[derive(Clone)]
 pub(crate) struct Config {
-    pub(crate) url: Url,
+    /// The endpoints in rotation order (never empty): the builder's URL, then each
+    /// `ClientBuilder::endpoint`.
+    pub(crate) endpoints: Vec<Url>,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) reconnect: Reconnect,
     pub(crate) limits: Limits,
@@ -479,7 +494,14 @@ pub(crate) struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("url", &crate::redact::redact_parsed(&self.url))
+            .field(
+                "endpoints",
+                &self
+                    .endpoints
+                    .iter()
+                    .map(crate::redact::redact_parsed)
+                    .collect::<Vec<_>>(),
+            )
             .field("heartbeat", &self.heartbeat)
             .field("reconnect", &self.reconnect)
             .field("limits", &self.limits)
@@ -538,7 +560,12 @@ pub fn check_header(name: &str, value: &str) -> Result<(), Error> {
 
 impl Config {
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        check_parsed_url(&self.url)?;
+        if self.endpoints.is_empty() {
+            return Err(Error::InvalidUrl("no endpoint".into()));
+        }
+        for url in &self.endpoints {
+            check_parsed_url(url)?;
+        }
         self.heartbeat.validate()?;
         self.reconnect.validate()?;
         self.limits.validate()?;

@@ -72,6 +72,9 @@ pub enum Event {
     Connecting {
         /// 0 for the first connect; the reconnect attempt number after that.
         attempt: u32,
+        /// The configured endpoint this attempt goes to (0: the URL given to
+        /// [`crate::Client::builder`], then each [`crate::ClientBuilder::endpoint`]).
+        endpoint: usize,
     },
     /// The WebSocket handshake succeeded.
     Opened {
@@ -81,6 +84,10 @@ pub enum Event {
         attempt: u32,
         /// The subprotocol the server selected, if any.
         protocol: Option<String>,
+        /// Which configured endpoint opened: 0 for the URL given to
+        /// [`crate::Client::builder`], 1.. for each [`crate::ClientBuilder::endpoint`] in the
+        /// order added (the index, also when `before_connect` changed the attempt's URL).
+        endpoint: usize,
     },
     /// A text message arrived (heartbeat replies of the JSON mode are not reported as messages).
     Text(String),

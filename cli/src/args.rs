@@ -8,7 +8,7 @@ use std::time::Duration;
 use lexopt::{Arg, Parser};
 
 pub(crate) const USAGE: &str = "\
-Usage: wsbeat [OPTIONS] [URL]
+Usage: wsbeat [OPTIONS] [URL [--endpoint URL]...]
        wsbeat --serve [ADDR] [SERVER OPTIONS]
 
 Connects to URL (ws:// or wss://) and keeps the connection alive: heartbeats, dead-peer
@@ -43,6 +43,9 @@ Reconnect:
   --max-attempts N          Give up after N consecutive failed attempts  [default: never]
 
 Connection:
+  --endpoint URL            Another endpoint (repeatable): after a failure the next
+                            attempt goes to the next one, round-robin from URL; the
+                            backoff is the client's, across endpoints  [default: none]
   --header 'NAME: VALUE'    Add a request header (repeatable)
   --subprotocol NAME        Offer a subprotocol (repeatable)
   --compression MODE        permessage-deflate: deflate (offer it) or off       [default: off]
@@ -114,6 +117,8 @@ impl ServerOpts {
 #[derive(Debug)]
 pub(crate) struct ClientOpts {
     pub(crate) url: Option<String>,
+    /// `--endpoint`: further endpoints after `url`, in order.
+    pub(crate) endpoints: Vec<String>,
     pub(crate) verbose: u8,
     pub(crate) json: bool,
     pub(crate) seed_json: bool,
@@ -146,6 +151,7 @@ impl Default for ClientOpts {
     fn default() -> Self {
         ClientOpts {
             url: None,
+            endpoints: Vec::new(),
             verbose: 0,
             json: false,
             seed_json: false,
@@ -374,6 +380,7 @@ where
                     }
                 };
             }
+            Arg::Long("endpoint") => o.endpoints.push(value(&mut p, n, "a URL")?),
             Arg::Long("connect-timeout") => o.connect_timeout = Some(duration(&mut p, n)?),
             Arg::Long("proxy") => {
                 let v = value(&mut p, n, "a proxy URL")?;
@@ -457,6 +464,11 @@ fn check(
         return Err(ArgError(format!("unexpected argument `{}`", positional[1])));
     }
     o.url = positional.pop();
+    if o.url.is_none() && !o.endpoints.is_empty() {
+        return Err(ArgError(
+            "--endpoint needs a URL (the first endpoint) before it".into(),
+        ));
+    }
     if o.url.is_some() && o.server.any() {
         return Err(ArgError(
             "server options (--silent-after, --close-after, --close-code, --reply-delay) need \

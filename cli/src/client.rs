@@ -60,6 +60,9 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
     if o.compression {
         b = b.compression(wsbeat::Compression::deflate());
     }
+    for e in &o.endpoints {
+        b = b.endpoint(e);
+    }
     if let Some(d) = o.connect_timeout {
         b = b.connect_timeout(d);
     }
@@ -68,7 +71,7 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
     }
     let tls_wanted = !o.ca_files.is_empty() || o.client_cert.is_some() || o.insecure;
     if tls_wanted {
-        if !url.starts_with("wss:") {
+        if !url.starts_with("wss:") && !o.endpoints.iter().any(|e| e.starts_with("wss:")) {
             eprintln!("wsbeat: warning: TLS options have no effect on a ws:// URL");
         }
         let mut tls = TlsOptions::default();
@@ -163,7 +166,10 @@ pub(crate) fn run_client(o: ClientOpts) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(e),
     };
-    let mut printer = Printer::new(o.json, io::stderr().is_terminal(), &url);
+    let urls: Vec<&str> = std::iter::once(url.as_str())
+        .chain(o.endpoints.iter().map(String::as_str))
+        .collect();
+    let mut printer = Printer::new(o.json, io::stderr().is_terminal(), &urls);
     if let Some(s) = &server {
         if o.json {
             let v = json!({ "event": "listening", "url": shown_url(&s.url()), "ts": unix_ms() });

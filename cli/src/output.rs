@@ -84,12 +84,20 @@ pub(crate) fn message_json(m: &Message) -> Value {
 /// An event as one JSON object (the `--json` format).
 pub(crate) fn event_json(ev: &Event) -> Value {
     let mut v = match ev {
-        Event::Connecting { attempt } => json!({ "attempt": attempt }),
+        Event::Connecting { attempt, endpoint } => {
+            json!({ "attempt": attempt, "endpoint": endpoint })
+        }
         Event::Opened {
             reconnect,
             attempt,
             protocol,
-        } => json!({ "reconnect": reconnect, "attempt": attempt, "protocol": protocol }),
+            endpoint,
+        } => json!({
+            "reconnect": reconnect,
+            "attempt": attempt,
+            "protocol": protocol,
+            "endpoint": endpoint,
+        }),
         Event::Text(t) => json!({ "data": t }),
         Event::Binary(b) => json!({ "len": b.len(), "base64": base64(b) }),
         Event::Pong { rtt } => json!({ "rtt_ms": millis(*rtt) }),
@@ -185,8 +193,8 @@ pub(crate) struct Countdown {
 pub(crate) struct Printer {
     pub(crate) json: bool,
     pub(crate) tty: bool,
-    /// The URL as shown: through [`shown_url`] (no user name or password).
-    url: String,
+    /// The endpoints' URLs as shown: through [`shown_url`] (no user name or password).
+    urls: Vec<String>,
     /// The backoff countdown on a tty; while set, its line is open (no newline yet).
     countdown: Option<Countdown>,
     /// Stdout is gone (e.g. `| head`): stop writing to it.
@@ -194,12 +202,12 @@ pub(crate) struct Printer {
 }
 
 impl Printer {
-    /// A printer for the client of `url` (shown without its credentials).
-    pub(crate) fn new(json: bool, tty: bool, url: &str) -> Printer {
+    /// A printer for the client of `urls` (its endpoints, shown without their credentials).
+    pub(crate) fn new(json: bool, tty: bool, urls: &[&str]) -> Printer {
         Printer {
             json,
             tty,
-            url: shown_url(url),
+            urls: urls.iter().map(|u| shown_url(u)).collect(),
             countdown: None,
             stdout_broken: false,
         }
@@ -285,20 +293,25 @@ impl Printer {
             return;
         }
         match ev {
-            Event::Connecting { attempt: 0 } => {
-                let text = format!("connecting to {}", self.url);
-                self.status(CYAN, &text);
-            }
-            Event::Connecting { attempt } => {
-                let text = format!("connecting to {} (attempt {attempt})", self.url);
+            Event::Connecting { attempt, endpoint } => {
+                let url = self.urls.get(*endpoint).map_or("?", String::as_str);
+                let mut text = format!("connecting to {url}");
+                if *attempt > 0 {
+                    let _ = write!(text, " (attempt {attempt})");
+                }
                 self.status(CYAN, &text);
             }
             Event::Opened {
                 reconnect,
                 attempt,
                 protocol,
+                endpoint,
             } => {
                 let mut text = String::from(if *reconnect { "open again" } else { "open" });
+                if self.urls.len() > 1 {
+                    let url = self.urls.get(*endpoint).map_or("?", String::as_str);
+                    let _ = write!(text, " on {url}");
+                }
                 if *attempt > 0 {
                     let _ = write!(text, " (attempt {attempt})");
                 }
@@ -397,10 +410,11 @@ mod tests {
             reconnect: true,
             attempt: 2,
             protocol: None,
+            endpoint: 1,
         }));
         assert!(
             line.starts_with(
-                r#"{"event":"opened","attempt":2,"protocol":null,"reconnect":true,"ts":"#
+                r#"{"event":"opened","attempt":2,"endpoint":1,"protocol":null,"reconnect":true,"ts":"#
             ),
             "{line}"
         );

@@ -706,3 +706,110 @@ fn the_url_password_never_appears_in_any_output() {
     assert_eq!(p.wait_exit().code(), Some(2));
     assert!(!p.stderr().contains(PASSWORD), "{}", p.stderr());
 }
+
+/// A port where nothing listens (bound, then released).
+fn dead_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("ws://{}", l.local_addr().unwrap())
+}
+
+#[test]
+fn endpoint_options() {
+    // --endpoint needs the first URL; a bad endpoint exits 2 naming it.
+    let mut p = Proc::spawn(&["--endpoint", "ws://b.example"]);
+    assert_eq!(p.wait_exit().code(), Some(2));
+    assert!(
+        p.stderr().contains("--endpoint needs a URL"),
+        "{}",
+        p.stderr()
+    );
+    let mut p = Proc::spawn(&["ws://a.example", "--endpoint", "http://b.example"]);
+    assert_eq!(p.wait_exit().code(), Some(2));
+    assert!(p.stderr().contains("endpoint 1"), "{}", p.stderr());
+
+    // The first endpoint down: the client opens on the second, the events name it.
+    let (_live, live_url) = serve(&[]);
+    let dead = dead_url();
+    let mut p = Proc::spawn(&args(&["--json"], &[&dead, "--endpoint", &live_url]));
+    let c = p.expect_event("connecting", is("connecting"));
+    assert_eq!(
+        (c["attempt"].as_u64(), c["endpoint"].as_u64()),
+        (Some(0), Some(0)),
+        "{c}"
+    );
+    p.expect_event("error", is("error"));
+    let c = p.expect_event("connecting", is("connecting"));
+    assert_eq!(c["endpoint"], 1, "{c}");
+    let o = p.expect_event("opened", is("opened"));
+    assert_eq!(o["endpoint"], 1, "{o}");
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "{}", p.stderr());
+    // The same in the human format: the status lines say where.
+    let mut p = Proc::spawn(&args(&[], &[&dead, "--endpoint", &live_url]));
+    p.send_line("hi");
+    p.expect_line("echo", |l| l == "hi");
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "{}", p.stderr());
+    let err = p.stderr();
+    assert!(err.contains(&format!("connecting to {dead}")), "{err}");
+    assert!(err.contains(&format!("connecting to {live_url}")), "{err}");
+    assert!(err.contains(&format!("open on {live_url}")), "{err}");
+
+    // Both up, the first dies mid-connection: the client reconnects to the second.
+    let (first, first_url) = serve(&[]);
+    let mut p = Proc::spawn(&args(&["--json"], &[&first_url, "--endpoint", &live_url]));
+    let o = p.expect_event("opened", is("opened"));
+    assert_eq!(o["endpoint"], 0, "{o}");
+    drop(first); // killed
+    p.expect_event("closed", is("closed"));
+    let o = p.expect_event("opened", is("opened"));
+    assert_eq!(
+        (o["endpoint"].as_u64(), o["reconnect"].as_bool()),
+        (Some(1), Some(true)),
+        "{o}"
+    );
+    p.send_line("two");
+    p.expect_event("echo on the second", |v| {
+        name(v) == "text" && v["data"] == "two"
+    });
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "{}", p.stderr());
+
+    // The backoff is the client's across endpoints: 20, 40, 80 ms over 0, 1, 2, 0.
+    let dead = [dead_url(), dead_url(), dead_url()];
+    let mut p = Proc::spawn(&[
+        "--json",
+        "--heartbeat",
+        "off",
+        "--backoff-initial",
+        "20ms",
+        "--backoff-max",
+        "10s",
+        "--jitter",
+        "0",
+        "--max-attempts",
+        "3",
+        &dead[0],
+        "--endpoint",
+        &dead[1],
+        "--endpoint",
+        &dead[2],
+    ]);
+    let stopped = p.expect_event("stopped", is("stopped"));
+    assert_eq!(stopped["reason"], "max_attempts", "{stopped}");
+    let events: Vec<Value> = p
+        .seen
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let of = |kind: &str, field: &str| -> Vec<u64> {
+        events
+            .iter()
+            .filter(|v| name(v) == kind)
+            .filter_map(|v| v[field].as_u64())
+            .collect()
+    };
+    assert_eq!(of("reconnecting", "delay_ms"), [20, 40, 80]);
+    assert_eq!(of("connecting", "endpoint"), [0, 1, 2, 0]);
+    assert_eq!(p.wait_exit().code(), Some(1));
+}

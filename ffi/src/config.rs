@@ -81,6 +81,8 @@ pub struct ws_config {
     before_connect: Option<BeforeConnect>,
     on_close: Option<OnClose>,
     proxy: Proxy,
+    /// `ws_config_add_endpoint`, in order (checked when added).
+    endpoints: Vec<String>,
 }
 
 impl std::fmt::Debug for ws_config {
@@ -132,6 +134,9 @@ impl ws_config {
         }
         if let Some(c) = &self.compression {
             b = b.compression(c.clone());
+        }
+        for url in &self.endpoints {
+            b = b.endpoint(url);
         }
         b
     }
@@ -621,6 +626,31 @@ pub extern "C" fn ws_config_set_proxy(config: *mut ws_config, url: *const c_char
                 Err(e) => return super::error::from_error(&e),
             }
         };
+        ws_result::WS_OK
+    })
+}
+
+/// Add a further endpoint, a NUL-terminated UTF-8 `ws://` or `wss://` URL (copied, checked
+/// now). The URL given to `ws_connect` is endpoint 0; each call adds the next one. The first
+/// attempt goes to endpoint 0, every attempt after it (a failed connect, a lost or closed
+/// connection, `ws_reconnect_now`) to the next endpoint, wrapping round; the backoff
+/// schedule is the client's across endpoints (one failure, one delay, one attempt; reset only
+/// by a connection that stayed up for the min uptime). `WS_EVENT_OPENED`'s `endpoint` says
+/// which one opened; a before-connect hook sees the chosen endpoint's URL
+/// (`ws_request_url`) and its index (`ws_request_endpoint`), and may change the URL. Default:
+/// no further endpoint.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`, `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not `ws://`
+/// or `wss://`, no host).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_add_endpoint(config: *mut ws_config, url: *const c_char) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        let url = try_res!(str_arg(url, "endpoint URL"));
+        if let Err(e) = wsbeat::check_url(url) {
+            return super::error::from_error(&e);
+        }
+        config.endpoints.push(url.to_owned());
         ws_result::WS_OK
     })
 }

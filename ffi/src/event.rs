@@ -13,10 +13,11 @@ use wsbeat::{CloseInitiator, Event, Message, StopReason};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ws_event_kind {
     /// A connection attempt starts. `attempt`: 0 for the first connect, then the reconnect
-    /// attempt number.
+    /// attempt number; `endpoint`: the endpoint it goes to (`ws_config_add_endpoint`).
     WS_EVENT_CONNECTING = 0,
     /// The WebSocket is open. `reconnect`: whether this is a reconnect; `attempt`: attempts it
-    /// took; `text`: the subprotocol the server selected (`""` if none).
+    /// took; `text`: the subprotocol the server selected (`""` if none); `endpoint`: which
+    /// endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`).
     WS_EVENT_OPENED = 1,
     /// A text message arrived: `data`/`len` (UTF-8). Seed-JSON heartbeat replies are not
     /// reported.
@@ -222,6 +223,10 @@ pub struct ws_event {
     pub messages: *const ws_message,
     /// Number of entries in `messages`.
     pub message_count: usize,
+    /// `WS_EVENT_CONNECTING`: the endpoint this attempt goes to; `WS_EVENT_OPENED`: the one
+    /// that opened. 0 for the URL given to `ws_connect`, 1.. for each `ws_config_add_endpoint`
+    /// in the order added. (Added at the end of the struct.)
+    pub endpoint: u32,
 }
 
 impl ws_event {
@@ -244,6 +249,7 @@ impl ws_event {
             stop_reason: ws_stop_reason::WS_STOP_NONE,
             messages: std::ptr::null(),
             message_count: 0,
+            endpoint: 0,
         }
     }
 }
@@ -274,19 +280,22 @@ impl OwnedEvent {
         let mut text: Option<String> = None;
         let mut messages: Vec<Message> = Vec::new();
         let mut raw = match ev {
-            Event::Connecting { attempt } => ws_event {
+            Event::Connecting { attempt, endpoint } => ws_event {
                 attempt,
+                endpoint: u32::try_from(endpoint).unwrap_or(u32::MAX),
                 ..ws_event::empty(WS_EVENT_CONNECTING)
             },
             Event::Opened {
                 reconnect,
                 attempt,
                 protocol,
+                endpoint,
             } => {
                 text = protocol;
                 ws_event {
                     reconnect,
                     attempt,
+                    endpoint: u32::try_from(endpoint).unwrap_or(u32::MAX),
                     ..ws_event::empty(WS_EVENT_OPENED)
                 }
             }

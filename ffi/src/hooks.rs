@@ -210,8 +210,9 @@ impl CustomHeartbeat {
 /// Valid only during that callback: never keep the pointer. Read it with `ws_request_url`,
 /// `ws_request_header_count`, `ws_request_header_name` and `ws_request_header_value`; change
 /// it with `ws_request_set_url`, `ws_request_set_header`, `ws_request_add_header` and
-/// `ws_request_remove_header`. Every attempt starts again from the URL given to `ws_connect`
-/// and the config's headers: changes made for one attempt do not carry over to the next.
+/// `ws_request_remove_header`. Every attempt starts again from its endpoint's URL (the one
+/// given to `ws_connect`, or an added one: `ws_request_endpoint`) and the config's headers:
+/// changes made for one attempt do not carry over to the next.
 /// Only the callback's thread (the I/O thread) may use it. If the callback returns an error,
 /// its changes are discarded.
 pub struct ws_request {
@@ -252,6 +253,19 @@ pub extern "C" fn ws_request_url(request: *mut ws_request) -> *const c_char {
         };
         let url = r.req.url().to_owned();
         r.lend(&url)
+    })
+}
+
+/// The index of the endpoint this attempt was chosen for: 0 for the URL given to
+/// `ws_connect`, 1.. for each `ws_config_add_endpoint` in the order added (unchanged by
+/// `ws_request_set_url`). `UINT32_MAX` if `request` is NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_request_endpoint(request: *const ws_request) -> u32 {
+    ffi_guard!(u32::MAX, {
+        match borrow(request) {
+            Some(r) => u32::try_from(r.req.endpoint()).unwrap_or(u32::MAX),
+            None => u32::MAX,
+        }
     })
 }
 

@@ -403,3 +403,53 @@ fn c_tls_options() {
     let lines = run(cmd, Duration::from_secs(120), |_| {});
     assert_eq!(lines.last().map(String::as_str), Some("all ok"));
 }
+
+/// A stopped EchoServer's URL: connecting there is refused.
+fn dead_url() -> String {
+    let mut s = EchoServer::start("127.0.0.1:0").unwrap();
+    let url = s.url();
+    s.stop();
+    url
+}
+
+/// Several endpoints through the C API (`ffi/tests/c/endpoints_test.c`): the argument checks,
+/// the first endpoint down, the first dying mid-connection, the backoff across endpoints,
+/// the before-connect hook seeing each endpoint.
+#[test]
+fn c_endpoints() {
+    let exe = compile(
+        "gcc",
+        C_FLAGS,
+        &["ffi/tests/c/endpoints_test.c"],
+        "endpoints_test",
+    );
+    let dead = [dead_url(), dead_url(), dead_url()];
+    let mut first = EchoServer::start("127.0.0.1:0").unwrap();
+    let second = EchoServer::start("127.0.0.1:0").unwrap();
+    let mut cmd = Command::new(&exe);
+    cmd.args(&dead).arg(first.url()).arg(second.url());
+    let lines = run(cmd, Duration::from_secs(60), |line| {
+        if line == "STOP_FIRST" {
+            first.stop();
+        }
+    });
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("all ok"),
+        "{lines:#?}"
+    );
+    for name in [
+        "arguments",
+        "first_down_opens_on_second",
+        "backoff_per_client",
+        "before_connect_sees_each_endpoint",
+        "first_dies_reconnects_to_second",
+    ] {
+        assert!(lines.contains(&format!("ok {name}")), "{name}: {lines:#?}");
+    }
+    assert_eq!(
+        second.accepted(),
+        3,
+        "first_down, before_connect, first_dies"
+    );
+}

@@ -240,6 +240,7 @@ class ws_event(Structure):
         ('stop_reason', c_uint32),
         ('messages', POINTER(ws_message)),
         ('message_count', c_size_t),
+        ('endpoint', c_uint32),
     ]
 
 
@@ -286,6 +287,7 @@ STRUCT_C_FIELDS: Dict[str, List[Tuple[str, str]]] = {
         ('stop_reason', 'ws_stop_reason'),
         ('messages', 'const struct ws_message *'),
         ('message_count', 'size_t'),
+        ('endpoint', 'uint32_t'),
     ],
     'ws_client_stats': [
         ('connects', 'uint64_t'),
@@ -344,6 +346,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_set_close_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_event_capacity': ([c_void_p, c_size_t], c_uint32),
     'ws_config_set_proxy': ([c_void_p, c_char_p], c_uint32),
+    'ws_config_add_endpoint': ([c_void_p, c_char_p], c_uint32),
     'ws_config_add_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
     'ws_config_add_subprotocol': ([c_void_p, c_char_p], c_uint32),
     'ws_config_tls_add_ca_pem': ([c_void_p, c_char_p, c_size_t], c_uint32),
@@ -358,6 +361,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_event_kind_str': ([c_uint32], c_char_p),
     'ws_error_kind_str': ([c_uint32], c_char_p),
     'ws_request_url': ([c_void_p], c_char_p),
+    'ws_request_endpoint': ([c_void_p], c_uint32),
     'ws_request_set_url': ([c_void_p, c_char_p], c_uint32),
     'ws_request_set_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
     'ws_request_add_header': ([c_void_p, c_char_p, c_char_p], c_uint32),

@@ -176,18 +176,24 @@ class Request:
             mapping; assigning a dict or (name, value) pairs replaces them all), e.g.
             ``request.headers["Authorization"] = f"Bearer {token}"``.
         attempt: 0 for the first connect, then the reconnect attempt number.
+        endpoint: which configured endpoint the attempt is for (0: the client's ``url``,
+            1..: each of ``endpoints`` in order); ``url`` starts as that endpoint's.
+            Read-only in effect: assigning ``url`` redirects this attempt, not the rotation.
 
-    Every attempt starts again from the client's URL and ``headers``: changes do not carry
+    Every attempt starts again from its endpoint's URL and ``headers``: changes do not carry
     over to the next attempt. The library checks the changes when the hook returns; an
     invalid URL or header fails the attempt like an exception does.
     """
 
-    __slots__ = ("url", "_headers", "attempt")
+    __slots__ = ("url", "_headers", "attempt", "endpoint")
 
-    def __init__(self, url: str, headers: Iterable[Tuple[str, str]], attempt: int) -> None:
+    def __init__(
+        self, url: str, headers: Iterable[Tuple[str, str]], attempt: int, endpoint: int = 0
+    ) -> None:
         self.url = url
         self._headers = RequestHeaders(headers)
         self.attempt = attempt
+        self.endpoint = endpoint
 
     @property
     def headers(self) -> RequestHeaders:
@@ -254,8 +260,9 @@ def _before_connect(userdata: Optional[int], attempt: int, req_ptr: Optional[int
             (_text(lib.ws_request_header_name(req_ptr, i)), _text(lib.ws_request_header_value(req_ptr, i)))
             for i in range(lib.ws_request_header_count(req_ptr))
         ]
-        original = Request(url, pairs, attempt)
-        req = Request(url, pairs, attempt)
+        endpoint = int(lib.ws_request_endpoint(req_ptr))
+        original = Request(url, pairs, attempt, endpoint)
+        req = Request(url, pairs, attempt, endpoint)
         try:
             fn(req)
         except BaseException:  # noqa: BLE001 - SystemExit too: it cannot propagate

@@ -137,6 +137,12 @@ class Client:
             ``user:password@``); ``""`` for none; default None: from the environment
             (``no_proxy``, ``wss_proxy``/``ws_proxy``, ``https_proxy``, ``http_proxy``,
             ``all_proxy``), read at each attempt.
+        endpoints: further ``ws://``/``wss://`` URLs after ``url`` (endpoint 0), in order
+            (default none). After every failure (a failed connect, a lost or closed
+            connection, :meth:`reconnect_now`) the next attempt goes to the next endpoint,
+            round-robin; the backoff schedule is the client's, growing across endpoints.
+            :class:`Connecting` and :class:`Opened` carry the ``endpoint`` index; the
+            ``before_connect`` request's ``url`` starts as that endpoint's.
         max_message_size: largest message in either direction, in bytes (default 16 MiB).
         compression: ``"deflate"`` offers permessage-deflate (used if the server accepts);
             ``None`` (the default) does not. :meth:`Config.compression` has the knobs.

@@ -302,6 +302,22 @@ class Config:
 
     # ---- the request -----------------------------------------------------------------------
 
+    def add_endpoint(self, url: str) -> "Config":
+        """``ws_config_add_endpoint``: a further endpoint (``ws://`` or ``wss://``; checked
+        when the client is created: ``InvalidUrlError``). The client's ``url`` is endpoint 0, each call adds the
+        next; after every failure (or ``reconnect_now``) the next attempt goes to the next
+        endpoint, round-robin, on the client's one backoff schedule."""
+        self._calls.append(("ws_config_add_endpoint", (cstr("endpoint", url),)))
+        return self
+
+    def endpoints(self, urls: Sequence[str]) -> "Config":
+        """``ws_config_add_endpoint`` for each, in order."""
+        if isinstance(urls, (str, bytes)):
+            raise TypeError("endpoints must be a sequence of str, not a single string")
+        for u in urls:
+            self.add_endpoint(u)
+        return self
+
     def add_header(self, name: str, value: str) -> "Config":
         """``ws_config_add_header``: an extra request header."""
         self._calls.append(
@@ -410,6 +426,7 @@ class Config:
         connect_timeout: Optional[float] = None,
         close_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
+        endpoints: Optional[Sequence[str]] = None,
         max_message_size: Optional[int] = None,
         compression: Optional[str] = None,
         outbox_max_messages: Optional[int] = None,
@@ -449,6 +466,8 @@ class Config:
             c.close_timeout(close_timeout)
         if proxy is not None:
             c.proxy(proxy)
+        if endpoints is not None:
+            c.endpoints(endpoints)
         if max_message_size is not None:
             c.max_message_size(max_message_size)
         if compression is not None:

@@ -130,12 +130,14 @@ class Event:
 
 @dataclass(frozen=True)
 class Connecting(Event):
-    """A connection attempt starts; ``attempt`` is 0 for the first connect."""
+    """A connection attempt starts; ``attempt`` is 0 for the first connect, ``endpoint`` the
+    configured endpoint it goes to (0: the client's ``url``, 1..: each of ``endpoints``)."""
 
     attempt: int
+    endpoint: int = 0
 
     def _detail(self) -> str:
-        return f"attempt {self.attempt}"
+        return f"attempt {self.attempt}" + (f", endpoint {self.endpoint}" if self.endpoint else "")
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,18 @@ class Opened(Event):
         reconnect: whether this open is a reconnect.
         attempt: the attempts it took.
         subprotocol: the subprotocol the server selected (``""`` if none).
+        endpoint: which configured endpoint opened (0: the client's ``url``, 1..: each of
+            ``endpoints`` in order).
     """
 
     reconnect: bool
     attempt: int
     subprotocol: str
+    endpoint: int = 0
 
     def _detail(self) -> str:
         d = f"reconnect, attempt {self.attempt}" if self.reconnect else "first connect"
+        d += f", endpoint {self.endpoint}" if self.endpoint else ""
         return d + (f", subprotocol {self.subprotocol!r}" if self.subprotocol else "")
 
 
@@ -358,9 +364,9 @@ def _from_c_other(ev: _lib.ws_event, k: int) -> Event:
     if k == _lib.EV_PONG:
         return Pong(ev.rtt_us)
     if k == _lib.EV_CONNECTING:
-        return Connecting(ev.attempt)
+        return Connecting(ev.attempt, ev.endpoint)
     if k == _lib.EV_OPENED:
-        return Opened(bool(ev.reconnect), ev.attempt, text)
+        return Opened(bool(ev.reconnect), ev.attempt, text, ev.endpoint)
     if k == _lib.EV_HEARTBEAT_TIMEOUT:
         return HeartbeatTimeout(ev.silent_ms)
     if k == _lib.EV_CLOSED:

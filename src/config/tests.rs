@@ -91,6 +91,7 @@ fn connect_request_debug_hides_secrets() {
         url: parse_url("ws://alice:hunter2@example.com/path?q=1").unwrap(),
         headers: vec![("Authorization".into(), "Bearer s3cr3t-token".into())],
         attempt: 2,
+        endpoint: 1,
     };
     let shown = format!("{req:?} {req:#?}");
     assert!(!shown.contains("hunter2"), "{shown}");
@@ -99,6 +100,7 @@ fn connect_request_debug_hides_secrets() {
     assert!(shown.contains("example.com/path?q=1"), "{shown}");
     assert!(shown.contains("Authorization"), "{shown}");
     assert!(shown.contains("attempt: 2"), "{shown}");
+    assert!(shown.contains("endpoint: 1"), "{shown}");
 }
 
 #[test]
@@ -107,6 +109,7 @@ fn connect_request_url_is_read_and_set_as_text() {
         url: parse_url("ws://a.example/").unwrap(),
         headers: Vec::new(),
         attempt: 0,
+        endpoint: 0,
     };
     assert_eq!(req.url(), "ws://a.example/");
     req.set_url("wss://b.example:8443/x").unwrap();

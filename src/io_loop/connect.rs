@@ -32,7 +32,7 @@ use crate::proxy::{ProxyScheme, ProxyUrl, TargetAddr, Tunnel, TunnelError};
 use crate::redact::redact_parsed;
 use crate::resolve::{Answer, interleave};
 use crate::tcp::Tcp;
-use crate::tls::{Stream, classify_io};
+use crate::tls::{Stream, TlsConnector, classify_io};
 
 /// The poller token of the connection's socket.
 pub(super) const CONN: Token = Token(1);
@@ -63,8 +63,9 @@ impl IoLoop {
             }
         };
         log::info!(
-            "connecting to {} (attempt {attempt}){}",
+            "connecting to {} (attempt {attempt}, endpoint {}){}",
             redact_parsed(&req.url),
+            req.endpoint,
             proxy
                 .as_ref()
                 .map(|p| format!(" through the proxy {}", p.redacted()))
@@ -102,7 +103,20 @@ impl IoLoop {
             .unwrap_or_default()
             .trim_matches(['[', ']'])
             .to_owned();
-        let tls = self.tls.as_ref().map(|c| (c, host.as_str()));
+        // TLS for wss:// only (endpoints may mix schemes; the hook may change one).
+        if req.url.scheme() == "wss" && self.tls.is_none() {
+            match TlsConnector::new(&self.cfg.tls) {
+                Ok(c) => self.tls = Some(c),
+                Err(e) => {
+                    let msg = format!("TLS setup: {e}");
+                    return Err(self.fail_attempt(ErrorKind::Tls, msg, false, Hint::None));
+                }
+            }
+        }
+        let tls = (req.url.scheme() == "wss")
+            .then_some(self.tls.as_ref())
+            .flatten()
+            .map(|c| (c, host.as_str()));
         if self.cfg.tls.dangerous_no_verify && tls.is_some() {
             log::warn!(
                 "TLS certificate verification is DISABLED (dangerous_disable_verification) \
@@ -119,9 +133,10 @@ impl IoLoop {
     /// This attempt's URL and headers, after the `before_connect` hook, checked.
     fn connect_request(&mut self, attempt: u32) -> Result<ConnectRequest, Abort> {
         let mut req = ConnectRequest {
-            url: self.cfg.url.clone(),
+            url: self.cfg.endpoints[self.endpoint].clone(),
             headers: self.cfg.headers.clone(),
             attempt,
+            endpoint: self.endpoint,
         };
         if let Some(hook) = self.cfg.before_connect.clone()
             && let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(&mut req)))

@@ -62,6 +62,8 @@ pub(crate) struct IoLoop {
     tls: Option<TlsConnector>,
     ws_config: WebSocketConfig,
     ever_opened: bool,
+    /// The index in `cfg.endpoints` of the current (or next) attempt's endpoint.
+    endpoint: usize,
     close_req: Option<(u16, String)>,
     /// An event went into the channel since the I/O thread last slept.
     delivered: bool,
@@ -81,7 +83,7 @@ impl IoLoop {
         sink: Sink,
         poll: Poll,
     ) -> Result<Self, Error> {
-        let tls = if cfg.url.scheme() == "wss" {
+        let tls = if cfg.endpoints.iter().any(|u| u.scheme() == "wss") {
             Some(TlsConnector::new(&cfg.tls)?)
         } else {
             None
@@ -107,6 +109,7 @@ impl IoLoop {
             tls,
             ws_config,
             ever_opened: false,
+            endpoint: 0,
             close_req: None,
             delivered: false,
             events_give_up: None,
@@ -148,7 +151,10 @@ impl IoLoop {
                 return StopReason::Closed;
             }
             self.shared.set_state(State::Connecting);
-            self.emit(Event::Connecting { attempt });
+            self.emit(Event::Connecting {
+                attempt,
+                endpoint: self.endpoint,
+            });
             #[cfg(test)]
             if self.cfg.headers.iter().any(|(k, _)| k == TEST_PANIC_HEADER) {
                 panic!("injected by a test");
@@ -170,6 +176,9 @@ impl IoLoop {
             self.shared.set_state(State::Reconnecting);
             self.emit(Event::Reconnecting { attempt: n, delay });
             attempt = n;
+            // Every attempt after the first moves to the next endpoint (round-robin); the
+            // backoff above is the client's, across endpoints.
+            self.endpoint = (self.endpoint + 1) % self.cfg.endpoints.len();
             if !self.wait_backoff(delay) {
                 return StopReason::Closed;
             }

@@ -77,6 +77,7 @@ impl IoLoop {
             reconnect,
             attempt,
             protocol,
+            endpoint: self.endpoint,
         });
         let (end, mut conn) = self.open_loop();
         conn.ws.get_mut().get_mut().shutdown(self.poll.registry());

@@ -680,7 +680,9 @@ pub fn handshake_hangs() -> Row {
     // Event receipt times carry scheduling noise: only check that the wait was real.
     assert!(t - t0 >= ms(200), "{:?}", t - t0);
     assert_within("connect timeout", t - t0, ms(300) + MARGIN);
-    ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+    ev.wait(ms(3000), |e| {
+        matches!(e, Event::Connecting { attempt: 1, .. })
+    });
     let until = Instant::now() + ms(2000);
     while server.accepted() < 2 && Instant::now() < until {
         thread::sleep(ms(10));
@@ -1526,7 +1528,9 @@ fn proxy_fault(
         ev.wait(ms(3000), |e| {
             matches!(e, Event::Reconnecting { attempt: 1, .. })
         });
-        ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+        ev.wait(ms(3000), |e| {
+            matches!(e, Event::Connecting { attempt: 1, .. })
+        });
         finish(client, &mut ev);
         row.note = format!("retried; {}", text.split(" (proxy ").next().unwrap_or(""));
     } else {
@@ -1676,7 +1680,9 @@ pub fn proxy_unreachable() -> Row {
     let text = error_text(&e);
     assert!(text.contains(&format!("proxy http://{addr}")), "{text}");
     assert!(!text.contains("Pr0xyPass"), "{text}");
-    ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+    ev.wait(ms(3000), |e| {
+        matches!(e, Event::Connecting { attempt: 1, .. })
+    });
     finish(client, &mut ev);
     row.note = "retried".into();
     row
@@ -1701,7 +1707,9 @@ pub fn proxy_blackhole() -> Row {
     assert!(error_text(&e).contains("proxy handshake"), "{e:?}");
     assert!(t - t0 >= ms(200), "{:?}", t - t0);
     assert_within("proxy black hole", t - t0, ms(300) + MARGIN);
-    ev.wait(ms(3000), |e| matches!(e, Event::Connecting { attempt: 1 }));
+    ev.wait(ms(3000), |e| {
+        matches!(e, Event::Connecting { attempt: 1, .. })
+    });
     let c0 = Instant::now();
     client.close(1000, "bye").unwrap();
     ev.wait(ms(3000), is_stopped);
