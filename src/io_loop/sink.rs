@@ -34,8 +34,10 @@ impl IoLoop {
             Sink::Channel(_, overflow) if Arc::strong_count(overflow) == 1 => return,
             Sink::Channel(tx, overflow) => (tx.clone(), overflow.clone()),
         };
-        // Once something is kept aside, everything after it is too: the order holds.
-        let ev = if overflow.len() == 0 {
+        // Once something is kept aside, everything after it is too: the order holds. Events
+        // are kept aside only once closing began, so until then the overflow's lock is not
+        // taken on the per-event path.
+        let ev = if self.events_give_up.is_none() || overflow.len() == 0 {
             match tx.try_send(ev) {
                 Ok(()) => {
                     self.delivered = true;
