@@ -448,7 +448,10 @@ fn microsocks_refusing_the_credentials_is_a_proxy_auth_error() {
 /// An `https://` proxy: stunnel on 127.0.0.1 terminating TLS (a certificate for 127.0.0.1
 /// from a CA made here) and forwarding to `upstream` (tinyproxy). Also the CA's PEM.
 fn stunnel(upstream: &Daemon) -> Option<(Daemon, String)> {
-    let prog = program("stunnel4").or_else(|| which("stunnel"))?;
+    let prog = match which("stunnel4").or_else(|| which("stunnel")) {
+        Some(p) => p,
+        None => program("stunnel4")?, // SKIPPED, or a panic when required
+    };
     let (ca, cert, key) = ca_and_leaf("wsbeat https proxy test CA");
     let port = free_port();
     let dir = TempDir::new("stunnel");
@@ -478,27 +481,41 @@ fn ws_and_wss_through_an_https_proxy_stunnel_in_front_of_tinyproxy_with_basic_au
         return;
     };
     let url = format!("https://alice:s3cret@{}", proxy.addr());
-    // ws://: TLS to the proxy only (its certificate trusted through the CA option).
-    let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let trust_proxy = TlsOptions::default()
-        .add_ca_pem(proxy_ca.clone())
-        .without_bundled_roots();
-    let (client, mut ev) = start(&server.url(), &url, |b| b.tls(trust_proxy));
-    echo_and_heartbeat(&client, &mut ev, "ws via an https proxy");
-    finish(client, &mut ev);
-    assert_eq!(server.accepted(), 1);
-    // wss://: TLS to the server inside the tunnel inside TLS to the proxy.
-    let (tls_server, tls) = tls_server();
-    let tls = tls.add_ca_pem(proxy_ca);
-    let (client, mut ev) = start(&tls_server.url("localhost"), &url, |b| b.tls(tls));
-    echo_and_heartbeat(&client, &mut ev, "wss via an https proxy");
-    assert_eq!(tls_server.last_sni().as_deref(), Some("localhost"));
-    finish(client, &mut ev);
-    assert!(
-        ev.seen
-            .iter()
-            .all(|(_, e)| !format!("{e:?}").contains("s3cret"))
-    );
+    // Every TLS backend this build has (65-proxies.sh also runs this with native-tls).
+    for &backend in TlsOptions::backends() {
+        let native = backend == "native-tls";
+        // ws://: TLS to the proxy only (its certificate trusted through the CA option).
+        let server = EchoServer::start("127.0.0.1:0").unwrap();
+        let trust_proxy = TlsOptions::default()
+            .add_ca_pem(proxy_ca.clone())
+            .without_bundled_roots()
+            .use_native_tls(native);
+        let (client, mut ev) = start(&server.url(), &url, |b| b.tls(trust_proxy));
+        echo_and_heartbeat(
+            &client,
+            &mut ev,
+            &format!("ws via an https proxy ({backend})"),
+        );
+        finish(client, &mut ev);
+        assert_eq!(server.accepted(), 1);
+        // wss://: TLS to the server inside the tunnel inside TLS to the proxy.
+        let (tls_server, tls) = tls_server();
+        let tls = tls.add_ca_pem(proxy_ca.clone()).use_native_tls(native);
+        let (client, mut ev) = start(&tls_server.url("localhost"), &url, |b| b.tls(tls));
+        echo_and_heartbeat(
+            &client,
+            &mut ev,
+            &format!("wss via an https proxy ({backend})"),
+        );
+        // The server's name, not the proxy's, inside the tunnel.
+        assert_eq!(tls_server.last_sni().as_deref(), Some("localhost"));
+        finish(client, &mut ev);
+        assert!(
+            ev.seen
+                .iter()
+                .all(|(_, e)| !format!("{e:?}").contains("s3cret"))
+        );
+    }
 }
 
 #[test]
@@ -546,23 +563,27 @@ fn an_https_proxy_with_an_untrusted_certificate_is_a_certificate_error_naming_th
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     // Another CA: the proxy's certificate is not trusted.
     let (other_ca, _, _) = ca_and_leaf("some other CA");
-    let tls = TlsOptions::default()
-        .add_ca_pem(other_ca)
-        .without_bundled_roots();
-    let url = format!("https://{}", proxy.addr());
-    let (client, mut ev) = start(&server.url(), &url, |b| b.tls(tls));
-    let (_, e) = ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
-    let Event::Error { kind, message } = e else {
-        unreachable!()
-    };
-    assert_eq!(kind, ErrorKind::Certificate, "{message}");
-    assert!(
-        message.contains(&format!("proxy https://{}", proxy.addr())),
-        "{message}"
-    );
-    assert!(message.contains("unknown issuer"), "{message}");
-    // Certificate errors are not retried by default.
-    ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
-    drop(client);
+    for &backend in TlsOptions::backends() {
+        let tls = TlsOptions::default()
+            .add_ca_pem(other_ca.clone())
+            .without_bundled_roots()
+            .use_native_tls(backend == "native-tls");
+        let url = format!("https://{}", proxy.addr());
+        let (client, mut ev) = start(&server.url(), &url, |b| b.tls(tls));
+        let (_, e) = ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
+        let Event::Error { kind, message } = e else {
+            unreachable!()
+        };
+        assert_eq!(kind, ErrorKind::Certificate, "{backend}: {message}");
+        assert!(
+            message.contains(&format!("proxy https://{}", proxy.addr())),
+            "{message}"
+        );
+        assert!(message.contains("unknown issuer"), "{backend}: {message}");
+        // Certificate errors are not retried by default.
+        ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
+        assert_eq!(ev.count(|e| matches!(e, Event::Connecting { .. })), 1);
+        drop(client);
+    }
     assert_eq!(server.accepted(), 0);
 }
