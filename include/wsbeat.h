@@ -1190,16 +1190,18 @@ ws_result ws_config_set_event_capacity(struct ws_config *config, size_t capacity
 /**
  * The proxy to connect through, a NUL-terminated UTF-8 URL (copied):
  * `http://[user:password@]host[:port]` (HTTP CONNECT, Basic auth from the user info),
- * `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
+ * `https://...` (the same inside TLS to the proxy, verified with the config's TLS options;
+ * port 443 by default), `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
  * resolves it). `""` connects directly whatever the environment says; NULL (the default)
  * reads the proxy environment variables at each attempt (`no_proxy`, then `wss_proxy` or
  * `ws_proxy`, `https_proxy`, `http_proxy` for ws:// only, `all_proxy`; lower case first).
  * Credentials never appear in logs or events.
  *
  * Errors: `WS_ERR_NULL_ARGUMENT` (config), `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not
- * one of the schemes above, a path, `https://` proxies, SOCKS credentials over 255 bytes).
+ * one of the schemes above, a path, SOCKS credentials over 255 bytes).
  */
-ws_result ws_config_set_proxy(struct ws_config *config, const char *url);
+ws_result ws_config_set_proxy(struct ws_config *config,
+                              const char *url);
 
 /**
  * Add a further endpoint, a NUL-terminated UTF-8 `ws://` or `wss://` URL (copied, checked

@@ -1,6 +1,8 @@
-//! TLS for `wss://`: options, the client configuration of the TLS backend (rustls by default,
-//! native-tls optionally), and the byte stream the I/O loop reads and writes (plain TCP or TLS
-//! over TCP, both non-blocking; the TLS handshake is driven by the first reads and writes).
+//! TLS for `wss://` and `https://` proxies: options, the client configuration of the TLS
+//! backend (rustls by default, native-tls optionally), and the byte stream the I/O loop reads
+//! and writes (plain or TLS over a [`Link`], all non-blocking; the TLS handshake is driven by
+//! the first reads and writes). The link is the socket itself or, through an `https://` proxy,
+//! a TLS session to the proxy over it: then `wss://` is TLS inside TLS.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -195,20 +197,76 @@ impl TlsConnector {
     }
 }
 
-/// A connection's byte stream: plain TCP or TLS over TCP.
+/// What a connection's [`Stream`] runs over: the socket, or (through an `https://` proxy) a
+/// TLS session to the proxy over the socket, the tunnel inside it.
+pub(crate) enum Link {
+    /// The socket itself.
+    Tcp(Tcp),
+    /// TLS to the proxy (a [`Stream`] whose own link is [`Link::Tcp`]).
+    ProxyTls(Box<Stream>),
+}
+
+impl Link {
+    /// The socket at the bottom, if there still is one.
+    fn tcp_mut(&mut self) -> Option<&mut Tcp> {
+        match self {
+            Link::Tcp(t) => Some(t),
+            Link::ProxyTls(s) => s.tcp_mut(),
+        }
+    }
+
+    /// End it: the proxy's TLS session gets its close_notify (best effort), then the socket
+    /// leaves the poller and is shut down.
+    fn shutdown(&mut self, registry: &mio::Registry) {
+        match self {
+            Link::Tcp(t) => {
+                let _ = registry.deregister(t.sock_mut());
+                let _ = t.sock_mut().shutdown(std::net::Shutdown::Both);
+            }
+            Link::ProxyTls(s) => s.shutdown(registry),
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Tcp(t) => t.read(buf),
+            Link::ProxyTls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Tcp(t) => t.write(buf),
+            Link::ProxyTls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Link::Tcp(t) => t.flush(),
+            Link::ProxyTls(s) => s.flush(),
+        }
+    }
+}
+
+/// A connection's byte stream: plain or TLS, over a [`Link`].
 pub(crate) enum Stream {
-    Plain(Tcp),
+    Plain(Link),
     #[cfg(feature = "rustls")]
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Tcp>>),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Link>>),
     #[cfg(feature = "native-tls")]
     Native(Box<native_impl::NativeStream>),
 }
 
 impl Stream {
-    /// Wrap a connected socket; for TLS the handshake is driven by the first reads and writes.
-    /// `host` is the URL's host: the name verified and sent as SNI.
+    /// Wrap a connected link; for TLS the handshake is driven by the first reads and writes
+    /// (or by [`Stream::drive_handshake`]). `host` is the name verified and sent as SNI: the
+    /// URL's host, or the proxy's for the TLS session to an `https://` proxy.
     pub(crate) fn new(
-        tcp: Tcp,
+        tcp: Link,
         tls: Option<(&TlsConnector, &str)>,
     ) -> Result<Stream, (ErrorKind, String)> {
         let Some((connector, host)) = tls else {
@@ -236,6 +294,26 @@ impl Stream {
         }
     }
 
+    /// Advance the TLS handshake: `Ok` once it completed (at once for a plain stream),
+    /// `WouldBlock` while it waits for the socket, another error when it failed (classify it
+    /// with [`classify_io`]).
+    pub(crate) fn drive_handshake(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(_) => Ok(()),
+            #[cfg(feature = "rustls")]
+            Stream::Tls(s) => {
+                while s.conn.is_handshaking() {
+                    let (conn, sock) = (&mut s.conn, &mut s.sock);
+                    conn.complete_io(sock)
+                        .map_err(|e| closed_in_handshake(e, true))?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "native-tls")]
+            Stream::Native(s) => s.drive_handshake(),
+        }
+    }
+
     /// Whether this is a TLS stream whose TLS handshake has not completed yet.
     pub(crate) fn tls_handshaking(&self) -> bool {
         match self {
@@ -255,14 +333,14 @@ impl Stream {
         }
     }
 
-    /// The socket under the TLS layer, if the stream still has one.
+    /// The socket under the TLS layers, if the stream still has one.
     fn tcp_mut(&mut self) -> Option<&mut Tcp> {
         match self {
-            Stream::Plain(s) => Some(s),
+            Stream::Plain(s) => s.tcp_mut(),
             #[cfg(feature = "rustls")]
-            Stream::Tls(s) => Some(&mut s.sock),
+            Stream::Tls(s) => s.sock.tcp_mut(),
             #[cfg(feature = "native-tls")]
-            Stream::Native(s) => s.tcp_mut(),
+            Stream::Native(s) => s.tcp_mut().and_then(Link::tcp_mut),
         }
     }
 
@@ -271,26 +349,30 @@ impl Stream {
         self.tcp_mut().map(Tcp::take_progress).unwrap_or_default()
     }
 
-    /// End the connection: a TLS close_notify (best effort, never waited for), then the socket
-    /// leaves the poller and is shut down both ways.
+    /// End the connection: a TLS close_notify (best effort, never waited for; to the server,
+    /// then to an `https://` proxy), then the socket leaves the poller and is shut down both
+    /// ways.
     #[allow(clippy::infallible_destructuring_match)] // in builds without TLS
     pub(crate) fn shutdown(&mut self, registry: &mio::Registry) {
-        let tcp = match self {
-            Stream::Plain(s) => s.sock_mut(),
+        let link = match self {
+            Stream::Plain(s) => s,
             #[cfg(feature = "rustls")]
             Stream::Tls(s) => {
                 s.conn.send_close_notify();
                 let _ = s.conn.write_tls(&mut s.sock);
-                s.sock.sock_mut()
+                let _ = s.sock.flush();
+                &mut s.sock
             }
             #[cfg(feature = "native-tls")]
             Stream::Native(s) => match s.shutdown() {
-                Some(tcp) => tcp.sock_mut(),
+                Some(link) => {
+                    let _ = link.flush();
+                    link
+                }
                 None => return, // the handshake failed: the socket is gone already
             },
         };
-        let _ = registry.deregister(tcp);
-        let _ = tcp.shutdown(std::net::Shutdown::Both);
+        link.shutdown(registry);
     }
 }
 

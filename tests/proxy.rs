@@ -401,13 +401,94 @@ fn socks5_resolves_locally_and_socks5h_lets_the_proxy_resolve() {
 fn an_invalid_proxy_url_is_refused_up_front() {
     for bad in [
         "ftp://p:1",
-        "https://p:3128",
+        "https://p:3128/path",
         "http://p:1/path",
         "socks5://only-user@p:1",
     ] {
         let e = Proxy::url(bad).unwrap_err();
         assert!(matches!(e, wsbeat::Error::InvalidUrl(_)), "{bad}: {e:?}");
     }
+}
+
+// ---- https:// proxies: TLS to the proxy first ----------------------------------------------
+// (End to end through stunnel and tinyproxy: tests/real_proxies.rs.)
+
+fn first_error(ev: &mut Events) -> (ErrorKind, String) {
+    let (_, e) = ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
+    match e {
+        Event::Error { kind, message } => (kind, message),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn an_https_proxy_gets_tls_first_and_an_untrusted_certificate_is_a_certificate_error() {
+    let _s = serial();
+    // The "proxy" is a TLS server with a self-signed certificate nobody trusts.
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let config = wsbeat_testkit::tls_server::server_config(
+        &cert.cert.pem(),
+        &cert.signing_key.serialize_pem(),
+        None,
+    );
+    let proxy = wsbeat_testkit::tls_server::TlsEchoServer::start(config);
+    let url = format!("https://alice:hunter2@localhost:{}", proxy.port());
+    let (client, mut ev) = start("ws://target.example:80/", |b| {
+        b.proxy(Proxy::url(&url).unwrap())
+    });
+    let (kind, msg) = first_error(&mut ev);
+    assert_eq!(kind, ErrorKind::Certificate, "{msg}");
+    let shown = format!("TLS to the proxy https://localhost:{}/", proxy.port());
+    assert!(msg.contains(&shown), "{msg}");
+    assert!(msg.contains("unknown issuer"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    // The proxy saw a TLS handshake (and the client abort it); certificate errors are not
+    // retried.
+    assert!(!proxy.wait_tls_failures(1, ms(3000)).is_empty());
+    ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
+    assert_eq!(ev.count(|e| matches!(e, Event::Connecting { .. })), 1);
+    drop(client);
+}
+
+#[test]
+fn a_plain_http_proxy_addressed_as_https_is_a_tls_error_naming_it() {
+    let _s = serial();
+    let proxy = Hostile::start(|mut p| {
+        let _ = p.raw(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        p.hold(ms(2000));
+    });
+    let url = format!("https://{}", proxy.addr());
+    let (client, mut ev) = start("ws://target.example:80/", |b| {
+        b.proxy(Proxy::url(&url).unwrap())
+    });
+    let (kind, msg) = first_error(&mut ev);
+    assert_eq!(kind, ErrorKind::Tls, "{msg}");
+    assert!(
+        msg.contains(&format!("TLS to the proxy https://{}/", proxy.addr())),
+        "{msg}"
+    );
+    finish(client, &mut ev);
+}
+
+#[test]
+fn an_https_proxy_that_never_finishes_tls_times_out_naming_the_tls_handshake() {
+    let _s = serial();
+    let proxy = Hostile::start(|mut p| {
+        p.hold(ms(5000));
+    });
+    let url = format!("https://{}", proxy.addr());
+    let (client, mut ev) = start("ws://target.example:80/", |b| {
+        b.proxy(Proxy::url(&url).unwrap()).connect_timeout(ms(400))
+    });
+    let t0 = Instant::now();
+    let (kind, msg) = first_error(&mut ev);
+    assert_eq!(kind, ErrorKind::ConnectTimeout, "{msg}");
+    assert!(
+        msg.contains("during the TLS handshake with the proxy"),
+        "{msg}"
+    );
+    assert!(t0.elapsed() < ms(400) + MARGIN, "{:?}", t0.elapsed());
+    finish(client, &mut ev);
 }
 
 #[test]

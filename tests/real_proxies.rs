@@ -1,8 +1,9 @@
-//! Through real proxy servers: tinyproxy (HTTP CONNECT with Basic auth) and microsocks
-//! (SOCKS5 with and without username/password), each started by the test on an ephemeral
-//! loopback port with a generated configuration and stopped by PID. ws:// and wss:// (TLS to
-//! the server inside the tunnel), the heartbeat through the tunnel, a server restart behind
-//! the proxy and a proxy restart.
+//! Through real proxy servers: tinyproxy (HTTP CONNECT with Basic auth), microsocks (SOCKS5
+//! with and without username/password) and stunnel terminating TLS in front of tinyproxy (an
+//! `https://` proxy, with a certificate the test makes), each started by the test on an
+//! ephemeral loopback port with a generated configuration and stopped by PID. ws:// and
+//! wss:// (TLS to the server inside the tunnel; through the `https://` proxy, TLS inside TLS),
+//! the heartbeat through the tunnel, a server restart behind the proxy and a proxy restart.
 //!
 //! `scripts/tests.d/65-proxies.sh` installs the servers and runs this file with
 //! `WSBEAT_PROXIES_REQUIRED=1`: a missing server then fails the test. Without it (a plain
@@ -227,6 +228,24 @@ fn finish(client: Client, ev: &mut Events) {
     ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
 }
 
+/// A test CA's PEM and a `localhost`/127.0.0.1 certificate (PEM) and key (PEM) signed by it.
+fn ca_and_leaf(cn: &str) -> (String, String, String) {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(p, ca_key);
+    let leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
 /// A CA and a `localhost`/127.0.0.1 server certificate signed by it.
 fn tls_server() -> (TlsEchoServer, TlsOptions) {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -419,6 +438,151 @@ fn microsocks_refusing_the_credentials_is_a_proxy_auth_error() {
             )
         });
         ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
+        drop(client);
+    }
+    assert_eq!(server.accepted(), 0);
+}
+
+// ---- HTTPS proxy: stunnel (TLS) in front of tinyproxy --------------------------------------
+
+/// An `https://` proxy: stunnel on 127.0.0.1 terminating TLS (a certificate for 127.0.0.1
+/// from a CA made here) and forwarding to `upstream` (tinyproxy). Also the CA's PEM.
+fn stunnel(upstream: &Daemon) -> Option<(Daemon, String)> {
+    let prog = match which("stunnel4").or_else(|| which("stunnel")) {
+        Some(p) => p,
+        None => program("stunnel4")?, // SKIPPED, or a panic when required
+    };
+    let (ca, cert, key) = ca_and_leaf("wsbeat https proxy test CA");
+    let port = free_port();
+    let dir = TempDir::new("stunnel");
+    let (cert_file, key_file) = (dir.0.join("proxy.crt"), dir.0.join("proxy.key"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let conf = dir.0.join("stunnel.conf");
+    let text = format!(
+        "foreground = yes\npid =\ndebug = 2\n[https-proxy]\naccept = 127.0.0.1:{port}\n\
+         connect = {}\ncert = {}\nkey = {}\n",
+        upstream.addr(),
+        cert_file.display(),
+        key_file.display()
+    );
+    std::fs::write(&conf, text).unwrap();
+    let args = vec![conf.display().to_string()];
+    Some((Daemon::spawn(prog, args, port, Some(dir)), ca))
+}
+
+#[test]
+fn ws_and_wss_through_an_https_proxy_stunnel_in_front_of_tinyproxy_with_basic_auth() {
+    let _s = serial();
+    let Some(tiny) = tinyproxy(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let Some((proxy, proxy_ca)) = stunnel(&tiny) else {
+        return;
+    };
+    let url = format!("https://alice:s3cret@{}", proxy.addr());
+    // Every TLS backend this build has (65-proxies.sh also runs this with native-tls).
+    for &backend in TlsOptions::backends() {
+        let native = backend == "native-tls";
+        // ws://: TLS to the proxy only (its certificate trusted through the CA option).
+        let server = EchoServer::start("127.0.0.1:0").unwrap();
+        let trust_proxy = TlsOptions::default()
+            .add_ca_pem(proxy_ca.clone())
+            .without_bundled_roots()
+            .use_native_tls(native);
+        let (client, mut ev) = start(&server.url(), &url, |b| b.tls(trust_proxy));
+        echo_and_heartbeat(
+            &client,
+            &mut ev,
+            &format!("ws via an https proxy ({backend})"),
+        );
+        finish(client, &mut ev);
+        assert_eq!(server.accepted(), 1);
+        // wss://: TLS to the server inside the tunnel inside TLS to the proxy.
+        let (tls_server, tls) = tls_server();
+        let tls = tls.add_ca_pem(proxy_ca.clone()).use_native_tls(native);
+        let (client, mut ev) = start(&tls_server.url("localhost"), &url, |b| b.tls(tls));
+        echo_and_heartbeat(
+            &client,
+            &mut ev,
+            &format!("wss via an https proxy ({backend})"),
+        );
+        // The server's name, not the proxy's, inside the tunnel.
+        assert_eq!(tls_server.last_sni().as_deref(), Some("localhost"));
+        finish(client, &mut ev);
+        assert!(
+            ev.seen
+                .iter()
+                .all(|(_, e)| !format!("{e:?}").contains("s3cret"))
+        );
+    }
+}
+
+#[test]
+fn an_https_proxy_refusing_the_credentials_is_a_proxy_auth_error_not_retried() {
+    let _s = serial();
+    let Some(tiny) = tinyproxy(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let Some((proxy, proxy_ca)) = stunnel(&tiny) else {
+        return;
+    };
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let tls = TlsOptions::default()
+        .add_ca_pem(proxy_ca)
+        .without_bundled_roots();
+    let url = format!("https://alice:wrong@{}", proxy.addr());
+    let (client, mut ev) = start(&server.url(), &url, |b| b.tls(tls));
+    let (_, e) = ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
+    assert!(
+        matches!(
+            e,
+            Event::Error {
+                kind: ErrorKind::ProxyAuth,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(!format!("{e:?}").contains("wrong"), "{e:?}");
+    ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
+    assert_eq!(ev.count(|e| matches!(e, Event::Connecting { .. })), 1);
+    drop(client);
+    assert_eq!(server.accepted(), 0);
+}
+
+#[test]
+fn an_https_proxy_with_an_untrusted_certificate_is_a_certificate_error_naming_the_proxy() {
+    let _s = serial();
+    let Some(tiny) = tinyproxy(None) else {
+        return;
+    };
+    let Some((proxy, _proxy_ca)) = stunnel(&tiny) else {
+        return;
+    };
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    // Another CA: the proxy's certificate is not trusted.
+    let (other_ca, _, _) = ca_and_leaf("some other CA");
+    for &backend in TlsOptions::backends() {
+        let tls = TlsOptions::default()
+            .add_ca_pem(other_ca.clone())
+            .without_bundled_roots()
+            .use_native_tls(backend == "native-tls");
+        let url = format!("https://{}", proxy.addr());
+        let (client, mut ev) = start(&server.url(), &url, |b| b.tls(tls));
+        let (_, e) = ev.wait(ms(5000), |e| matches!(e, Event::Error { .. }));
+        let Event::Error { kind, message } = e else {
+            unreachable!()
+        };
+        assert_eq!(kind, ErrorKind::Certificate, "{backend}: {message}");
+        assert!(
+            message.contains(&format!("proxy https://{}", proxy.addr())),
+            "{message}"
+        );
+        assert!(message.contains("unknown issuer"), "{backend}: {message}");
+        // Certificate errors are not retried by default.
+        ev.wait(ms(3000), |e| matches!(e, Event::Stopped { .. }));
+        assert_eq!(ev.count(|e| matches!(e, Event::Connecting { .. })), 1);
         drop(client);
     }
     assert_eq!(server.accepted(), 0);

@@ -51,8 +51,9 @@ Connection:
   --compression MODE        permessage-deflate: deflate (offer it) or off       [default: off]
   --connect-timeout DUR     Bound on DNS + TCP + proxy + TLS + WebSocket handshake
                                                                              [default: 10s]
-  --proxy URL               Connect through this proxy: http://, socks5:// (name resolved
-                            here) or socks5h:// (by the proxy); user:pass@ optional
+  --proxy URL               Connect through this proxy: http://, https:// (TLS to the
+                            proxy, trusted like the server: --ca-file), socks5:// (name
+                            resolved here) or socks5h:// (by the proxy); user:pass@ optional
                             [default: the proxy environment variables (docs/CLI.md)]
   --no-proxy                Connect directly, whatever the proxy environment says
 

@@ -492,6 +492,16 @@ fn proxy_options() {
     assert!(!all.contains("hunter2"), "{all}");
     // --no-proxy connects directly (and overrides an earlier --proxy).
     let (_server, url) = serve(&[]);
+    // An https:// proxy gets TLS first: the plain server addressed as one is Error(tls)
+    // naming it.
+    let hostport = url.trim_start_matches("ws://").split('/').next().unwrap();
+    let https = format!("https://{hostport}");
+    let mut p = Proc::spawn(&["--json", "--max-attempts", "1", "--proxy", &https, &url]);
+    let error = p.expect_event("error", is("error"));
+    assert_eq!(error["kind"], "tls", "{error}");
+    let shown = format!("TLS to the proxy https://{hostport}/");
+    assert!(error.to_string().contains(&shown), "{error}");
+    assert_eq!(p.wait_exit().code(), Some(1));
     let mut p = Proc::spawn(&["--json", "--proxy", &proxy, "--no-proxy", &url]);
     p.expect_event("opened", is("opened"));
     p.close_stdin();

@@ -601,14 +601,15 @@ pub extern "C" fn ws_config_set_event_capacity(
 
 /// The proxy to connect through, a NUL-terminated UTF-8 URL (copied):
 /// `http://[user:password@]host[:port]` (HTTP CONNECT, Basic auth from the user info),
-/// `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
+/// `https://...` (the same inside TLS to the proxy, verified with the config's TLS options;
+/// port 443 by default), `socks5://...` (SOCKS5, the server's name resolved locally) or `socks5h://...` (the proxy
 /// resolves it). `""` connects directly whatever the environment says; NULL (the default)
 /// reads the proxy environment variables at each attempt (`no_proxy`, then `wss_proxy` or
 /// `ws_proxy`, `https_proxy`, `http_proxy` for ws:// only, `all_proxy`; lower case first).
 /// Credentials never appear in logs or events.
 ///
 /// Errors: `WS_ERR_NULL_ARGUMENT` (config), `WS_ERR_INVALID_UTF8`, `WS_ERR_INVALID_URL` (not
-/// one of the schemes above, a path, `https://` proxies, SOCKS credentials over 255 bytes).
+/// one of the schemes above, a path, SOCKS credentials over 255 bytes).
 #[unsafe(no_mangle)]
 pub extern "C" fn ws_config_set_proxy(config: *mut ws_config, url: *const c_char) -> ws_result {
     ffi_guard!({

@@ -97,11 +97,22 @@ def test_an_unreachable_proxy_is_a_proxy_error_without_its_password(echo_server)
     assert f"127.0.0.1:{port}" in err.message and "hunter2" not in err.message, err
 
 
+def test_an_https_proxy_gets_tls_first_and_a_plain_one_is_a_tls_error_naming_it(echo_server):
+    # The plain echo server addressed as an https:// proxy: the TLS handshake to it fails.
+    proxy = f"https://u:hunter2@127.0.0.1:{echo_server.port}"
+    rec = Recorder()
+    with Client(echo_server.url, proxy=proxy, on_event=rec, **FAST_BACKOFF):
+        err = rec.wait_for(lambda e: isinstance(e, wsbeat.Error))
+    assert err.kind == ErrorKind.TLS, err
+    assert f"TLS to the proxy https://127.0.0.1:{echo_server.port}/" in err.message, err
+    assert "hunter2" not in err.message, err
+
+
 def test_empty_proxy_connects_directly_and_a_bad_url_is_refused(echo_server):
     rec = Recorder()
     with Client(echo_server.url, proxy="", on_event=rec):
         rec.wait_for(Opened)
-    for bad in ("ftp://proxy:21", "https://proxy:3128", "http://proxy:1/path"):
+    for bad in ("ftp://proxy:21", "https://proxy:3128/path", "http://proxy:1/path"):
         with pytest.raises(wsbeat.InvalidUrlError):
             Client(echo_server.url, proxy=bad)
     with pytest.raises(TypeError):

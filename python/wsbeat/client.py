@@ -133,7 +133,8 @@ class Client:
             (default False: the client stops with ``StopReason.POLICY_DECLINED``).
         connect_timeout: bound on one connection attempt in seconds (default 10).
         close_timeout: bound on the close handshake in seconds (default 2).
-        proxy: the proxy URL (``http://``, ``socks5://``, ``socks5h://``, with optional
+        proxy: the proxy URL (``http://``, ``https://`` (TLS to the proxy, verified with the
+            same TLS options as the server), ``socks5://``, ``socks5h://``, with optional
             ``user:password@``); ``""`` for none; default None: from the environment
             (``no_proxy``, ``wss_proxy``/``ws_proxy``, ``https_proxy``, ``http_proxy``,
             ``all_proxy``), read at each attempt.

@@ -241,8 +241,9 @@ class Config:
         the proxy environment variables at each attempt (``no_proxy``, ``wss_proxy`` /
         ``ws_proxy``, ``https_proxy``, ``http_proxy`` for ws:// only, ``all_proxy``); ``""``
         connects directly; otherwise ``http://[user:password@]host[:port]`` (HTTP CONNECT),
-        ``socks5://...`` (the server's name resolved here) or ``socks5h://...`` (by the
-        proxy). Raises ``InvalidUrlError`` for another scheme, a path, or ``https://``."""
+        ``https://...`` (HTTP CONNECT inside TLS to the proxy, verified with the client's TLS
+        options), ``socks5://...`` (the server's name resolved here) or ``socks5h://...`` (by
+        the proxy). Raises ``InvalidUrlError`` for another scheme or a path."""
         if url is not None and not isinstance(url, str):
             raise TypeError("proxy must be a str or None")
         self._put("ws_config_set_proxy", (None if url is None else cstr("proxy", url),))

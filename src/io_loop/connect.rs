@@ -32,7 +32,7 @@ use crate::proxy::{ProxyScheme, ProxyUrl, TargetAddr, Tunnel, TunnelError};
 use crate::redact::redact_parsed;
 use crate::resolve::{Answer, interleave};
 use crate::tcp::Tcp;
-use crate::tls::{Stream, TlsConnector, classify_io};
+use crate::tls::{Link, Stream, TlsConnector, classify_io};
 
 /// The poller token of the connection's socket.
 pub(super) const CONN: Token = Token(1);
@@ -42,7 +42,13 @@ pub(super) type Connected = (Ws, Option<String>);
 
 impl IoLoop {
     /// Report a failed attempt (an `Error` event) and build its failure.
-    fn fail_attempt(&mut self, kind: ErrorKind, message: String, retry: bool, hint: Hint) -> Abort {
+    pub(super) fn fail_attempt(
+        &mut self,
+        kind: ErrorKind,
+        message: String,
+        retry: bool,
+        hint: Hint,
+    ) -> Abort {
         log::warn!("connect failed: {message}");
         self.emit(Event::Error { kind, message });
         Abort::Failed(Failure::attempt(retry, hint))
@@ -78,7 +84,7 @@ impl IoLoop {
         let tcp = match &proxy {
             None => {
                 let addrs = self.lookup(&url_host.to_string(), port, deadline, None)?;
-                self.dial(&addrs, deadline, None)?
+                Link::Tcp(Tcp::new(self.dial(&addrs, deadline, None)?))
             }
             Some(p) => {
                 let target = match (&url_host, p.scheme) {
@@ -91,12 +97,10 @@ impl IoLoop {
                     (url::Host::Domain(d), _) => TargetAddr::Name((*d).to_owned(), port),
                 };
                 let addrs = self.lookup(&p.host, p.port, deadline, Some(p))?;
-                let mut tcp = self.dial(&addrs, deadline, Some(p))?;
-                self.tunnel(&mut tcp, p, target, deadline)?;
-                tcp
+                let tcp = self.dial(&addrs, deadline, Some(p))?;
+                self.tunnel(tcp, p, target, deadline)?
             }
         };
-        let tcp = Tcp::new(tcp);
         let host = req
             .url
             .host_str()
@@ -265,15 +269,17 @@ impl IoLoop {
         }
     }
 
-    /// The proxy's handshake (HTTP CONNECT or SOCKS5) over the connected socket, under the
-    /// same deadline and command handling as the other steps.
+    /// The proxy's handshake (HTTP CONNECT or SOCKS5) over the connected socket (for an
+    /// `https://` proxy, inside TLS to it: `proxy_tls.rs`), under the same deadline and
+    /// command handling as the other steps.
     fn tunnel(
         &mut self,
-        tcp: &mut TcpStream,
+        tcp: TcpStream,
         proxy: &ProxyUrl,
         target: TargetAddr,
         deadline: Instant,
-    ) -> Result<(), Abort> {
+    ) -> Result<Link, Abort> {
+        let mut link = self.proxy_link(tcp, proxy, deadline)?;
         let shown = proxy.redacted();
         let failed = |e: TunnelError| (e.kind, format!("{} (proxy {shown})", e.message), e.retry);
         let (tunnel, out) = match Tunnel::start(proxy, target) {
@@ -283,11 +289,11 @@ impl IoLoop {
                 return Err(self.fail_attempt(kind, msg, retry, Hint::None));
             }
         };
-        let driven = drive(tcp, tunnel, out, || {
+        let driven = drive(&mut link, tunnel, out, || {
             self.wait_connecting(deadline, "the proxy handshake")
         })?;
         match driven {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(link),
             Err(e) => {
                 let (kind, msg, retry) = failed(e);
                 Err(self.fail_attempt(kind, msg, retry, Hint::None))
@@ -362,7 +368,7 @@ impl IoLoop {
 
     /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
     /// (`phase` names the step that was waiting, for the timeout message).
-    fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
+    pub(super) fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
         self.wait_connecting_until(deadline, None, phase)
     }
 

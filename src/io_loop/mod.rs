@@ -17,6 +17,7 @@ mod connect;
 mod decide;
 mod direct;
 mod open;
+mod proxy_tls;
 mod request;
 mod sink;
 

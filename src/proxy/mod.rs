@@ -1,7 +1,8 @@
 //! Proxies: which one a connection uses ([`Proxy`], the environment), and the two tunnel
 //! handshakes, written sans-IO (bytes in, bytes out) so the I/O thread drives them over its
 //! non-blocking socket under the connect deadline:
-//! - [`http`]: HTTP `CONNECT` with Basic proxy authentication;
+//! - [`http`]: HTTP `CONNECT` with Basic proxy authentication (for an `https://` proxy inside
+//!   a TLS session to the proxy, which `io_loop/connect.rs` sets up first);
 //! - [`socks5`]: SOCKS5 (RFC 1928) with username/password (RFC 1929).
 
 pub(crate) mod drive;
@@ -62,12 +63,17 @@ impl Proxy {
     /// Connect through this proxy, whatever the environment says:
     /// - `http://[user:password@]host[:port]` (port 80 by default): HTTP `CONNECT`, with
     ///   Basic proxy authentication when the URL has user info (percent-decoded);
+    /// - `https://[user:password@]host[:port]` (port 443 by default): the same, inside a TLS
+    ///   session to the proxy (verified with the client's [`crate::TlsOptions`] against the
+    ///   proxy's host name; for `wss://`, the server's TLS then runs inside the tunnel, TLS in
+    ///   TLS). A proxy certificate that fails verification is [`ErrorKind::Certificate`]
+    ///   naming the proxy;
     /// - `socks5://[user:password@]host[:port]` (port 1080 by default): SOCKS5, the target's
     ///   name resolved locally (the proxy gets an IP address);
     /// - `socks5h://...`: SOCKS5, the proxy resolves the target's name (curl's convention).
     ///
-    /// `https://` proxies (TLS to the proxy itself) are not supported yet and are refused
-    /// here, as are other schemes, a path, a query, and SOCKS credentials over 255 bytes.
+    /// Other schemes, a path, a query, and SOCKS credentials over 255 bytes are refused here
+    /// ([`Error::InvalidUrl`]).
     pub fn url(url: &str) -> Result<Proxy, Error> {
         ProxyUrl::parse(url).map(|p| Proxy(Choice::Url(p)))
     }
@@ -108,6 +114,8 @@ impl fmt::Debug for Proxy {
 pub(crate) enum ProxyScheme {
     /// HTTP `CONNECT`.
     Http,
+    /// HTTP `CONNECT` inside TLS to the proxy.
+    Https,
     /// SOCKS5, target name resolved locally.
     Socks5,
     /// SOCKS5, target name resolved by the proxy.
@@ -153,14 +161,10 @@ impl ProxyUrl {
             "http" => (ProxyScheme::Http, 80),
             "socks5" => (ProxyScheme::Socks5, 1080),
             "socks5h" => (ProxyScheme::Socks5h, 1080),
-            "https" => {
-                return Err(bad(
-                    "https:// proxies (TLS to the proxy) are not supported; use http://",
-                ));
-            }
+            "https" => (ProxyScheme::Https, 443),
             other => {
                 return Err(bad(&format!(
-                    "unsupported scheme {other:?} (expected http, socks5 or socks5h)"
+                    "unsupported scheme {other:?} (expected http, https, socks5 or socks5h)"
                 )));
             }
         };
@@ -173,7 +177,7 @@ impl ProxyUrl {
         if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
             return Err(bad("a proxy URL has no path, query or fragment"));
         }
-        // `url` knows no default port for socks5; it gives 80 for http.
+        // `url` knows no default port for socks5; it gives 80 for http, 443 for https.
         let port = url.port().unwrap_or(default_port);
         let credentials = if url.username().is_empty() && url.password().is_none() {
             None
@@ -302,7 +306,7 @@ impl Tunnel {
         target: TargetAddr,
     ) -> Result<(Tunnel, Vec<u8>), TunnelError> {
         match proxy.scheme {
-            ProxyScheme::Http => {
+            ProxyScheme::Http | ProxyScheme::Https => {
                 let (c, out) = http::Connect::start(&target, proxy.credentials.as_ref());
                 Ok((Tunnel::Http(c), out))
             }
@@ -344,6 +348,25 @@ mod tests {
         let c = p.credentials.as_ref().unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("u@x", "p:w"));
         assert_eq!(p.redacted(), "socks5h://127.0.0.1:9050/");
+        let p = ProxyUrl::parse("https://bob:pw@proxy.example").unwrap();
+        assert_eq!(
+            (p.scheme, p.host.as_str(), p.port),
+            (ProxyScheme::Https, "proxy.example", 443)
+        );
+        assert_eq!(p.credentials.as_ref().unwrap().user, "bob");
+        assert_eq!(p.redacted(), "https://proxy.example/");
+        let p = ProxyUrl::parse("https://[::1]:8443").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 8443));
+    }
+
+    #[test]
+    fn an_https_proxy_speaks_http_connect_inside_its_tls() {
+        let p = ProxyUrl::parse("https://u:p@proxy:3129").unwrap();
+        let (t, out) = Tunnel::start(&p, TargetAddr::Name("h".into(), 443)).unwrap();
+        assert!(matches!(t, Tunnel::Http(_)));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("CONNECT h:443 HTTP/1.1\r\n"), "{text}");
+        assert!(text.contains("Proxy-Authorization: Basic "), "{text}");
     }
 
     #[test]
@@ -351,7 +374,6 @@ mod tests {
         for (url, why) in [
             ("ftp://p:1", "unsupported scheme"),
             ("socks4://p:1", "unsupported scheme"),
-            ("https://p:1", "not supported"),
             ("http://p:1/path", "no path"),
             ("http://p:1/?q", "no path"),
             ("not a url", "relative URL"),
@@ -364,7 +386,7 @@ mod tests {
         let long = "x".repeat(256);
         let e = ProxyUrl::parse(&format!("socks5://{long}:pw@p:1")).unwrap_err();
         assert!(e.to_string().contains("255"), "{e}");
-        let e = Proxy::url("https://alice:hunter2@p:1").unwrap_err();
+        let e = Proxy::url("gopher://alice:hunter2@p:1").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 

@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::tcp::Tcp as TcpStream;
+use super::Link as TcpStream;
 use native_tls::{Certificate, HandshakeError, Identity, MidHandshakeTlsStream, TlsStream};
 
 use super::TlsOptions;
@@ -88,7 +88,12 @@ impl NativeStream {
         }
     }
 
-    /// The socket, if the stream still has one.
+    /// Advance the handshake: `Ok` once complete, `WouldBlock` while it waits.
+    pub(super) fn drive_handshake(&mut self) -> io::Result<()> {
+        self.open().map(|_| ())
+    }
+
+    /// The link, if the stream still has one.
     pub(super) fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
         match self {
             NativeStream::Handshaking(mid) => Some(mid.get_mut()),

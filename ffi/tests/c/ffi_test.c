@@ -345,7 +345,8 @@ static void test_misuse(void) {
     CHECK_RES(ws_config_set_connect_timeout(cfg, 0), WS_ERR_INVALID_ARGUMENT);
     CHECK_RES(ws_config_set_proxy(NULL, ""), WS_ERR_NULL_ARGUMENT);
     CHECK_RES(ws_config_set_proxy(cfg, "ftp://proxy:21"), WS_ERR_INVALID_URL);
-    CHECK_RES(ws_config_set_proxy(cfg, "https://proxy:3128"), WS_ERR_INVALID_URL);
+    CHECK_RES(ws_config_set_proxy(cfg, "https://proxy:3128/path"), WS_ERR_INVALID_URL);
+    CHECK_RES(ws_config_set_proxy(cfg, "https://u:p@proxy:3129"), WS_OK);
     CHECK_RES(ws_config_set_proxy(cfg, "http://proxy:3128/path"), WS_ERR_INVALID_URL);
     CHECK_RES(ws_config_set_proxy(cfg, "\xc3\x28"), WS_ERR_INVALID_UTF8);
     CHECK_RES(ws_config_set_proxy(cfg, "socks5h://u:p@127.0.0.1:1080"), WS_OK);
@@ -614,8 +615,9 @@ static void test_pull(const char *url) {
     ok("pull");
 }
 
-/* Through a proxy that is not there: WS_ERROR_PROXY naming it, without its password; then
- * "" (no proxy) connects directly to the same server. */
+/* Through a proxy that is not there: WS_ERROR_PROXY naming it, without its password; an
+ * https:// proxy that does not speak TLS: WS_ERROR_TLS naming it; then "" (no proxy)
+ * connects directly to the same server. */
 static void test_proxy(const char *url) {
     ws_config *cfg = test_config();
     ws_client *c = NULL;
@@ -640,6 +642,20 @@ static void test_proxy(const char *url) {
     CHECK(strcmp(ws_error_kind_str(ev.error_kind), "proxy") == 0);
     CHECK(strstr(ev.text, shown) != NULL);
     CHECK(strstr(ev.text, "pr0xypass") == NULL && strstr(ev.text, "carol") == NULL);
+    CHECK_RES(ws_event_release(c), WS_OK);
+    CHECK_RES(ws_free(c), WS_OK);
+
+    /* An https:// proxy gets TLS first: the plain test server, addressed as one, fails it
+     * with WS_ERROR_TLS naming the proxy. */
+    const char *hostport = url + strlen("ws://");
+    int n = (int)strcspn(hostport, "/");
+    snprintf(proxy, sizeof proxy, "https://%.*s", n, hostport);
+    snprintf(shown, sizeof shown, "TLS to the proxy https://%.*s/", n, hostport);
+    CHECK_RES(ws_config_set_proxy(cfg, proxy), WS_OK);
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    CHECK_RES(pull_until(c, WS_EVENT_ERROR, &ev), WS_OK);
+    CHECK(ev.error_kind == WS_ERROR_TLS);
+    CHECK(strstr(ev.text, shown) != NULL);
     CHECK_RES(ws_event_release(c), WS_OK);
     CHECK_RES(ws_free(c), WS_OK);
 
