@@ -92,7 +92,17 @@ fn rfc_vectors_right_after_the_handshake() {
     ];
     let (port, t) = raw_server(Some("permessage-deflate"), &FRAMES);
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::deflate());
-    ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    let (_, opened) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    assert!(
+        matches!(
+            opened,
+            Event::Opened {
+                compression: true,
+                ..
+            }
+        ),
+        "{opened:?}"
+    );
     assert!(client.stats().compression);
     ev.wait(ms(5000), |e| matches!(e, Event::Text(_)));
     ev.wait(ms(5000), |e| matches!(e, Event::Text(_)));
@@ -112,11 +122,23 @@ fn no_offer_when_off_and_a_plain_answer_means_plain() {
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::deflate());
     ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "Hello"));
     assert!(!client.stats().compression, "offered, not accepted");
+    let plain_open = |e: &Event| {
+        matches!(
+            e,
+            Event::Opened {
+                compression: false,
+                ..
+            }
+        )
+    };
+    assert_eq!(ev.count(plain_open), 1, "Opened says not negotiated");
     drop(client);
     t.join().unwrap();
     let (port, t) = raw_server(None, &FRAMES);
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::off());
     ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "Hello"));
+    assert!(!client.stats().compression);
+    assert_eq!(ev.count(plain_open), 1, "Opened says not negotiated");
     drop(client);
     let req = t.join().unwrap().to_ascii_lowercase();
     assert!(!req.contains("sec-websocket-extensions"), "{req}");
@@ -307,7 +329,17 @@ fn echo_suite(peer: Peer, mode: &str, c: Compression) -> (String, Client, Events
         .connect()
         .unwrap();
     let mut ev = Events::new(client.events().unwrap());
-    ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    let (_, opened) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    assert!(
+        matches!(
+            opened,
+            Event::Opened {
+                compression: true,
+                ..
+            }
+        ),
+        "{peer:?} {mode}: {opened:?}"
+    );
     assert!(client.stats().compression, "{peer:?} {mode}: negotiated");
     let big_text = json_text(1 << 20);
     let big_bin = noise(1 << 20);
