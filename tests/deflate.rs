@@ -4,7 +4,8 @@
 //!   same TCP write as the 101 answer, bad or unsolicited answers refused, the offer header.
 //! - Interop with Python `websockets` (compression on by default) and Node `ws`
 //!   (`perMessageDeflate`): echo of text and binary, small and 1 MiB, with and without context
-//!   takeover, smaller windows; a server sending a compressed message that inflates past
+//!   takeover (both directions at once and each on its own: `server_no_context_takeover`,
+//!   `client_no_context_takeover`), smaller windows; a server sending a compressed message that inflates past
 //!   `max_message_size` is refused (1009) without the memory growing.
 //!
 //! Peers as in `tests/interop.rs` (installed by `scripts/tests.d/05-peers.sh`; a missing peer
@@ -420,6 +421,61 @@ fn python_websockets_no_context_takeover() {
     finish(client, ev, server);
 }
 
+/// One direction at a time without context takeover (the other keeps it): `server_` means the
+/// server resets its compressor per message (our inflater must not rely on the window),
+/// `client_` that we must reset ours (the server's inflater does not keep our window, so a
+/// back-reference across messages would corrupt the echo).
+#[test]
+fn python_websockets_one_direction_without_context_takeover() {
+    if !Peer::Python.available() {
+        return;
+    }
+    let _g = serial();
+    for (mode, on, off) in [
+        (
+            "server_no_takeover",
+            "server_no_context_takeover",
+            "client_no_context_takeover",
+        ),
+        (
+            "client_no_takeover",
+            "client_no_context_takeover",
+            "server_no_context_takeover",
+        ),
+    ] {
+        let (ext, client, ev, server) = echo_suite(Peer::Python, mode, Compression::deflate());
+        assert!(ext.contains(on), "{mode}: {ext}");
+        assert!(!ext.contains(off), "{mode}: {ext}");
+        finish(client, ev, server);
+    }
+}
+
+#[test]
+fn node_ws_one_direction_without_context_takeover() {
+    if !Peer::Node.available() {
+        return;
+    }
+    let _g = serial();
+    for (mode, on, off) in [
+        (
+            "server_no_takeover",
+            "server_no_context_takeover",
+            "client_no_context_takeover",
+        ),
+        (
+            "client_no_takeover",
+            "client_no_context_takeover",
+            "server_no_context_takeover",
+        ),
+    ] {
+        let ext = node(mode, Compression::deflate());
+        let answer: serde_json::Value = serde_json::from_str(&ext).unwrap();
+        let answer = answer["answer"].as_str().unwrap().to_string();
+        assert!(answer.contains(on), "{mode}: {answer}");
+        assert!(!answer.contains(off), "{mode}: {answer}");
+    }
+}
+
 fn node(mode: &str, c: Compression) -> String {
     let (ext, client, mut ev, server) = echo_suite(Peer::Node, mode, c);
     // What our compression saved, as the server's socket counted it: 2 x (1 MiB JSON text +
@@ -461,6 +517,7 @@ fn node_ws_no_context_takeover_and_small_windows() {
     let _g = serial();
     let ext = node("no_takeover", Compression::deflate());
     assert!(ext.contains("server_no_context_takeover"), "{ext}");
+    assert!(ext.contains("client_no_context_takeover"), "{ext}");
     let ext = node("bits10", Compression::deflate());
     assert!(ext.contains("server_max_window_bits=10"), "{ext}");
     assert!(ext.contains("client_max_window_bits=10"), "{ext}");
