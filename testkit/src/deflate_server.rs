@@ -30,6 +30,8 @@ struct Control {
     offers: Mutex<Vec<String>>,
     compressed_in: AtomicU64,
     plain_in: AtomicU64,
+    wire_in: AtomicU64,
+    wire_out: AtomicU64,
 }
 
 /// A running permessage-deflate echo server; stops (cutting its connections) on drop.
@@ -137,6 +139,17 @@ impl DeflateEchoServer {
     /// Data messages that arrived uncompressed.
     pub fn plain_in(&self) -> u64 {
         self.control.plain_in.load(Ordering::SeqCst)
+    }
+
+    /// WebSocket frame bytes (headers, masks, payloads) read from clients after the
+    /// handshakes: what the clients put on the wire, below TLS.
+    pub fn wire_in(&self) -> u64 {
+        self.control.wire_in.load(Ordering::SeqCst)
+    }
+
+    /// WebSocket frame bytes written to clients after the handshakes.
+    pub fn wire_out(&self) -> u64 {
+        self.control.wire_out.load(Ordering::SeqCst)
     }
 }
 
@@ -273,6 +286,16 @@ fn read_frame(s: &mut dyn Io) -> io::Result<(bool, bool, u8, Vec<u8>)> {
     Ok((fin, rsv1, op, payload))
 }
 
+/// The size of a frame with this payload (and a mask of `mask` bytes: 4 from clients).
+fn frame_len(payload: usize, mask: u64) -> u64 {
+    let header = match payload {
+        n if n < 126 => 2,
+        n if n <= 0xffff => 4,
+        _ => 10,
+    };
+    header + mask + payload as u64
+}
+
 fn write_frame(s: &mut dyn Io, rsv1: bool, op: u8, payload: &[u8]) -> io::Result<()> {
     let mut f = Vec::with_capacity(payload.len() + 10);
     f.push(0x80 | if rsv1 { 0x40 } else { 0 } | op);
@@ -347,6 +370,8 @@ fn serve(s: &mut dyn Io, c: &Control) -> io::Result<()> {
     let (mut msg_op, mut msg_rsv1, mut buf) = (0u8, false, Vec::new());
     loop {
         let (fin, rsv1, op, payload) = read_frame(s)?;
+        c.wire_in
+            .fetch_add(frame_len(payload.len(), 4), Ordering::SeqCst);
         match op {
             0x8 => {
                 let _ = write_frame(s, false, 0x8, &payload[..payload.len().min(2)]);
@@ -386,8 +411,12 @@ fn serve(s: &mut dyn Io, c: &Control) -> io::Result<()> {
                         z.reset();
                     }
                     write_frame(s, true, msg_op, &packed)?;
+                    c.wire_out
+                        .fetch_add(frame_len(packed.len(), 0), Ordering::SeqCst);
                 } else {
                     write_frame(s, false, msg_op, &data)?;
+                    c.wire_out
+                        .fetch_add(frame_len(data.len(), 0), Ordering::SeqCst);
                 }
             }
             _ => return Err(bad(format!("opcode {op}"))),
