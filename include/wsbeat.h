@@ -186,7 +186,8 @@ enum ws_event_kind
     /**
      * The WebSocket is open. `reconnect`: whether this is a reconnect; `attempt`: attempts it
      * took; `text`: the subprotocol the server selected (`""` if none); `endpoint`: which
-     * endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`).
+     * endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`);
+     * `compression`: whether permessage-deflate was negotiated.
      */
     WS_EVENT_OPENED = 1,
     /**
@@ -677,6 +678,12 @@ typedef struct ws_event {
      * in the order added. (Added at the end of the struct.)
      */
     uint32_t endpoint;
+    /**
+     * `WS_EVENT_OPENED`: whether this connection negotiated permessage-deflate (offered with
+     * `ws_config_set_compression` and accepted by the server). (Added at the end of the
+     * struct.)
+     */
+    bool compression;
 } ws_event;
 
 /**
@@ -744,6 +751,11 @@ typedef struct ws_client_stats {
      * at a character boundary if needed); `""` if none.
      */
     char last_close_reason[WS_CLOSE_REASON_MAX];
+    /**
+     * Whether the current (when not open: the last) connection negotiated permessage-deflate
+     * (`ws_config_set_compression`). (Added at the end of the struct.)
+     */
+    bool compression;
 } ws_client_stats;
 
 /**

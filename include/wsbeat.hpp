@@ -88,6 +88,8 @@ public:
     }
     /// The close reason, error description or selected subprotocol (see ws_event.text).
     std::string_view text() const noexcept { return std::string_view(ev_->text, ev_->text_len); }
+    /// WS_EVENT_OPENED: whether permessage-deflate was negotiated.
+    bool compression() const noexcept { return ev_->compression; }
     /// The underlying C event.
     const ws_event &raw() const noexcept { return *ev_; }
 
@@ -166,6 +168,14 @@ public:
     /// A further endpoint (ws_config_add_endpoint): round-robin after each failure.
     Config &endpoint(const std::string &url) {
         detail::check(ws_config_add_endpoint(cfg_, url.c_str()));
+        return *this;
+    }
+    /// permessage-deflate (ws_config_set_compression): offered when `enabled`; whether the
+    /// server accepted is ws_event.compression (WS_EVENT_OPENED) and stats().compression.
+    Config &compression(bool enabled, uint32_t window_bits = 15,
+                        bool no_context_takeover = false, std::size_t min_size = 64) {
+        detail::check(ws_config_set_compression(cfg_, enabled, window_bits,
+                                                no_context_takeover, min_size));
         return *this;
     }
     Config &subprotocol(const std::string &protocol) {

@@ -88,6 +88,10 @@ pub enum Event {
         /// [`crate::Client::builder`], 1.. for each [`crate::ClientBuilder::endpoint`] in the
         /// order added (the index, also when `before_connect` changed the attempt's URL).
         endpoint: usize,
+        /// Whether this connection negotiated permessage-deflate: offered
+        /// ([`crate::ClientBuilder::compression`]) and accepted by the server. Also in
+        /// [`crate::Stats::compression`].
+        compression: bool,
     },
     /// A text message arrived (heartbeat replies of the JSON mode are not reported as messages).
     Text(String),

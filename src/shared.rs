@@ -130,6 +130,12 @@ impl Shared {
         self.slow.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the open connection (when none is open: the last one) negotiated
+    /// permessage-deflate.
+    pub(crate) fn compression(&self) -> bool {
+        self.lock_slow().compression
+    }
+
     pub(crate) fn lock_conn(&self) -> MutexGuard<'_, Option<Conn>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -4,7 +4,8 @@
 //!   same TCP write as the 101 answer, bad or unsolicited answers refused, the offer header.
 //! - Interop with Python `websockets` (compression on by default) and Node `ws`
 //!   (`perMessageDeflate`): echo of text and binary, small and 1 MiB, with and without context
-//!   takeover, smaller windows; a server sending a compressed message that inflates past
+//!   takeover (both directions at once and each on its own: `server_no_context_takeover`,
+//!   `client_no_context_takeover`), smaller windows; a server sending a compressed message that inflates past
 //!   `max_message_size` is refused (1009) without the memory growing.
 //!
 //! Peers as in `tests/interop.rs` (installed by `scripts/tests.d/05-peers.sh`; a missing peer
@@ -92,7 +93,17 @@ fn rfc_vectors_right_after_the_handshake() {
     ];
     let (port, t) = raw_server(Some("permessage-deflate"), &FRAMES);
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::deflate());
-    ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    let (_, opened) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    assert!(
+        matches!(
+            opened,
+            Event::Opened {
+                compression: true,
+                ..
+            }
+        ),
+        "{opened:?}"
+    );
     assert!(client.stats().compression);
     ev.wait(ms(5000), |e| matches!(e, Event::Text(_)));
     ev.wait(ms(5000), |e| matches!(e, Event::Text(_)));
@@ -112,11 +123,23 @@ fn no_offer_when_off_and_a_plain_answer_means_plain() {
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::deflate());
     ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "Hello"));
     assert!(!client.stats().compression, "offered, not accepted");
+    let plain_open = |e: &Event| {
+        matches!(
+            e,
+            Event::Opened {
+                compression: false,
+                ..
+            }
+        )
+    };
+    assert_eq!(ev.count(plain_open), 1, "Opened says not negotiated");
     drop(client);
     t.join().unwrap();
     let (port, t) = raw_server(None, &FRAMES);
     let (client, mut ev) = raw_client(format!("ws://127.0.0.1:{port}"), Compression::off());
     ev.wait(ms(5000), |e| matches!(e, Event::Text(t) if t == "Hello"));
+    assert!(!client.stats().compression);
+    assert_eq!(ev.count(plain_open), 1, "Opened says not negotiated");
     drop(client);
     let req = t.join().unwrap().to_ascii_lowercase();
     assert!(!req.contains("sec-websocket-extensions"), "{req}");
@@ -307,7 +330,17 @@ fn echo_suite(peer: Peer, mode: &str, c: Compression) -> (String, Client, Events
         .connect()
         .unwrap();
     let mut ev = Events::new(client.events().unwrap());
-    ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    let (_, opened) = ev.wait(ms(5000), |e| matches!(e, Event::Opened { .. }));
+    assert!(
+        matches!(
+            opened,
+            Event::Opened {
+                compression: true,
+                ..
+            }
+        ),
+        "{peer:?} {mode}: {opened:?}"
+    );
     assert!(client.stats().compression, "{peer:?} {mode}: negotiated");
     let big_text = json_text(1 << 20);
     let big_bin = noise(1 << 20);
@@ -388,6 +421,61 @@ fn python_websockets_no_context_takeover() {
     finish(client, ev, server);
 }
 
+/// One direction at a time without context takeover (the other keeps it): `server_` means the
+/// server resets its compressor per message (our inflater must not rely on the window),
+/// `client_` that we must reset ours (the server's inflater does not keep our window, so a
+/// back-reference across messages would corrupt the echo).
+#[test]
+fn python_websockets_one_direction_without_context_takeover() {
+    if !Peer::Python.available() {
+        return;
+    }
+    let _g = serial();
+    for (mode, on, off) in [
+        (
+            "server_no_takeover",
+            "server_no_context_takeover",
+            "client_no_context_takeover",
+        ),
+        (
+            "client_no_takeover",
+            "client_no_context_takeover",
+            "server_no_context_takeover",
+        ),
+    ] {
+        let (ext, client, ev, server) = echo_suite(Peer::Python, mode, Compression::deflate());
+        assert!(ext.contains(on), "{mode}: {ext}");
+        assert!(!ext.contains(off), "{mode}: {ext}");
+        finish(client, ev, server);
+    }
+}
+
+#[test]
+fn node_ws_one_direction_without_context_takeover() {
+    if !Peer::Node.available() {
+        return;
+    }
+    let _g = serial();
+    for (mode, on, off) in [
+        (
+            "server_no_takeover",
+            "server_no_context_takeover",
+            "client_no_context_takeover",
+        ),
+        (
+            "client_no_takeover",
+            "client_no_context_takeover",
+            "server_no_context_takeover",
+        ),
+    ] {
+        let ext = node(mode, Compression::deflate());
+        let answer: serde_json::Value = serde_json::from_str(&ext).unwrap();
+        let answer = answer["answer"].as_str().unwrap().to_string();
+        assert!(answer.contains(on), "{mode}: {answer}");
+        assert!(!answer.contains(off), "{mode}: {answer}");
+    }
+}
+
 fn node(mode: &str, c: Compression) -> String {
     let (ext, client, mut ev, server) = echo_suite(Peer::Node, mode, c);
     // What our compression saved, as the server's socket counted it: 2 x (1 MiB JSON text +
@@ -429,6 +517,7 @@ fn node_ws_no_context_takeover_and_small_windows() {
     let _g = serial();
     let ext = node("no_takeover", Compression::deflate());
     assert!(ext.contains("server_no_context_takeover"), "{ext}");
+    assert!(ext.contains("client_no_context_takeover"), "{ext}");
     let ext = node("bits10", Compression::deflate());
     assert!(ext.contains("server_max_window_bits=10"), "{ext}");
     assert!(ext.contains("client_max_window_bits=10"), "{ext}");

@@ -759,6 +759,113 @@ fn ca_file_is_read(b: Backend) {
     open(&rx, &mut seen);
 }
 
+// ---- permessage-deflate over TLS ----------------------------------------------------------
+
+/// permessage-deflate end to end over TLS: the testkit's deflate echo server behind rustls
+/// negotiates it, Opened and stats say so, text and binary (small, 1 MiB, compressible and
+/// not) echo whole in both context-takeover settings, and the server saw them compressed.
+fn permessage_deflate_over_tls(b: Backend) {
+    use wsbeat::Compression;
+    use wsbeat_testkit::deflate_server::DeflateEchoServer;
+    let ca = Ca::new("wsbeat deflate CA");
+    let (chain, key) = ca.leaf(&["127.0.0.1"], false, false);
+    let server = DeflateEchoServer::start_tls(server_config(&chain, &key, None));
+    assert!(server.url().starts_with("wss://127.0.0.1:"));
+    let mut json = String::new();
+    let mut i = 0;
+    while json.len() < 1 << 20 {
+        json.push_str(&format!(
+            r#"{{"ModeCode":"message","msg":"hello world {i}"}},"#
+        ));
+        i += 1;
+    }
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    for (n, takeover) in [true, false].into_iter().enumerate() {
+        let client = Client::builder(server.url())
+            .tls(trusting(&ca, b))
+            .heartbeat(Heartbeat::ping(ms(500), ms(400)))
+            .compression(Compression::deflate().no_context_takeover(!takeover))
+            .connect()
+            .unwrap();
+        let rx = client.events().unwrap();
+        let mut seen = Vec::new();
+        open(&rx, &mut seen);
+        assert!(
+            matches!(
+                seen.last(),
+                Some(Event::Opened {
+                    compression: true,
+                    ..
+                })
+            ),
+            "{seen:#?}"
+        );
+        assert!(client.stats().compression);
+        let offer = &server.offers()[n];
+        assert!(offer.starts_with("permessage-deflate"), "{offer}");
+        assert_eq!(offer.contains("no_context_takeover"), !takeover, "{offer}");
+        let (before, plain_before) = (server.compressed_in(), server.plain_in());
+        for _ in 0..2 {
+            let small = r#"{"ModeCode":"message","msg":"hello world"}"#;
+            client.send_text(small).unwrap();
+            wait_for(&rx, ms(5000), &mut seen, |e| {
+                *e == Event::Text(small.into())
+            });
+            client
+                .send_binary(
+                    b"small binary message, repeated: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+                )
+                .unwrap();
+            wait_for(
+                &rx,
+                ms(5000),
+                &mut seen,
+                |e| matches!(e, Event::Binary(d) if d.starts_with(b"small binary")),
+            );
+            client.send_text(json.clone()).unwrap();
+            wait_for(
+                &rx,
+                ms(10_000),
+                &mut seen,
+                |e| matches!(e, Event::Text(t) if *t == json),
+            );
+            client.send_binary(noise.clone()).unwrap();
+            wait_for(
+                &rx,
+                ms(10_000),
+                &mut seen,
+                |e| matches!(e, Event::Binary(d) if *d == noise),
+            );
+        }
+        // The small text (42 bytes) is below min_size (64): sent plain; the rest compressed.
+        assert_eq!(server.compressed_in() - before, 6, "compressed messages");
+        assert_eq!(
+            server.plain_in() - plain_before,
+            2,
+            "plain (short) messages"
+        );
+        assert!(
+            !seen
+                .iter()
+                .any(|e| matches!(e, Event::Error { .. } | Event::Closed { .. })),
+            "{seen:#?}"
+        );
+        client.close(1000, "done").unwrap();
+        wait_for(&rx, ms(5000), &mut seen, |e| {
+            matches!(e, Event::Stopped { .. })
+        });
+        assert_eq!(client.stats().last_close_code, Some(1000));
+    }
+}
+
 // ---- every scenario on every backend ------------------------------------------------------
 
 macro_rules! on_backend {
@@ -801,4 +908,5 @@ scenarios!(
     wss_to_a_plain_ws_server_is_a_tls_error,
     bad_tls_options_are_refused_at_connect,
     ca_file_is_read,
+    permessage_deflate_over_tls,
 );

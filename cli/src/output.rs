@@ -92,11 +92,13 @@ pub(crate) fn event_json(ev: &Event) -> Value {
             attempt,
             protocol,
             endpoint,
+            compression,
         } => json!({
             "reconnect": reconnect,
             "attempt": attempt,
             "protocol": protocol,
             "endpoint": endpoint,
+            "compression": compression,
         }),
         Event::Text(t) => json!({ "data": t }),
         Event::Binary(b) => json!({ "len": b.len(), "base64": base64(b) }),
@@ -306,6 +308,7 @@ impl Printer {
                 attempt,
                 protocol,
                 endpoint,
+                compression,
             } => {
                 let mut text = String::from(if *reconnect { "open again" } else { "open" });
                 if self.urls.len() > 1 {
@@ -317,6 +320,9 @@ impl Printer {
                 }
                 if let Some(p) = protocol {
                     let _ = write!(text, ", subprotocol {p}");
+                }
+                if *compression {
+                    text.push_str(", permessage-deflate");
                 }
                 self.status(GREEN, &text);
             }
@@ -411,10 +417,11 @@ mod tests {
             attempt: 2,
             protocol: None,
             endpoint: 1,
+            compression: true,
         }));
         assert!(
             line.starts_with(
-                r#"{"event":"opened","attempt":2,"endpoint":1,"protocol":null,"reconnect":true,"ts":"#
+                r#"{"event":"opened","attempt":2,"compression":true,"endpoint":1,"protocol":null,"reconnect":true,"ts":"#
             ),
             "{line}"
         );

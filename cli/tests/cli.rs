@@ -823,3 +823,38 @@ fn endpoint_options() {
     assert_eq!(of("connecting", "endpoint"), [0, 1, 2, 0]);
     assert_eq!(p.wait_exit().code(), Some(1));
 }
+
+/// `--compression deflate`: the JSON `opened` line says whether permessage-deflate was
+/// negotiated (true against the testkit's compressing echo server, false against a plain one
+/// and with `off`), the human open line names it, and lines echo through the compressor.
+#[test]
+fn compression_is_reported_on_open() {
+    use wsbeat_testkit::deflate_server::DeflateEchoServer;
+    let deflate = DeflateEchoServer::start();
+    let plain = EchoServer::start("127.0.0.1:0").unwrap();
+    let line = r#"{"ModeCode":"message","msg":"hello world, hello world, hello world"}"#;
+    for (url, mode, expect) in [
+        (deflate.url(), "deflate", true),
+        (plain.url(), "deflate", false),
+        (deflate.url(), "off", false),
+    ] {
+        let mut p = Proc::spawn(&args(&["--json", "--compression", mode], &[&url]));
+        let opened = p.expect_event("opened", is("opened"));
+        assert_eq!(opened["compression"], expect, "{url} {mode}: {opened}");
+        p.send_line(line);
+        let ev = p.expect_event("the echo", is("text"));
+        assert_eq!(ev["data"], line, "{ev}");
+        p.close_stdin();
+        assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+    }
+    assert_eq!(deflate.compressed_in(), 1, "the line went compressed");
+    assert!(deflate.offers()[1].is_empty(), "off: nothing offered");
+
+    let mut p = Proc::spawn(&args(&["--compression", "deflate"], &[&deflate.url()]));
+    p.send_line(line);
+    assert_eq!(p.expect_line("the echo", |l| !l.is_empty()), line);
+    p.close_stdin();
+    assert_eq!(p.wait_exit().code(), Some(0), "stderr: {}", p.stderr());
+    let err = p.stderr();
+    assert!(err.contains(" open, permessage-deflate"), "{err}");
+}

@@ -72,6 +72,9 @@ pub struct ws_client_stats {
     /// The close reason of the last connection that ended, NUL-terminated UTF-8 (truncated
     /// at a character boundary if needed); `""` if none.
     pub last_close_reason: [c_char; WS_CLOSE_REASON_MAX],
+    /// Whether the current (when not open: the last) connection negotiated permessage-deflate
+    /// (`ws_config_set_compression`). (Added at the end of the struct.)
+    pub compression: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -524,6 +527,7 @@ pub extern "C" fn ws_stats(client: *const ws_client, out_stats: *mut ws_client_s
                 .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             last_close_code: s.last_close_code.unwrap_or(0),
             last_close_reason: reason,
+            compression: s.compression,
         };
         if !write_out(out_stats, out) {
             return fail(ws_result::WS_ERR_NULL_ARGUMENT, "out_stats is NULL".into());

@@ -17,7 +17,8 @@ pub enum ws_event_kind {
     WS_EVENT_CONNECTING = 0,
     /// The WebSocket is open. `reconnect`: whether this is a reconnect; `attempt`: attempts it
     /// took; `text`: the subprotocol the server selected (`""` if none); `endpoint`: which
-    /// endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`).
+    /// endpoint opened (0: `ws_connect`'s URL, then each `ws_config_add_endpoint`);
+    /// `compression`: whether permessage-deflate was negotiated.
     WS_EVENT_OPENED = 1,
     /// A text message arrived: `data`/`len` (UTF-8). Seed-JSON heartbeat replies are not
     /// reported.
@@ -227,6 +228,10 @@ pub struct ws_event {
     /// that opened. 0 for the URL given to `ws_connect`, 1.. for each `ws_config_add_endpoint`
     /// in the order added. (Added at the end of the struct.)
     pub endpoint: u32,
+    /// `WS_EVENT_OPENED`: whether this connection negotiated permessage-deflate (offered with
+    /// `ws_config_set_compression` and accepted by the server). (Added at the end of the
+    /// struct.)
+    pub compression: bool,
 }
 
 impl ws_event {
@@ -250,6 +255,7 @@ impl ws_event {
             messages: std::ptr::null(),
             message_count: 0,
             endpoint: 0,
+            compression: false,
         }
     }
 }
@@ -290,11 +296,13 @@ impl OwnedEvent {
                 attempt,
                 protocol,
                 endpoint,
+                compression,
             } => {
                 text = protocol;
                 ws_event {
                     reconnect,
                     attempt,
+                    compression,
                     endpoint: u32::try_from(endpoint).unwrap_or(u32::MAX),
                     ..ws_event::empty(WS_EVENT_OPENED)
                 }

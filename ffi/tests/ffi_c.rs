@@ -453,3 +453,70 @@ fn c_endpoints() {
         "first_down, before_connect, first_dies"
     );
 }
+
+/// permessage-deflate from C: `ws_event.compression` and `ws_client_stats.compression` against
+/// the testkit's compressing echo server (true, and the messages went compressed) and a
+/// server that does not compress (false), and false when not offered.
+#[test]
+fn c_compression() {
+    use wsbeat_testkit::deflate_server::DeflateEchoServer;
+    let exe = compile(
+        "gcc",
+        C_FLAGS,
+        &["ffi/tests/c/compression_test.c"],
+        "compression_test",
+    );
+    let deflate = DeflateEchoServer::start();
+    let plain = EchoServer::start("127.0.0.1:0").unwrap();
+    let mut cmd = if valgrind() {
+        let mut c = Command::new("valgrind");
+        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
+            .arg(format!(
+                "--suppressions={}",
+                crate_dir().join("tests/c/valgrind.supp").display()
+            ))
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.arg(deflate.url()).arg(plain.url());
+    let lines = run(cmd, Duration::from_secs(120), |_| {});
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("all ok"),
+        "{lines:#?}"
+    );
+    for name in ["negotiated", "offered_not_accepted", "not_offered"] {
+        assert!(lines.contains(&format!("ok {name}")), "{name}: {lines:#?}");
+    }
+    let offers = deflate.offers();
+    assert_eq!(offers.len(), 2, "{offers:?}");
+    assert!(offers[0].starts_with("permessage-deflate"), "{offers:?}");
+    assert_eq!(offers[1], "", "not offered: {offers:?}");
+    assert_eq!(
+        deflate.compressed_in(),
+        2,
+        "text and binary went compressed"
+    );
+
+    let cpp = compile(
+        "g++",
+        CXX_FLAGS,
+        &["ffi/tests/c/compression_test.cpp"],
+        "compression_test_cpp",
+    );
+    let mut cmd = Command::new(&cpp);
+    cmd.arg(deflate.url()).arg(plain.url());
+    let lines = run(cmd, Duration::from_secs(60), |_| {});
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("cpp ok"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        deflate.offers().len(),
+        4,
+        "the C++ client offered, then did not"
+    );
+}

@@ -29,9 +29,12 @@ class Server:
     echoed), "silent" (handshake, then stop reading the socket: no pongs, no echoes).
     """
 
-    def __init__(self, mode: str = "echo", ssl_context: Any = None) -> None:
+    def __init__(
+        self, mode: str = "echo", ssl_context: Any = None, compression: Optional[str] = "deflate"
+    ) -> None:
         self.mode = mode
         self.ssl_context = ssl_context
+        self.compression = compression  # websockets' own default: permessage-deflate
         self.port = 0
         self.received: "queue.Queue[Any]" = queue.Queue()  # data messages seen by the server
         self.closes: "queue.Queue[Tuple[Optional[int], str]]" = queue.Queue()  # (code, reason)
@@ -116,6 +119,7 @@ class Server:
                     self._server = await serve(
                         self._handler, "127.0.0.1", self.port, ping_interval=None,
                         ssl=self.ssl_context,
+                        compression=self.compression,
                         process_request=self._process_request,
                         select_subprotocol=lambda _c, offered: "chat" if "chat" in offered else None,
                     )
@@ -169,6 +173,14 @@ class Server:
 @pytest.fixture
 def echo_server():
     s = Server("echo").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def plain_echo_server():
+    """An echo server that does not negotiate permessage-deflate (``compression=None``)."""
+    s = Server("echo", compression=None).start()
     yield s
     s.stop()
 

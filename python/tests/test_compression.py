@@ -1,5 +1,7 @@
 """permessage-deflate from Python: ``Client(url, compression="deflate")`` as ``websockets``
-spells it, against the fixtures' ``websockets`` server (which accepts it by default)."""
+spells it, against the fixtures' ``websockets`` server (which accepts it by default), one
+started with ``compression=None`` (which does not), and over TLS; ``Opened.compression`` and
+``Stats.compression`` say whether it was negotiated."""
 
 from __future__ import annotations
 
@@ -47,4 +49,48 @@ def test_deflate_echo_small_and_1_mib(echo_server, takeover):
             assert pull_until(c, TextMessage).data == text
             c.send(text.encode())
             assert pull_until(c, BinaryMessage).data == text.encode()
+        c.close()
+
+
+def test_opened_and_stats_say_negotiated(echo_server):
+    with Client(echo_server.url, compression="deflate") as c:
+        opened = pull_until(c, Opened)
+        assert opened.compression is True, opened
+        assert "permessage-deflate" in str(opened)
+        assert c.stats.compression is True
+        c.send("x" * 100)
+        assert pull_until(c, TextMessage).data == "x" * 100
+        c.close()
+    assert c.stats.compression is True  # the last connection's, after close
+
+
+def test_opened_and_stats_say_not_negotiated(plain_echo_server, echo_server):
+    # Offered, refused by the server: plain frames.
+    with Client(plain_echo_server.url, compression="deflate") as c:
+        opened = pull_until(c, Opened)
+        assert opened.compression is False, opened
+        assert "permessage-deflate" not in str(opened)
+        assert c.stats.compression is False
+        c.send("y" * 100)
+        assert pull_until(c, TextMessage).data == "y" * 100
+        server_side = plain_echo_server.connections.get(timeout=TIMEOUT)
+        assert "Sec-WebSocket-Extensions" not in server_side.response.headers
+        c.close()
+    # Not offered, to a server that would accept it.
+    with Client(echo_server.url) as c:
+        assert pull_until(c, Opened).compression is False
+        assert c.stats.compression is False
+        c.close()
+
+
+def test_deflate_over_tls(tls_server, tls_files):
+    # ~700 KB: under the fixture server's 1 MiB max_size (websockets' default).
+    big = json.dumps([{"ModeCode": "message", "msg": f"hello world {i}"} for i in range(15000)])
+    with Client(tls_server.url, ca_file=str(tls_files / "ca.pem"), compression="deflate") as c:
+        assert pull_until(c, Opened).compression is True
+        assert c.stats.compression is True
+        c.send(big)
+        assert pull_until(c, TextMessage).data == big
+        c.send(big.encode())
+        assert pull_until(c, BinaryMessage).data == big.encode()
         c.close()

@@ -241,6 +241,7 @@ class ws_event(Structure):
         ('messages', POINTER(ws_message)),
         ('message_count', c_size_t),
         ('endpoint', c_uint32),
+        ('compression', c_bool),
     ]
 
 
@@ -259,6 +260,7 @@ class ws_client_stats(Structure):
         ('uptime_ms', c_int64),
         ('last_close_code', c_uint16),
         ('last_close_reason', c_char * WS_CLOSE_REASON_MAX),
+        ('compression', c_bool),
     ]
 
 
@@ -288,6 +290,7 @@ STRUCT_C_FIELDS: Dict[str, List[Tuple[str, str]]] = {
         ('messages', 'const struct ws_message *'),
         ('message_count', 'size_t'),
         ('endpoint', 'uint32_t'),
+        ('compression', 'bool'),
     ],
     'ws_client_stats': [
         ('connects', 'uint64_t'),
@@ -303,6 +306,7 @@ STRUCT_C_FIELDS: Dict[str, List[Tuple[str, str]]] = {
         ('uptime_ms', 'int64_t'),
         ('last_close_code', 'uint16_t'),
         ('last_close_reason', 'char[WS_CLOSE_REASON_MAX]'),
+        ('compression', 'bool'),
     ],
 }
 

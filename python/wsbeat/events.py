@@ -150,17 +150,21 @@ class Opened(Event):
         subprotocol: the subprotocol the server selected (``""`` if none).
         endpoint: which configured endpoint opened (0: the client's ``url``, 1..: each of
             ``endpoints`` in order).
+        compression: whether permessage-deflate was negotiated (offered with
+            ``compression="deflate"`` and accepted by the server).
     """
 
     reconnect: bool
     attempt: int
     subprotocol: str
     endpoint: int = 0
+    compression: bool = False
 
     def _detail(self) -> str:
         d = f"reconnect, attempt {self.attempt}" if self.reconnect else "first connect"
         d += f", endpoint {self.endpoint}" if self.endpoint else ""
-        return d + (f", subprotocol {self.subprotocol!r}" if self.subprotocol else "")
+        d += f", subprotocol {self.subprotocol!r}" if self.subprotocol else ""
+        return d + (", permessage-deflate" if self.compression else "")
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,8 @@ class Stats:
     """The close code of the last connection that ended (None if none ended yet)."""
     last_close_reason: str
     """The close reason of the last connection that ended (``""`` if none)."""
+    compression: bool = False
+    """Whether the current (when not open: the last) connection negotiated permessage-deflate."""
 
 
 def _messages(ev: _lib.ws_event) -> Tuple[Message, ...]:
@@ -366,7 +372,7 @@ def _from_c_other(ev: _lib.ws_event, k: int) -> Event:
     if k == _lib.EV_CONNECTING:
         return Connecting(ev.attempt, ev.endpoint)
     if k == _lib.EV_OPENED:
-        return Opened(bool(ev.reconnect), ev.attempt, text, ev.endpoint)
+        return Opened(bool(ev.reconnect), ev.attempt, text, ev.endpoint, bool(ev.compression))
     if k == _lib.EV_HEARTBEAT_TIMEOUT:
         return HeartbeatTimeout(ev.silent_ms)
     if k == _lib.EV_CLOSED:
@@ -402,4 +408,5 @@ def stats_from_c(s: _lib.ws_client_stats) -> Stats:
         uptime_ms=None if s.uptime_ms < 0 else s.uptime_ms,
         last_close_code=s.last_close_code or None,
         last_close_reason=s.last_close_reason.decode("utf-8", "replace"),
+        compression=bool(s.compression),
     )

@@ -17,3 +17,4 @@ fi
 cargo run --quiet -p wsbeat-tools --bin gen-header -- --check
 
 WSBEAT_VALGRIND=1 cargo test --quiet -p wsbeat-ffi --test ffi_c c_api_test_suite -- --exact --nocapture
+WSBEAT_VALGRIND=1 cargo test --quiet -p wsbeat-ffi --test ffi_c c_compression -- --exact --nocapture

@@ -78,6 +78,7 @@ impl IoLoop {
             attempt,
             protocol,
             endpoint: self.endpoint,
+            compression: self.shared.compression(),
         });
         let (end, mut conn) = self.open_loop();
         conn.ws.get_mut().get_mut().shutdown(self.poll.registry());

@@ -8,6 +8,8 @@
 //! - [`hostile::Hostile`]: a scripted raw-TCP server for broken handshakes and frames.
 //! - [`recorder::RecordingServer`]: an echo server that logs what it received, for
 //!   "delivered once, in order" checks on the server side.
+//! - [`deflate_server::DeflateEchoServer`]: an echo server that negotiates permessage-deflate
+//!   (plain TCP, or rustls with feature `tls`), for compression tests without Python or Node.
 //! - [`process::ServerProcess`]: the same server in a child process, for SIGKILL.
 //! - `tls_server::TlsEchoServer` (feature `tls`): the echo server over rustls, with
 //!   certificates made by rcgen.
@@ -15,6 +17,7 @@
 //!   `fault_matrix` tool.
 //! - [`wait`], [`Events`], [`Ledger`], [`Leaks`]: event waiting with timestamps, message
 //!   accounting, thread/fd/RSS accounting from /proc.
+pub mod deflate_server;
 pub mod hostile;
 pub mod process;
 pub mod proxy;

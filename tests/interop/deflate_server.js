@@ -2,6 +2,7 @@
 //   node deflate_server.js PORT MODE
 // MODE: `takeover` (perMessageDeflate with context takeover, threshold 0: every message
 // compressed), `no_takeover` (serverNoContextTakeover and clientNoContextTakeover),
+// `server_no_takeover` / `client_no_takeover` (only that direction without context takeover),
 // `bits10` (serverMaxWindowBits 10, clientMaxWindowBits 10), `bomb` (sends, once open, one
 // compressed 8 MiB message of zeros). Echoes text and binary; the text `?ext` is answered
 // with the extension header ws answered and the client's offer, and `?read` with the bytes read from the
@@ -17,6 +18,8 @@ if (mode === 'no_takeover') {
   perMessageDeflate.serverNoContextTakeover = true;
   perMessageDeflate.clientNoContextTakeover = true;
 }
+if (mode === 'server_no_takeover') perMessageDeflate.serverNoContextTakeover = true;
+if (mode === 'client_no_takeover') perMessageDeflate.clientNoContextTakeover = true;
 if (mode === 'bits10') {
   perMessageDeflate.serverMaxWindowBits = 10;
   perMessageDeflate.clientMaxWindowBits = 10;

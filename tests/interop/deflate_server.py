@@ -4,7 +4,7 @@
 
 MODE: `default` (websockets' own defaults: compression on, its server_max_window_bits=12 and
 client_max_window_bits=12 when offered), `no_takeover` (server_ and client_no_context_takeover,
-15-bit windows), `bomb` (sends, once open, one compressed 8 MiB message of zeros: about 8 KiB
+15-bit windows), `server_no_takeover` / `client_no_takeover` (only that direction), `bomb` (sends, once open, one compressed 8 MiB message of zeros: about 8 KiB
 on the wire). Echoes text and binary; the text `?ext` is answered with the
 Sec-WebSocket-Extensions header the server sent. Listens on 127.0.0.1 only (PORT 0:
 ephemeral), prints "LISTENING <port>", exits when stdin closes.
@@ -37,12 +37,18 @@ async def main():
                 await ws.send(message)
 
     kwargs = {}
-    if mode == "no_takeover":
+    no_takeover = {
+        "no_takeover": (True, True),
+        "server_no_takeover": (True, False),
+        "client_no_takeover": (False, True),
+    }
+    if mode in no_takeover:
+        server, client = no_takeover[mode]
         kwargs = dict(
             compression=None,
             extensions=[
                 ServerPerMessageDeflateFactory(
-                    server_no_context_takeover=True, client_no_context_takeover=True
+                    server_no_context_takeover=server, client_no_context_takeover=client
                 )
             ],
         )
