@@ -11,14 +11,18 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::events::{Events, Overflow};
 use crate::handle::Handle;
-use crate::io_loop::{IoLoop, Sink};
-use crate::shared::{Shared, State, WAKE};
+use crate::io_loop::{IoLoop, Reactor, Sink};
+use crate::runtime::{Runtime, WorkerShared};
+use crate::shared::{IoWaker, Shared, State, WAKE};
 use crate::tls::TlsOptions;
 
 struct Owner {
     handle: Handle,
     thread: Mutex<Option<JoinHandle<()>>>,
     events: Option<Events>,
+    /// Keeps the runtime's threads while this client may still run on them (dropped after
+    /// the I/O loop has stopped).
+    _runtime: Option<Runtime>,
 }
 
 impl Drop for Owner {
@@ -27,8 +31,10 @@ impl Drop for Owner {
         if shared.state() != State::Stopped {
             self.handle.request_close(1000, "");
         }
-        if shared.on_io_thread() {
-            return; // dropped by a callback's captures on the I/O thread: it is exiting anyway
+        if shared.would_deadlock() {
+            // Dropped by a callback's captures on the I/O thread (it is exiting anyway), or
+            // inside a callback of another client on the same runtime thread.
+            return;
         }
         // Our receiver must not keep a full event channel alive: if no one else holds a clone,
         // nobody can read it any more, and the I/O thread must not wait for a reader.
@@ -161,6 +167,7 @@ pub struct ClientBuilder {
     before_connect: Option<crate::config::BeforeConnectFn>,
     callback: Option<EventCallback>,
     pong_events: bool,
+    runtime: Option<Runtime>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -186,6 +193,7 @@ impl ClientBuilder {
             before_connect: None,
             callback: None,
             pong_events: true,
+            runtime: None,
         }
     }
 
@@ -327,6 +335,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Run this client's I/O loop on a shared [`Runtime`] instead of a thread of its own.
+    /// Defaults to none: every client has its own I/O thread (named `wsbeat-io`).
+    ///
+    /// Behaviour and guarantees are the same; callbacks then run on the runtime's thread,
+    /// so a slow one delays the other clients on that thread (see [`Runtime`]).
+    pub fn runtime(mut self, runtime: &Runtime) -> Self {
+        self.runtime = Some(runtime.clone());
+        self
+    }
+
     /// Deliver events to `f` on the I/O thread instead of the channel. `f` must not block for
     /// long: while it runs, the connection is not serviced. It may call any [`Handle`] method;
     /// messages it sends from the `Opened` event go out before the queued outbox.
@@ -360,9 +378,24 @@ impl ClientBuilder {
             pong_events: self.pong_events,
         };
         config.validate()?;
-        let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;
-        let waker =
-            mio::Waker::new(poll.registry(), WAKE).map_err(|e| Error::Spawn(e.to_string()))?;
+        // Where the I/O loop runs: a thread of its own with its own poller, or a task on the
+        // runtime's least loaded thread.
+        let mut task = None;
+        let (reactor, waker) = match &self.runtime {
+            None => {
+                let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;
+                let waker = mio::Waker::new(poll.registry(), WAKE)
+                    .map_err(|e| Error::Spawn(e.to_string()))?;
+                (Reactor::own(poll), IoWaker::Own(waker))
+            }
+            Some(rt) => {
+                let worker = rt.pick();
+                let key = WorkerShared::new_key();
+                let reactor = Reactor::Task(worker.clone(), mio::Token(key));
+                task = Some((worker.clone(), key));
+                (reactor, IoWaker::Task(worker, key))
+            }
+        };
         let shared = Arc::new(Shared::new(&config.limits, waker));
         let (tx, rx) = crossbeam_channel::unbounded();
         let handle = Handle {
@@ -376,24 +409,36 @@ impl ClientBuilder {
             }
             None => {
                 let (etx, erx) = crossbeam_channel::bounded(config.limits.event_capacity);
-                let overflow = Arc::new(Overflow::default());
+                // On a runtime the loop cannot block on a full channel: the consumer wakes
+                // it when it takes an event.
+                let room = self.runtime.is_some().then(|| shared.clone());
+                let overflow = Arc::new(Overflow::new(room));
                 (
                     Sink::Channel(etx, overflow.clone()),
                     Some(Events::new(erx, overflow)),
                 )
             }
         };
-        let io = IoLoop::new(config, shared, (tx, rx), sink, poll)?;
-        let thread = thread::Builder::new()
-            .name("wsbeat-io".into())
-            .stack_size(256 * 1024)
-            .spawn(move || io.run())
-            .map_err(|e| Error::Spawn(e.to_string()))?;
+        let io = IoLoop::new(config, shared.clone(), (tx, rx), sink, reactor)?;
+        let thread = match task {
+            None => Some(
+                thread::Builder::new()
+                    .name("wsbeat-io".into())
+                    .stack_size(256 * 1024)
+                    .spawn(move || io.run())
+                    .map_err(|e| Error::Spawn(e.to_string()))?,
+            ),
+            Some((worker, key)) => {
+                worker.spawn(key, shared, Box::new(move || Box::pin(io.run_async())));
+                None
+            }
+        };
         Ok(Client {
             owner: Arc::new(Owner {
                 handle,
-                thread: Mutex::new(Some(thread)),
+                thread: Mutex::new(thread),
                 events,
+                _runtime: self.runtime,
             }),
         })
     }

@@ -20,12 +20,12 @@ pub(crate) const STAGGER: Duration = Duration::from_millis(250);
 /// (readable and writable). `wait(wake_at)` sleeps until an event, a command, `wake_at` (the
 /// next attempt's start) or the caller's deadline; its error (timeout, close) ends the race,
 /// every pending socket closed. The inner error is the last failure, for the event.
-pub(crate) fn race<E>(
+pub(crate) async fn race<E>(
     registry: &Registry,
     token: Token,
     addrs: &[SocketAddr],
     stagger: Duration,
-    mut wait: impl FnMut(Option<Instant>) -> Result<(), E>,
+    mut wait: impl AsyncFnMut(Option<Instant>) -> Result<(), E>,
 ) -> Result<Result<TcpStream, (ErrorKind, String)>, E> {
     let mut pending: Vec<(SocketAddr, TcpStream)> = Vec::new();
     let mut next = 0;
@@ -83,7 +83,7 @@ pub(crate) fn race<E>(
             continue;
         }
         let wake_at = (next < addrs.len()).then_some(next_start);
-        if let Err(e) = wait(wake_at) {
+        if let Err(e) = wait(wake_at).await {
             close_all(&mut pending);
             return Err(e);
         }
@@ -116,16 +116,17 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let t0 = Instant::now();
         let deadline = t0 + within;
-        let r = race(&registry, Token(1), addrs, stagger, |wake_at| {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err("timed out");
-            }
-            let until = wake_at.map_or(deadline, |w| w.min(deadline));
-            poll.poll(&mut events, Some(until.saturating_duration_since(now)))
-                .unwrap();
-            Ok(())
-        });
+        let r =
+            crate::runtime::block_on(race(&registry, Token(1), addrs, stagger, async |wake_at| {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err("timed out");
+                }
+                let until = wake_at.map_or(deadline, |w| w.min(deadline));
+                poll.poll(&mut events, Some(until.saturating_duration_since(now)))
+                    .unwrap();
+                Ok(())
+            }));
         (r, t0.elapsed())
     }
 

@@ -2,12 +2,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use crate::event::Event;
+use crate::shared::Shared;
 
 /// Events that found the bounded channel full once the user had asked to close: the client's
 /// last events ([`Event::Closed`], [`Event::Stopped`] with its unsent messages) and whatever the
@@ -16,12 +18,48 @@ use crate::event::Event;
 /// takes these after the channel, in order, once the I/O thread has finished: nothing is
 /// dropped. Bounded: the I/O thread spills here only while closing, and stops reading once
 /// the close budget runs out.
-#[derive(Debug, Default)]
-pub(crate) struct Overflow(Mutex<VecDeque<Event>>);
+///
+/// On a [`crate::Runtime`] it is also where the I/O loop, which may not block its thread on a
+/// full channel, asks the consumer for a wake-up once it takes an event ([`Overflow::want_room`]).
+#[derive(Debug)]
+pub(crate) struct Overflow {
+    kept: Mutex<VecDeque<Event>>,
+    /// On a runtime: the client to wake when room is wanted.
+    room: Option<Arc<Shared>>,
+    room_wanted: AtomicBool,
+}
 
 impl Overflow {
+    /// `room`: the client's shared state, on a runtime (see above).
+    pub(crate) fn new(room: Option<Arc<Shared>>) -> Self {
+        Overflow {
+            kept: Mutex::default(),
+            room,
+            room_wanted: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The I/O loop found the channel full: wake it when the consumer takes an event. The
+    /// loop looks at the channel again after this and before parking (no lost wake-up: both
+    /// sides order their two steps with `SeqCst`).
+    pub(crate) fn want_room(&self) {
+        self.room_wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// The consumer took an event from the channel.
+    fn taken(&self) {
+        if let Some(shared) = &self.room {
+            fence(Ordering::SeqCst);
+            if self.room_wanted.load(Ordering::SeqCst)
+                && self.room_wanted.swap(false, Ordering::SeqCst)
+            {
+                shared.wake_always();
+            }
+        }
     }
 
     pub(crate) fn push(&self, ev: Event) {
@@ -139,15 +177,22 @@ impl Events {
     /// Wait for the next event.
     pub fn recv(&self) -> Result<Event, RecvError> {
         // The channel disconnects when the I/O thread has finished: the overflow is complete.
-        self.rx
-            .recv()
-            .or_else(|_| self.overflow.pop().ok_or(RecvError))
+        match self.rx.recv() {
+            Ok(ev) => {
+                self.overflow.taken();
+                Ok(ev)
+            }
+            Err(_) => self.overflow.pop().ok_or(RecvError),
+        }
     }
 
     /// Wait at most `timeout` for the next event.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
         match self.rx.recv_timeout(timeout) {
-            Ok(ev) => Ok(ev),
+            Ok(ev) => {
+                self.overflow.taken();
+                Ok(ev)
+            }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(RecvTimeoutError::Timeout),
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 self.overflow.pop().ok_or(RecvTimeoutError::Disconnected)
@@ -163,7 +208,10 @@ impl Events {
     /// The next event if one is waiting, without blocking.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
         match self.rx.try_recv() {
-            Ok(ev) => Ok(ev),
+            Ok(ev) => {
+                self.overflow.taken();
+                Ok(ev)
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => Err(TryRecvError::Empty),
             Err(crossbeam_channel::TryRecvError::Disconnected) => {
                 self.overflow.pop().ok_or(TryRecvError::Disconnected)

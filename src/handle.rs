@@ -148,7 +148,7 @@ impl Handle {
                     Err(msg) => msg,
                 }
             };
-            match self.reserve(len, wait, priority) {
+            match self.reserve(len, wait, priority || shared.would_deadlock()) {
                 Ok(()) => {}
                 Err(Refused::Closed) => return Err(Error::Closed),
                 Err(Refused::Full {
@@ -187,7 +187,7 @@ impl Handle {
     pub fn close(&self, code: u16, reason: &str) -> Result<(), Error> {
         check_close(code, reason)?;
         self.request_close(code, reason);
-        if !self.shared.on_io_thread() {
+        if !self.shared.would_deadlock() {
             self.shared.wait_done(self.shared.close_wait);
         }
         Ok(())
@@ -212,7 +212,7 @@ impl Handle {
     pub fn wait_confirmed(&self, timeout: Duration) -> Result<bool, Error> {
         use crate::confirm::Waited;
         let shared = &self.shared;
-        if shared.on_io_thread() {
+        if shared.would_deadlock() {
             return Ok(false);
         }
         let closed = || matches!(shared.state(), State::Closing | State::Stopped);

@@ -220,6 +220,7 @@ mod outbox;
 mod proxy;
 mod redact;
 mod resolve;
+mod runtime;
 mod shared;
 mod stats;
 mod tcp;
@@ -238,11 +239,12 @@ pub use handle::Handle;
 pub use heartbeat::{is_seed_heartbeat_reply, seed_heartbeat_message};
 pub use limits::{
     MAX_BACKOFF_FACTOR, MAX_DURATION, MAX_EVENT_CAPACITY, MAX_MESSAGE_SIZE, MAX_OUTBOX_BYTES,
-    MAX_OUTBOX_MESSAGES,
+    MAX_OUTBOX_MESSAGES, MAX_RUNTIME_THREADS,
 };
 pub use message::Message;
 pub use proxy::Proxy;
 pub use redact::{may_carry_secrets, redact_url};
+pub use runtime::Runtime;
 pub use shared::State;
 pub use stats::Stats;
 pub use tls::TlsOptions;

@@ -22,6 +22,8 @@ pub const MAX_OUTBOX_BYTES: usize = if usize::BITS >= 64 {
 /// The largest event channel capacity: 65,536 events (its slots are allocated up front, ~70 B
 /// each: ~4.5 MiB at this bound).
 pub const MAX_EVENT_CAPACITY: usize = 1 << 16;
+/// The most I/O threads a [`crate::Runtime`] may have.
+pub const MAX_RUNTIME_THREADS: usize = 256;
 /// The largest reconnect backoff factor.
 pub const MAX_BACKOFF_FACTOR: f64 = 1000.0;
 

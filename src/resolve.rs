@@ -1,9 +1,9 @@
 //! Name resolution off the I/O thread, and the order addresses are tried in.
 //!
 //! `getaddrinfo` blocks for as long as the system's resolver likes and cannot be cancelled,
-//! so each lookup runs on a thread of its own; the I/O thread waits on both the answer's
-//! channel and its command channel (a crossbeam `Select`), bounded by the connect deadline and
-//! interruptible by `close()`. A lookup given up on finishes in the background and its answer
+//! so each lookup runs on a thread of its own, which wakes the I/O loop once it has answered;
+//! the loop sleeps meanwhile as it does for I/O (taking commands), bounded by the connect
+//! deadline and interruptible by `close()`. A lookup given up on finishes in the background and its answer
 //! is dropped.
 
 use std::fmt;
@@ -44,8 +44,13 @@ impl Default for Resolver {
 
 impl Resolver {
     /// Start looking up `host:port` on a thread of its own; the answer arrives on the
-    /// returned channel.
-    pub(crate) fn spawn(&self, host: &str, port: u16) -> io::Result<Receiver<Answer>> {
+    /// returned channel, then `answered` runs (it wakes the I/O loop).
+    pub(crate) fn spawn(
+        &self,
+        host: &str,
+        port: u16,
+        answered: impl FnOnce() + Send + 'static,
+    ) -> io::Result<Receiver<Answer>> {
         let (tx, rx) = bounded(1);
         let f = self.0.clone();
         let host = host.to_owned();
@@ -56,6 +61,7 @@ impl Resolver {
                     .unwrap_or_else(|_| Err(io::Error::other("the resolver panicked")));
                 // The I/O thread may have given up (timeout, close): then nobody listens.
                 let _ = tx.send(answer);
+                answered();
             })?;
         Ok(rx)
     }
@@ -110,7 +116,7 @@ mod tests {
             assert_eq!(h, "example.test");
             Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
         }));
-        let rx = r.spawn("example.test", 9).unwrap();
+        let rx = r.spawn("example.test", 9, || {}).unwrap();
         let got = rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
         assert_eq!(got, vec![a("127.0.0.1:9")]);
     }
@@ -118,7 +124,7 @@ mod tests {
     #[test]
     fn a_panicking_resolver_is_an_error() {
         let r = Resolver(Arc::new(|_: &str, _| panic!("boom")));
-        let rx = r.spawn("x", 1).unwrap();
+        let rx = r.spawn("x", 1, || {}).unwrap();
         let e = rx
             .recv_timeout(Duration::from_secs(5))
             .unwrap()

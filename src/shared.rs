@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tungstenite::Message as WsMessage;
@@ -12,10 +12,32 @@ use tungstenite::Message as WsMessage;
 use crate::config::Limits;
 use crate::conn::Conn;
 use crate::outbox::Gauge;
+use crate::runtime::{WorkerShared, on_worker};
 use crate::stats::{Counters, Slow};
 
 /// The poller token of the cross-thread waker.
 pub(crate) const WAKE: mio::Token = mio::Token(0);
+
+/// How other threads wake the I/O loop: the waker of its own thread's poller, or its task on
+/// a runtime worker.
+pub(crate) enum IoWaker {
+    /// The client's own I/O thread sleeps in its poller.
+    Own(mio::Waker),
+    /// The client's I/O loop is task `key` of a runtime worker.
+    Task(Arc<WorkerShared>, usize),
+}
+
+impl IoWaker {
+    fn wake(&self) -> std::io::Result<()> {
+        match self {
+            IoWaker::Own(w) => w.wake(),
+            IoWaker::Task(worker, key) => {
+                worker.wake(*key);
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Where the client is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +90,7 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     slow: Mutex<Slow>,
     pub(crate) gauge: Gauge,
-    waker: mio::Waker,
+    waker: IoWaker,
     /// Set by the I/O thread while it sleeps in the poller: senders wake it only then.
     pub(crate) sleeping: AtomicBool,
     /// Senders between their state check and their push (see `IoLoop::finish`).
@@ -85,6 +107,15 @@ pub(crate) struct Shared {
     pub(crate) close_wait: Duration,
 }
 
+/// See [`Shared::enter`].
+pub(crate) struct Entered(usize);
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        IO_THREAD_OF.with(|c| c.set(self.0));
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
@@ -94,7 +125,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(limits: &Limits, waker: mio::Waker) -> Self {
+    pub(crate) fn new(limits: &Limits, waker: IoWaker) -> Self {
         Shared {
             state: AtomicU8::new(State::Connecting as u8),
             counters: Counters::default(),
@@ -172,6 +203,19 @@ impl Shared {
     /// Marks the calling thread as this client's I/O thread.
     pub(crate) fn mark_io_thread(&self) {
         IO_THREAD_OF.with(|c| c.set(self as *const Shared as usize));
+    }
+
+    /// On a runtime worker, while this client's task runs: the thread is its I/O thread
+    /// until the guard drops.
+    pub(crate) fn enter(&self) -> Entered {
+        Entered(IO_THREAD_OF.with(|c| c.replace(self as *const Shared as usize)))
+    }
+
+    /// Whether waiting here for this client's I/O loop would wait for the calling thread
+    /// itself: inside its own callback, or inside a callback of another client on the same
+    /// runtime thread (that thread runs this client's loop too).
+    pub(crate) fn would_deadlock(&self) -> bool {
+        self.on_io_thread() || matches!(&self.waker, IoWaker::Task(w, _) if on_worker(w))
     }
 
     /// The I/O thread has exited (its callback and captures are dropped): wake `wait_done`.

@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wsbeat_testkit::builder;
 
 use wsbeat::{Client, CloseInitiator, Event, Heartbeat, Reconnect, State, StopReason};
 use wsbeat_testkit::server::EchoServer;
@@ -23,7 +24,7 @@ fn fast_reconnect() -> Reconnect {
 #[test]
 fn echo_and_pong_rtt_and_idle_connection_stays_open() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .connect()
         .unwrap();
@@ -71,7 +72,7 @@ fn echo_and_pong_rtt_and_idle_connection_stays_open() {
 #[test]
 fn without_pong_events_an_idle_channel_consumer_is_not_woken() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .pong_events(false)
         .connect()
@@ -103,7 +104,7 @@ fn without_pong_events_an_idle_channel_consumer_is_not_woken() {
 #[test]
 fn silent_server_is_detected_and_reconnected() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(50)))
         .reconnect(fast_reconnect())
         .connect()
@@ -152,7 +153,7 @@ fn silent_server_is_detected_and_reconnected() {
 #[test]
 fn restart_on_same_port_delivers_outage_messages_in_order_once() {
     let mut server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(200), ms(100)))
         .reconnect(fast_reconnect())
         .connect()
@@ -216,7 +217,7 @@ fn restart_on_same_port_delivers_outage_messages_in_order_once() {
 #[test]
 fn close_is_clean_and_never_reconnects() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url()).connect().unwrap();
+    let client = builder(server.url()).connect().unwrap();
     let rx = client.events().unwrap();
     let mut seen = Vec::new();
     wait_for(&rx, ms(5000), &mut seen, |e| {
@@ -265,7 +266,7 @@ fn delays(seen: &[Event]) -> Vec<(u32, Duration)> {
 
 #[test]
 fn backoff_grows_to_max_and_max_attempts_stops_for_good() {
-    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+    let client = builder(format!("ws://127.0.0.1:{}", free_port()))
         .reconnect(
             Reconnect::exponential()
                 .initial(ms(20))
@@ -318,7 +319,7 @@ fn backoff_grows_to_max_and_max_attempts_stops_for_good() {
 
 #[test]
 fn jittered_delays_stay_within_bounds() {
-    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+    let client = builder(format!("ws://127.0.0.1:{}", free_port()))
         .reconnect(
             Reconnect::exponential()
                 .initial(ms(40))
@@ -341,7 +342,7 @@ fn jittered_delays_stay_within_bounds() {
 #[test]
 fn backoff_resets_only_after_min_uptime() {
     let mut server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::off())
         .reconnect(
             Reconnect::exponential()
@@ -418,7 +419,7 @@ fn backoff_resets_only_after_min_uptime() {
 
 #[test]
 fn close_during_backoff_returns_promptly_and_reports_unsent() {
-    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+    let client = builder(format!("ws://127.0.0.1:{}", free_port()))
         .reconnect(Reconnect::fixed(Duration::from_secs(30)))
         .outbox_limit(3, 1 << 20)
         .connect()
@@ -480,7 +481,7 @@ fn close_during_hanging_handshake_returns_promptly_and_never_reconnects() {
             while matches!(std::io::Read::read(&mut c, &mut buf), Ok(n) if n > 0) {}
         }
     });
-    let client = Client::builder(format!("ws://127.0.0.1:{port}"))
+    let client = builder(format!("ws://127.0.0.1:{port}"))
         .connect_timeout(Duration::from_secs(30))
         .connect()
         .unwrap();
@@ -522,7 +523,7 @@ fn dropping_the_last_client_closes_and_joins() {
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = Flag(dropped.clone());
     let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .on_event(move |_, ev| {
             let _ = &flag;
             let _ = tx.send(ev);
@@ -564,7 +565,7 @@ fn eight_threads_sending_keep_per_thread_order_and_deliver_once() {
     const THREADS: usize = 8;
     const EACH: usize = 250;
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url()).connect().unwrap();
+    let client = builder(server.url()).connect().unwrap();
     let rx = client.events().unwrap();
     let mut seen = Vec::new();
     wait_for(&rx, ms(5000), &mut seen, |e| {
@@ -620,7 +621,7 @@ fn eight_threads_sending_keep_per_thread_order_and_deliver_once() {
 #[test]
 fn seed_json_heartbeat_keeps_the_connection_and_hides_replies() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::seed_json(ms(100), ms(60)))
         .reconnect(fast_reconnect())
         .connect()
@@ -667,7 +668,7 @@ fn seed_json_heartbeat_keeps_the_connection_and_hides_replies() {
 fn messages_sent_from_the_open_callback_go_before_the_backlog() {
     let port = free_port();
     let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(format!("ws://127.0.0.1:{port}"))
+    let client = builder(format!("ws://127.0.0.1:{port}"))
         .reconnect(Reconnect::fixed(ms(50)))
         .on_event(move |h, ev| {
             if let Event::Opened { .. } = ev {
@@ -698,7 +699,7 @@ fn messages_sent_from_the_open_callback_go_before_the_backlog() {
 #[test]
 fn reconnect_now_drops_and_reconnects_at_once() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url()).connect().unwrap();
+    let client = builder(server.url()).connect().unwrap();
     let rx = client.events().unwrap();
     let mut seen = Vec::new();
     wait_for(&rx, ms(5000), &mut seen, |e| {
@@ -738,7 +739,7 @@ fn before_connect_hook_can_rewrite_the_url() {
     let real = server.url();
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let a = attempts.clone();
-    let client = Client::builder(format!("ws://127.0.0.1:{}", free_port()))
+    let client = builder(format!("ws://127.0.0.1:{}", free_port()))
         .reconnect(fast_reconnect())
         .before_connect(move |req| {
             a.lock().unwrap().push(req.attempt);
@@ -763,7 +764,7 @@ fn before_connect_hook_can_rewrite_the_url() {
 #[test]
 fn a_panicking_before_connect_hook_fails_the_attempt_with_its_message() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .reconnect(fast_reconnect())
         .before_connect(|req| {
             if req.attempt == 0 {
@@ -793,7 +794,7 @@ fn a_panicking_before_connect_hook_fails_the_attempt_with_its_message() {
 #[test]
 fn oversized_sends_are_refused_with_a_typed_error() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .max_message_size(1024)
         .connect()
         .unwrap();
@@ -820,23 +821,23 @@ fn invalid_urls_and_configs_are_typed_errors() {
     use wsbeat::Error;
     for url in ["", "http://x/", "ftp://h", "ws://", "not a url"] {
         assert!(
-            matches!(Client::builder(url).connect(), Err(Error::InvalidUrl(_))),
+            matches!(builder(url).connect(), Err(Error::InvalidUrl(_))),
             "{url}"
         );
     }
     let bad = [
-        Client::builder("ws://h").heartbeat(Heartbeat::ping(ms(0), ms(0))),
-        Client::builder("ws://h").heartbeat(Heartbeat::ping(ms(100), ms(200))),
-        Client::builder("ws://h").reconnect(Reconnect::exponential().jitter(2.0)),
-        Client::builder("ws://h").reconnect(Reconnect::exponential().factor(0.1)),
-        Client::builder("ws://h").connect_timeout(ms(0)),
-        Client::builder("ws://h").max_message_size(0),
+        builder("ws://h").heartbeat(Heartbeat::ping(ms(0), ms(0))),
+        builder("ws://h").heartbeat(Heartbeat::ping(ms(100), ms(200))),
+        builder("ws://h").reconnect(Reconnect::exponential().jitter(2.0)),
+        builder("ws://h").reconnect(Reconnect::exponential().factor(0.1)),
+        builder("ws://h").connect_timeout(ms(0)),
+        builder("ws://h").max_message_size(0),
     ];
     for b in bad {
         assert!(matches!(b.connect(), Err(Error::InvalidConfig(_))));
     }
     assert!(matches!(
-        Client::builder("ws://h").subprotocol("a b").connect(),
+        builder("ws://h").subprotocol("a b").connect(),
         Err(Error::InvalidHeader(_))
     ));
 }
@@ -865,7 +866,7 @@ fn headers_subprotocols_and_url_credentials_reach_the_server() {
         .unwrap();
         let _ = ws.read(); // until the client closes
     });
-    let client = Client::builder(format!("ws://alice:s3cret@127.0.0.1:{port}/path?q=1"))
+    let client = builder(format!("ws://alice:s3cret@127.0.0.1:{port}/path?q=1"))
         .header("X-Token", "abc")
         .subprotocol("chat")
         .subprotocol("superchat")
@@ -892,7 +893,7 @@ fn headers_subprotocols_and_url_credentials_reach_the_server() {
 #[test]
 fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .event_capacity(4)
         .close_timeout(ms(300))
         .connect()
@@ -945,7 +946,7 @@ fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
 #[test]
 fn messages_written_into_a_dead_connection_are_handed_back_unconfirmed() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(60)))
         .reconnect(fast_reconnect())
         .connect()
@@ -1009,7 +1010,7 @@ fn server_pings_are_answered() {
             }
         }
     });
-    let client = Client::builder(format!("ws://127.0.0.1:{port}"))
+    let client = builder(format!("ws://127.0.0.1:{port}"))
         .heartbeat(Heartbeat::off())
         .connect()
         .unwrap();
@@ -1041,7 +1042,7 @@ fn logs_never_contain_credentials_or_header_values() {
     log::set_max_level(log::LevelFilter::Trace);
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let url = format!("ws://alice:pa55word@{}/", server.local_addr());
-    let client = Client::builder(&url)
+    let client = builder(&url)
         .header("Authorization", "Bearer t0psecret")
         .heartbeat(Heartbeat::ping(ms(50), ms(30)))
         .connect()
@@ -1080,7 +1081,7 @@ fn a_full_unconfirmed_window_pauses_writing_until_the_peer_answers() {
     // writing, so nothing it wrote ever falls out of what it can hand back. Before, it went on
     // writing into the socket buffers (thousands of messages) and forgot the oldest.
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(5000), ms(4000)))
         .outbox_limit(100, 1 << 20)
         .connect()
@@ -1121,7 +1122,7 @@ fn busy_senders_still_get_their_writes_confirmed() {
     // Echoes arrive all the time, so the peer is never silent for an interval: only the wish to
     // confirm written messages makes the client send heartbeats.
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .outbox_limit(1_000_000, 1 << 30)
         .connect()
@@ -1157,7 +1158,7 @@ fn a_flood_through_send_wait_with_a_tiny_outbox_arrives_complete_in_order() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     // Callback mode into an unbounded channel: the I/O thread never waits for this reader.
     let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .outbox_limit(8, 1 << 20)
         .on_event(move |_, ev| {
             let _ = tx.send(ev);
@@ -1196,7 +1197,7 @@ fn a_flood_through_send_wait_with_a_tiny_outbox_arrives_complete_in_order() {
 
 /// A client stuck in its handshake (the listener never accepts, so nothing drains the outbox).
 fn stuck_client(listener: &TcpListener, messages: usize, bytes: usize) -> Client {
-    Client::builder(format!("ws://{}", listener.local_addr().unwrap()))
+    builder(format!("ws://{}", listener.local_addr().unwrap()))
         .outbox_limit(messages, bytes)
         .connect_timeout(Duration::from_secs(60))
         .connect()
@@ -1273,7 +1274,7 @@ fn send_wait_takes_a_message_above_the_byte_bound_only_into_an_empty_outbox() {
 fn send_wait_inside_the_event_callback_does_not_block() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .outbox_limit(2, 1 << 20)
         .on_event(move |h, ev| {
             if matches!(ev, Event::Opened { .. }) {

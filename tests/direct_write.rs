@@ -2,6 +2,7 @@
 //! connection is written by the sending thread itself, without waking the I/O thread, and never
 //! overtakes messages queued before it.
 
+use wsbeat_testkit::builder;
 use wsbeat_testkit::wait;
 
 use std::net::TcpListener;
@@ -10,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use wsbeat::{Client, Event, Heartbeat, Message, Reconnect};
+use wsbeat::{Event, Heartbeat, Message, Reconnect};
 use wsbeat_testkit::recorder::RecordingServer;
 use wsbeat_testkit::{Ledger, ms};
 
@@ -64,10 +65,7 @@ fn wait_opened(rx: &wsbeat::Events) {
 fn sends_to_an_idle_connection_do_not_wake_the_io_thread() {
     let _g = serial();
     let (url, received) = silent_sink();
-    let client = Client::builder(url)
-        .heartbeat(Heartbeat::off())
-        .connect()
-        .unwrap();
+    let client = builder(url).heartbeat(Heartbeat::off()).connect().unwrap();
     let events = client.events().unwrap();
     wait_opened(&events);
     // Let the I/O thread finish its first turn and fall asleep: the first send may meet it
@@ -105,7 +103,7 @@ fn direct_writes_never_overtake_the_backlog() {
     let (opened_tx, opened) = crossbeam_channel::bounded(1);
     // The server echoes in the order it received: the echoes' order is the arrival order.
     let (echo_tx, echoes) = crossbeam_channel::unbounded();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::off())
         .outbox_limit(100_000, 256 << 20)
         .on_event(move |_, ev| match ev {
@@ -167,7 +165,7 @@ fn concurrent_senders_through_reconnects_lose_and_reorder_nothing() {
     let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
     let (echo_tx, echoes) = crossbeam_channel::unbounded();
     let rep = reported.clone();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
         .reconnect(Reconnect::exponential().initial(ms(5)).max(ms(20)))
         .on_event(move |_, ev| {

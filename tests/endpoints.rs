@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wsbeat_testkit::builder;
 
-use wsbeat::{Client, Error, Event, Heartbeat, Reconnect, StopReason};
+use wsbeat::{Error, Event, Heartbeat, Reconnect, StopReason};
 use wsbeat_testkit::server::EchoServer;
 use wsbeat_testkit::{Events, fast_reconnect, heartbeat, ms};
 
@@ -28,7 +29,7 @@ fn opened_on(e: &Event) -> Option<usize> {
 fn first_endpoint_down_opens_on_the_second_and_opened_names_it() {
     let dead = dead_url();
     let live = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(&dead)
+    let client = builder(&dead)
         .endpoint(live.url())
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
@@ -70,7 +71,7 @@ fn first_endpoint_down_opens_on_the_second_and_opened_names_it() {
 fn first_endpoint_dies_mid_connection_the_client_reconnects_to_the_second() {
     let mut first = EchoServer::start("127.0.0.1:0").unwrap();
     let second = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(first.url())
+    let client = builder(first.url())
         .endpoint(second.url())
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
@@ -113,7 +114,7 @@ fn first_endpoint_dies_mid_connection_the_client_reconnects_to_the_second() {
 #[test]
 fn backoff_grows_per_client_across_endpoints() {
     let urls = [dead_url(), dead_url(), dead_url()];
-    let client = Client::builder(&urls[0])
+    let client = builder(&urls[0])
         .endpoint(&urls[1])
         .endpoint(&urls[2])
         .heartbeat(Heartbeat::off())
@@ -167,7 +168,7 @@ fn before_connect_sees_each_endpoint_in_turn_and_may_change_it() {
     let live_url = live.url();
     let seen: Arc<Mutex<Vec<(usize, u32, String)>>> = Arc::default();
     let log = seen.clone();
-    let client = Client::builder(&dead[0])
+    let client = builder(&dead[0])
         .endpoint(&dead[1])
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
@@ -215,7 +216,7 @@ fn before_connect_sees_each_endpoint_in_turn_and_may_change_it() {
 fn reconnect_now_moves_to_the_next_endpoint() {
     let first = EchoServer::start("127.0.0.1:0").unwrap();
     let second = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(first.url())
+    let client = builder(first.url())
         .endpoint(second.url())
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
@@ -238,7 +239,7 @@ fn reconnect_now_moves_to_the_next_endpoint() {
 fn a_ws_endpoint_after_a_wss_one_connects_without_tls() {
     let dead = dead_url().replacen("ws://", "wss://", 1);
     let live = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(&dead)
+    let client = builder(&dead)
         .endpoint(live.url())
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
@@ -257,7 +258,7 @@ fn a_bad_endpoint_is_refused_by_connect_naming_it() {
         ("ws://", "host"),
         ("not a url", ""),
     ] {
-        let err = Client::builder(live.url())
+        let err = builder(live.url())
             .endpoint(live.url())
             .endpoint(bad)
             .connect()

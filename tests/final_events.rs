@@ -6,8 +6,9 @@
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
+use wsbeat_testkit::builder;
 
-use wsbeat::{Client, Event, Events, Heartbeat, Reconnect};
+use wsbeat::{Event, Events, Heartbeat, Reconnect};
 use wsbeat_testkit::hostile::Hostile;
 use wsbeat_testkit::{ms, serial};
 
@@ -49,7 +50,7 @@ fn drain(events: &Events) -> Vec<Event> {
 #[test]
 fn stopped_with_its_unsent_messages_arrives_after_a_close_with_a_full_channel() {
     let _g = serial();
-    let client = Client::builder(refused_url())
+    let client = builder(refused_url())
         .heartbeat(Heartbeat::off())
         .reconnect(
             Reconnect::exponential()
@@ -109,7 +110,7 @@ fn the_last_closed_and_stopped_arrive_after_a_close_of_an_open_connection_with_a
         }
         peer.hold(Duration::from_secs(2));
     });
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::off())
         .event_capacity(2)
         .close_timeout(ms(1000))

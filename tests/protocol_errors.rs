@@ -5,8 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wsbeat_testkit::builder;
 
-use wsbeat::{Client, Event, Heartbeat, Reconnect};
+use wsbeat::{Event, Heartbeat, Reconnect};
 use wsbeat_testkit::hostile::{Hostile, frame_bytes};
 use wsbeat_testkit::{ms, serial};
 
@@ -39,7 +40,7 @@ fn a_reply_queued_before_a_protocol_error_is_written_before_the_close() {
         }
     });
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::off())
         .reconnect(Reconnect::disabled())
         .on_event(move |h, ev| match ev {

@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use wsbeat_testkit::builder;
 
 use crossbeam_channel::Receiver;
 use wsbeat::{Client, ClientBuilder, ErrorKind, Event, Proxy, Reconnect, StopReason};
@@ -15,7 +16,7 @@ use wsbeat_testkit::hostile::{Hostile, Peer};
 use wsbeat_testkit::{Events, MARGIN, fast_reconnect, heartbeat, ms, serial};
 
 fn start(url: &str, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> (Client, Events) {
-    let b = Client::builder(url)
+    let b = builder(url)
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
         .connect_timeout(ms(1000))

@@ -1,10 +1,11 @@
 //! Regression tests for bugs the reliability suite found in the client (one test per fix).
 
 use std::time::{Duration, Instant};
+use wsbeat_testkit::builder;
 
 use wsbeat_testkit::hostile::Hostile;
 // The tests count the process's I/O threads: `serial` runs them one at a time.
-use wsbeat::{Client, CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State};
+use wsbeat::{CloseInitiator, ErrorKind, Event, Heartbeat, Reconnect, State};
 use wsbeat_testkit::server::EchoServer;
 use wsbeat_testkit::{ms, serial};
 
@@ -28,7 +29,7 @@ fn next(rx: &wsbeat::Events, pred: impl Fn(&Event) -> bool) -> Event {
 fn end_of_stream_without_close_frame_is_connection_lost_1006() {
     let _g = serial();
     let mut server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
         .reconnect(Reconnect::exponential().initial(ms(50)).jitter(0.0))
         .connect()
@@ -71,7 +72,7 @@ fn end_of_stream_without_close_frame_is_connection_lost_1006() {
 fn dropping_a_client_with_a_full_unread_event_channel_is_prompt() {
     let _g = serial();
     let server = EchoServer::start("127.0.0.1:0").unwrap();
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(1000), ms(500)))
         .event_capacity(2)
         .close_timeout(ms(2000))
@@ -151,7 +152,7 @@ fn messages_arriving_during_close_with_a_full_unread_channel_do_not_hang_the_thr
         }
         peer.hold(Duration::from_secs(10));
     });
-    let client = Client::builder(server.url())
+    let client = builder(server.url())
         .heartbeat(Heartbeat::off())
         .event_capacity(4)
         .close_timeout(ms(300))

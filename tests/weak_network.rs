@@ -10,6 +10,7 @@
 //! reconnect.
 
 use std::time::{Duration, Instant};
+use wsbeat_testkit::builder;
 
 use wsbeat::{Client, Event, Heartbeat, Message, Reconnect};
 use wsbeat_testkit::hostile::{Hostile, frame_bytes};
@@ -32,7 +33,7 @@ fn client(url: &str) -> (Client, Events) {
 }
 
 fn client_with(url: &str, interval: Duration, timeout: Duration) -> (Client, Events) {
-    let client = Client::builder(url)
+    let client = builder(url)
         .heartbeat(Heartbeat::ping(interval, timeout))
         .reconnect(Reconnect::disabled())
         .max_message_size(4 << 20)

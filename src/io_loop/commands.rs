@@ -11,8 +11,10 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::IoLoop;
+use super::Reactor;
 use super::decide::{End, Failure};
 use crate::conn::Conn;
+use crate::runtime::park;
 use crate::shared::{Command, State};
 
 /// Where the I/O thread is when it takes a command.
@@ -137,44 +139,87 @@ impl IoLoop {
     }
 
     /// Wait out a backoff delay; false if the user closed meanwhile.
-    pub(super) fn wait_backoff(&mut self, delay: Duration) -> bool {
+    pub(super) async fn wait_backoff(&mut self, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
         loop {
-            let cmd = match self.pending.pop_front() {
-                Some(c) => c,
-                None => match self.rx.recv_deadline(deadline) {
-                    Ok(c) => c,
-                    Err(_) => return true,
-                },
-            };
-            self.taken(&cmd);
-            match self.on_command(cmd, Phase::Backoff) {
-                Outcome::Continue => {}
-                Outcome::Closed => return false,
-                Outcome::ConnectNow | Outcome::Ended(_) => return true,
+            while let Some(cmd) = self.next_command() {
+                match self.on_command(cmd, Phase::Backoff) {
+                    Outcome::Continue => {}
+                    Outcome::Closed => return false,
+                    Outcome::ConnectNow | Outcome::Ended(_) => return true,
+                }
             }
+            if Instant::now() >= deadline {
+                return true;
+            }
+            self.sleep(Some(deadline)).await;
         }
     }
 
-    /// Block in the poller until I/O, a sender's wake-up, or `deadline`.
-    pub(super) fn sleep(&mut self, deadline: Option<Instant>) {
-        if std::mem::take(&mut self.delivered) && self.pending.is_empty() && self.rx.is_empty() {
+    /// Sleep until I/O, a sender's wake-up, or `deadline`: in the own thread's poller, or
+    /// parked on the runtime worker. On a runtime, events waiting for channel room are
+    /// delivered first (`wait_for_room`), and that wait is the sleep.
+    pub(super) async fn sleep(&mut self, deadline: Option<Instant>) {
+        if !self.backlog.is_empty() {
+            return self.wait_for_room().await;
+        }
+        if std::mem::take(&mut self.delivered)
+            && self.pending.is_empty()
+            && self.rx.is_empty()
+            && !self.reactor.is_task()
+        {
             // The consumer was just handed events and often answers at once. Where it shares
             // this CPU, let it run first: its send then finds the connection free and writes
             // it directly (or finds us awake: no waker syscall). Elsewhere this returns at once.
             thread::yield_now();
         }
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.shared.sleeping.store(true, Ordering::SeqCst);
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
-        if self.pending.is_empty()
-            && self.rx.is_empty()
-            && let Err(e) = self.poll.poll(&mut self.events, timeout)
-            && e.kind() != io::ErrorKind::Interrupted
-        {
-            log::error!("poller failed: {e}");
-            thread::sleep(Duration::from_millis(10));
+        if self.pending.is_empty() && self.rx.is_empty() {
+            match &mut self.reactor {
+                Reactor::Own(poll, events) => {
+                    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if let Err(e) = poll.poll(events, timeout)
+                        && e.kind() != io::ErrorKind::Interrupted
+                    {
+                        log::error!("poller failed: {e}");
+                        thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                Reactor::Task(..) => park(deadline).await,
+            }
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// On a runtime: deliver the events that found the channel full, parked until the
+    /// consumer makes room (as a client on its own thread blocks in `emit_blocking`:
+    /// meanwhile nothing is read and only a close request is looked at; it ends the wait and
+    /// the rest is kept aside). Returns at once with nothing waiting.
+    pub(super) async fn wait_for_room(&mut self) {
+        loop {
+            self.move_backlog();
+            if self.backlog.is_empty() {
+                return;
+            }
+            while let Ok(cmd) = self.rx.try_recv() {
+                if matches!(cmd, Command::Close(..)) && self.events_give_up.is_none() {
+                    self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
+                }
+                self.pending.push_back(cmd);
+            }
+            if self.events_give_up.is_some() {
+                self.spill_backlog();
+                return;
+            }
+            if !self.want_room() {
+                continue; // room appeared meanwhile
+            }
+            self.shared.sleeping.store(true, Ordering::SeqCst);
+            if self.rx.is_empty() {
+                park(None).await;
+            }
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+        }
     }
 }

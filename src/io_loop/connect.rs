@@ -9,8 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Select, TryRecvError};
-use mio::Token;
+use crossbeam_channel::{Receiver, TryRecvError};
 use mio::net::TcpStream;
 use tungstenite::ClientHandshake;
 use tungstenite::handshake::HandshakeError;
@@ -34,9 +33,6 @@ use crate::resolve::{Answer, interleave};
 use crate::tcp::Tcp;
 use crate::tls::{Link, Stream, TlsConnector, classify_io};
 
-/// The poller token of the connection's socket.
-pub(super) const CONN: Token = Token(1);
-
 /// A connection that completed its handshake, and the subprotocol the server chose.
 pub(super) type Connected = (Ws, Option<String>);
 
@@ -55,7 +51,7 @@ impl IoLoop {
     }
 
     /// Make one connection attempt, up to an open WebSocket.
-    pub(super) fn connect(&mut self, attempt: u32) -> Result<Connected, Abort> {
+    pub(super) async fn connect(&mut self, attempt: u32) -> Result<Connected, Abort> {
         let deadline = Instant::now() + self.cfg.limits.connect_timeout;
         let req = self.connect_request(attempt)?;
         let proxy = match self
@@ -83,8 +79,10 @@ impl IoLoop {
         };
         let tcp = match &proxy {
             None => {
-                let addrs = self.lookup(&url_host.to_string(), port, deadline, None)?;
-                Link::Tcp(Tcp::new(self.dial(&addrs, deadline, None)?))
+                let addrs = self
+                    .lookup(&url_host.to_string(), port, deadline, None)
+                    .await?;
+                Link::Tcp(Tcp::new(self.dial(&addrs, deadline, None).await?))
             }
             Some(p) => {
                 let target = match (&url_host, p.scheme) {
@@ -92,13 +90,13 @@ impl IoLoop {
                     (url::Host::Ipv6(a), _) => TargetAddr::Ip(SocketAddr::new((*a).into(), port)),
                     // socks5://: the name is resolved here, the proxy gets an address.
                     (url::Host::Domain(d), ProxyScheme::Socks5) => {
-                        TargetAddr::Ip(self.lookup(d, port, deadline, None)?[0])
+                        TargetAddr::Ip(self.lookup(d, port, deadline, None).await?[0])
                     }
                     (url::Host::Domain(d), _) => TargetAddr::Name((*d).to_owned(), port),
                 };
-                let addrs = self.lookup(&p.host, p.port, deadline, Some(p))?;
-                let tcp = self.dial(&addrs, deadline, Some(p))?;
-                self.tunnel(tcp, p, target, deadline)?
+                let addrs = self.lookup(&p.host, p.port, deadline, Some(p)).await?;
+                let tcp = self.dial(&addrs, deadline, Some(p)).await?;
+                self.tunnel(tcp, p, target, deadline).await?
             }
         };
         let host = req
@@ -131,7 +129,7 @@ impl IoLoop {
             Ok(s) => s,
             Err((kind, msg)) => return Err(self.fail_attempt(kind, msg, false, Hint::None)),
         };
-        self.handshake(stream, &req, deadline)
+        self.handshake(stream, &req, deadline).await
     }
 
     /// This attempt's URL and headers, after the `before_connect` hook, checked.
@@ -168,7 +166,7 @@ impl IoLoop {
     /// The addresses of `host` (an IP address needs no lookup), in Happy Eyeballs order:
     /// looked up on a thread of its own, waited for until `deadline`, interruptible by
     /// `close()`. `proxy`: the host is that proxy's (for the messages).
-    fn lookup(
+    async fn lookup(
         &mut self,
         host: &str,
         port: u16,
@@ -182,8 +180,13 @@ impl IoLoop {
             Some(p) => format!("the proxy {}", p.redacted()),
             None => host.to_owned(),
         };
-        let answer = match self.cfg.resolver.spawn(host, port) {
-            Ok(rx) => self.wait_lookup(&rx, deadline, &what)?,
+        let shared = self.shared.clone();
+        let answer = match self
+            .cfg
+            .resolver
+            .spawn(host, port, move || shared.wake_always())
+        {
+            Ok(rx) => self.wait_lookup(&rx, deadline, &what).await?,
             Err(e) => {
                 let msg = format!("cannot start a resolver thread: {e}");
                 return Err(self.fail_attempt(ErrorKind::Dns, msg, true, Hint::None));
@@ -202,8 +205,9 @@ impl IoLoop {
         }
     }
 
-    /// Wait for a lookup's answer, taking commands meanwhile (a `Select` on both channels).
-    fn wait_lookup(
+    /// Wait for a lookup's answer (the resolver thread wakes the loop), taking commands
+    /// meanwhile.
+    async fn wait_lookup(
         &mut self,
         rx: &Receiver<Answer>,
         deadline: Instant,
@@ -225,12 +229,7 @@ impl IoLoop {
                 );
                 return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
             }
-            if self.pending.is_empty() {
-                let mut sel = Select::new();
-                sel.recv(&self.rx);
-                sel.recv(rx);
-                let _ = sel.ready_deadline(deadline);
-            }
+            self.sleep(Some(deadline)).await;
             if let Outcome::Closed = self.take_commands(Phase::Connecting) {
                 return Err(Abort::Close);
             }
@@ -238,13 +237,13 @@ impl IoLoop {
     }
 
     /// TCP connect to the first of `addrs` that accepts (Happy Eyeballs: `crate::dial`).
-    fn dial(
+    async fn dial(
         &mut self,
         addrs: &[SocketAddr],
         deadline: Instant,
         proxy: Option<&ProxyUrl>,
     ) -> Result<TcpStream, Abort> {
-        let registry = match self.poll.registry().try_clone() {
+        let registry = match self.reactor.registry_handle() {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("poller: {e}");
@@ -256,9 +255,11 @@ impl IoLoop {
         } else {
             "TCP connect"
         };
-        let raced = race(&registry, CONN, addrs, STAGGER, |wake_at| {
-            self.wait_connecting_until(deadline, wake_at, phase)
-        })?;
+        let token = self.reactor.token();
+        let raced = race(&registry, token, addrs, STAGGER, async |wake_at| {
+            self.wait_connecting_until(deadline, wake_at, phase).await
+        })
+        .await?;
         match (raced, proxy) {
             (Ok(s), _) => Ok(s),
             (Err((kind, msg)), None) => Err(self.fail_attempt(kind, msg, true, Hint::None)),
@@ -272,14 +273,14 @@ impl IoLoop {
     /// The proxy's handshake (HTTP CONNECT or SOCKS5) over the connected socket (for an
     /// `https://` proxy, inside TLS to it: `proxy_tls.rs`), under the same deadline and
     /// command handling as the other steps.
-    fn tunnel(
+    async fn tunnel(
         &mut self,
         tcp: TcpStream,
         proxy: &ProxyUrl,
         target: TargetAddr,
         deadline: Instant,
     ) -> Result<Link, Abort> {
-        let mut link = self.proxy_link(tcp, proxy, deadline)?;
+        let mut link = self.proxy_link(tcp, proxy, deadline).await?;
         let shown = proxy.redacted();
         let failed = |e: TunnelError| (e.kind, format!("{} (proxy {shown})", e.message), e.retry);
         let (tunnel, out) = match Tunnel::start(proxy, target) {
@@ -289,9 +290,10 @@ impl IoLoop {
                 return Err(self.fail_attempt(kind, msg, retry, Hint::None));
             }
         };
-        let driven = drive(&mut link, tunnel, out, || {
-            self.wait_connecting(deadline, "the proxy handshake")
-        })?;
+        let driven = drive(&mut link, tunnel, out, async || {
+            self.wait_connecting(deadline, "the proxy handshake").await
+        })
+        .await?;
         match driven {
             Ok(()) => Ok(link),
             Err(e) => {
@@ -302,7 +304,7 @@ impl IoLoop {
     }
 
     /// The TLS (inside `stream`) and WebSocket handshakes, resumed whenever the socket is ready.
-    fn handshake(
+    async fn handshake(
         &mut self,
         stream: Stream,
         req: &ConnectRequest,
@@ -358,7 +360,7 @@ impl IoLoop {
                     } else {
                         "the WebSocket handshake"
                     };
-                    self.wait_connecting(deadline, phase)?;
+                    self.wait_connecting(deadline, phase).await?;
                     round = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) => return Err(self.handshake_error(e)),
@@ -368,12 +370,16 @@ impl IoLoop {
 
     /// Sleep until the socket is ready, a command arrives, or the connect deadline passes
     /// (`phase` names the step that was waiting, for the timeout message).
-    pub(super) fn wait_connecting(&mut self, deadline: Instant, phase: &str) -> Result<(), Abort> {
-        self.wait_connecting_until(deadline, None, phase)
+    pub(super) async fn wait_connecting(
+        &mut self,
+        deadline: Instant,
+        phase: &str,
+    ) -> Result<(), Abort> {
+        self.wait_connecting_until(deadline, None, phase).await
     }
 
     /// [`Self::wait_connecting`], also woken at `wake_at` (the next Happy Eyeballs attempt).
-    fn wait_connecting_until(
+    async fn wait_connecting_until(
         &mut self,
         deadline: Instant,
         wake_at: Option<Instant>,
@@ -386,7 +392,8 @@ impl IoLoop {
             );
             return Err(self.fail_attempt(ErrorKind::ConnectTimeout, msg, true, Hint::None));
         }
-        self.sleep(Some(wake_at.map_or(deadline, |w| w.min(deadline))));
+        self.sleep(Some(wake_at.map_or(deadline, |w| w.min(deadline))))
+            .await;
         match self.take_commands(Phase::Connecting) {
             Outcome::Closed => Err(Abort::Close),
             _ => Ok(()),

@@ -18,17 +18,16 @@ mod decide;
 mod direct;
 mod open;
 mod proxy_tls;
+mod reactor;
 mod request;
 mod sink;
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::{Events, Poll};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::backoff::Backoff;
@@ -37,10 +36,12 @@ use crate::error::{Error, ErrorKind};
 use crate::event::{Event, StopReason};
 use crate::message::Message;
 use crate::outbox::{Outbox, to_public};
+use crate::runtime::{CatchUnwind, block_on};
 use crate::shared::{Command, Shared, State};
 use crate::tls::TlsConnector;
 
 pub(crate) use direct::send_direct;
+pub(crate) use reactor::Reactor;
 pub(crate) use sink::Sink;
 
 use decide::Abort;
@@ -54,8 +55,11 @@ pub(crate) struct IoLoop {
     _tx: Sender<Command>,
     rx: Receiver<Command>,
     sink: Sink,
-    poll: Poll,
-    events: Events,
+    reactor: Reactor,
+    /// On a runtime: events that found the channel full (the loop may not block its shared
+    /// thread); delivered before any later one, and the loop reads no further meanwhile
+    /// (`sink.rs`).
+    backlog: VecDeque<Event>,
     outbox: Outbox,
     /// Commands taken off the channel while blocked delivering an event.
     pending: VecDeque<Command>,
@@ -82,7 +86,7 @@ impl IoLoop {
         shared: Arc<Shared>,
         channel: (Sender<Command>, Receiver<Command>),
         sink: Sink,
-        poll: Poll,
+        reactor: Reactor,
     ) -> Result<Self, Error> {
         let tls = if cfg.endpoints.iter().any(|u| u.scheme() == "wss") {
             Some(TlsConnector::new(&cfg.tls)?)
@@ -103,8 +107,8 @@ impl IoLoop {
             _tx: channel.0,
             rx: channel.1,
             sink,
-            poll,
-            events: Events::with_capacity(8),
+            reactor,
+            backlog: VecDeque::new(),
             outbox: Outbox::default(),
             pending: VecDeque::new(),
             tls,
@@ -118,10 +122,16 @@ impl IoLoop {
         })
     }
 
-    /// The thread's body.
-    pub(crate) fn run(mut self) {
+    /// The body of the client's own I/O thread.
+    pub(crate) fn run(self) {
         self.shared.mark_io_thread();
-        let reason = match catch_unwind(AssertUnwindSafe(|| self.lifecycle())) {
+        block_on(self.run_async());
+    }
+
+    /// The I/O loop from start to stop: on its own thread (`run`) or as a runtime task.
+    pub(crate) async fn run_async(mut self) {
+        let caught = CatchUnwind::new(self.lifecycle()).await;
+        let reason = match caught {
             Ok(r) => r,
             Err(p) => {
                 let what = p
@@ -138,6 +148,8 @@ impl IoLoop {
             }
         };
         self.finish(reason);
+        // On a runtime, events that found the channel full are still here: deliver them.
+        self.wait_for_room().await;
         let shared = self.shared.clone();
         drop(self); // drops the callback and its captures before anyone is told we are done
         shared.mark_done();
@@ -145,7 +157,7 @@ impl IoLoop {
 
     /// Connect, run, decide, back off: until the client stops. The one place that emits
     /// `Connecting`, `Closed` and `Reconnecting`.
-    fn lifecycle(&mut self) -> StopReason {
+    async fn lifecycle(&mut self) -> StopReason {
         let mut attempt = 0;
         loop {
             if self.close_req.is_some() {
@@ -160,10 +172,10 @@ impl IoLoop {
             if self.cfg.headers.iter().any(|(k, _)| k == TEST_PANIC_HEADER) {
                 panic!("injected by a test");
             }
-            let failure = match self.connect(attempt) {
+            let failure = match self.connect(attempt).await {
                 Err(Abort::Close) => return StopReason::Closed,
                 Err(Abort::Failed(f)) => f,
-                Ok((ws, protocol)) => self.run_open(ws, attempt, protocol),
+                Ok((ws, protocol)) => self.run_open(ws, attempt, protocol).await,
             };
             let decision = self.decide(&failure);
             if let Some(closed) = failure.closed_event(decision.is_ok()) {
@@ -180,7 +192,7 @@ impl IoLoop {
             // Every attempt after the first moves to the next endpoint (round-robin); the
             // backoff above is the client's, across endpoints.
             self.endpoint = (self.endpoint + 1) % self.cfg.endpoints.len();
-            if !self.wait_backoff(delay) {
+            if !self.wait_backoff(delay).await {
                 return StopReason::Closed;
             }
         }

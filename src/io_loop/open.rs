@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
+use crate::runtime::park;
 use crate::shared::{Command, State};
 use crate::tls::classify_io;
 
@@ -44,7 +45,12 @@ enum Next {
 
 impl IoLoop {
     /// Run an open connection until it ends; returns how it ended.
-    pub(super) fn run_open(&mut self, ws: Ws, attempt: u32, protocol: Option<String>) -> Failure {
+    pub(super) async fn run_open(
+        &mut self,
+        ws: Ws,
+        attempt: u32,
+        protocol: Option<String>,
+    ) -> Failure {
         let opened_at = Instant::now();
         let reconnect = self.ever_opened;
         self.ever_opened = true;
@@ -80,8 +86,11 @@ impl IoLoop {
             endpoint: self.endpoint,
             compression: self.shared.compression(),
         });
-        let (end, mut conn) = self.open_loop();
-        conn.ws.get_mut().get_mut().shutdown(self.poll.registry());
+        let (end, mut conn) = self.open_loop().await;
+        conn.ws
+            .get_mut()
+            .get_mut()
+            .shutdown(self.reactor.registry());
         let failure = match end {
             End::Lost(f) => f,
             End::UserClosed => {
@@ -100,22 +109,27 @@ impl IoLoop {
 
     /// Run the open connection until it ends; returns how, and the connection, taken out of
     /// its slot in the same turn (no sender can write into a connection that has ended).
-    fn open_loop(&mut self) -> (End, Conn) {
+    async fn open_loop(&mut self) -> (End, Conn) {
         let shared = Arc::clone(&self.shared);
         loop {
-            // Held for the whole turn: senders write directly only while we sleep.
-            let mut slot = shared.lock_conn();
-            let Some(c) = slot.as_mut() else {
-                unreachable!("run_open fills the slot before the loop")
-            };
-            c.direct_streak = 0;
-            match self.turn(c) {
-                Ok(Next::Again) => {} // unread frames are buffered: no sleeping
-                Ok(Next::Sleep(deadline)) => {
-                    drop(slot);
-                    self.sleep(deadline);
+            let next = {
+                // Held for the whole turn: senders write directly only while we sleep.
+                let mut slot = shared.lock_conn();
+                let Some(c) = slot.as_mut() else {
+                    unreachable!("run_open fills the slot before the loop")
+                };
+                c.direct_streak = 0;
+                match self.turn(c) {
+                    Ok(next) => next,
+                    Err(end) => return (end, slot.take().expect("checked above")),
                 }
-                Err(end) => return (end, slot.take().expect("checked above")),
+            };
+            match next {
+                // Unread frames are buffered: no sleeping. On a shared thread, let the other
+                // clients have their turn first (a deadline of now: polled again next round).
+                Next::Again if self.reactor.is_task() => park(Some(Instant::now())).await,
+                Next::Again => {}
+                Next::Sleep(deadline) => self.sleep(deadline).await,
             }
         }
     }
@@ -320,6 +334,11 @@ impl IoLoop {
     /// Read up to a batch of frames. Ok(true): more may be buffered.
     fn read_batch(&mut self, c: &mut Conn) -> Result<bool, End> {
         for _ in 0..READ_BATCH {
+            if !self.backlog.is_empty() {
+                // On a runtime the event channel is full: read on once the consumer made room
+                // (the sleep that follows waits for it).
+                return Ok(false);
+            }
             let msg = match c.ws.read() {
                 Ok(m) => m,
                 Err(e) if would_block(&e) => return Ok(false),

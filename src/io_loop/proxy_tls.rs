@@ -19,7 +19,7 @@ use crate::tls::{Link, Stream, TlsConnector, classify_io};
 impl IoLoop {
     /// What the tunnel handshake to `proxy` runs over: for `https://`, TLS to the proxy
     /// (verified with the client's TLS options against the proxy's host), else the socket.
-    pub(super) fn proxy_link(
+    pub(super) async fn proxy_link(
         &mut self,
         tcp: TcpStream,
         proxy: &ProxyUrl,
@@ -59,7 +59,8 @@ impl IoLoop {
             match stream.drive_handshake() {
                 Ok(()) => return Ok(Link::ProxyTls(Box::new(stream))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait_connecting(deadline, "the TLS handshake with the proxy")?;
+                    self.wait_connecting(deadline, "the TLS handshake with the proxy")
+                        .await?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {

@@ -34,6 +34,14 @@ impl IoLoop {
             Sink::Channel(_, overflow) if Arc::strong_count(overflow) == 1 => return,
             Sink::Channel(tx, overflow) => (tx.clone(), overflow.clone()),
         };
+        if !self.backlog.is_empty() {
+            // On a runtime, behind events still waiting for room: after them, in order.
+            if self.events_give_up.is_none() {
+                self.backlog.push_back(ev);
+                return;
+            }
+            self.spill_backlog();
+        }
         // Once something is kept aside, everything after it is too: the order holds. Events
         // are kept aside only once closing began, so until then the overflow's lock is not
         // taken on the per-event path.
@@ -44,6 +52,15 @@ impl IoLoop {
                     return;
                 }
                 Err(TrySendError::Disconnected(_)) => return, // nobody reads any more
+                Err(TrySendError::Full(ev)) if self.reactor.is_task() => {
+                    // The thread is shared: no blocking. The loop reads no further and parks
+                    // until the consumer makes room (`wait_for_room`).
+                    if self.events_give_up.is_none() {
+                        self.backlog.push_back(ev);
+                        return;
+                    }
+                    ev
+                }
                 Err(TrySendError::Full(ev)) if self.events_give_up.is_none() => {
                     match self.emit_blocking(&tx, ev) {
                         Some(ev) => ev, // the user began closing meanwhile
@@ -90,6 +107,50 @@ impl IoLoop {
             self.overflowed = true;
         }
         overflow.push(ev);
+    }
+
+    /// On a runtime: move waiting events into the channel as far as it has room (all of
+    /// them dropped if nobody reads any more).
+    pub(super) fn move_backlog(&mut self) {
+        let Sink::Channel(tx, overflow) = &self.sink else {
+            return;
+        };
+        if Arc::strong_count(overflow) == 1 {
+            self.backlog.clear();
+            return;
+        }
+        while let Some(ev) = self.backlog.pop_front() {
+            match tx.try_send(ev) {
+                Ok(()) => self.delivered = true,
+                Err(TrySendError::Disconnected(_)) => return self.backlog.clear(),
+                Err(TrySendError::Full(ev)) => {
+                    self.backlog.push_front(ev);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// On a runtime, once closing: the waiting events follow the rules of closing
+    /// (`keep_aside`), in order.
+    pub(super) fn spill_backlog(&mut self) {
+        let Sink::Channel(tx, overflow) = &self.sink else {
+            return;
+        };
+        let (tx, overflow) = (tx.clone(), overflow.clone());
+        while let Some(ev) = self.backlog.pop_front() {
+            self.keep_aside(&tx, &overflow, ev);
+        }
+    }
+
+    /// On a runtime, before parking for room: ask the consumer to wake the loop when it
+    /// takes an event. False if room appeared meanwhile (do not park).
+    pub(super) fn want_room(&self) -> bool {
+        let Sink::Channel(tx, overflow) = &self.sink else {
+            return false;
+        };
+        overflow.want_room();
+        tx.is_full()
     }
 
     /// Wait for channel room, taking commands meanwhile. `Some(ev)`: a close request came

@@ -9,11 +9,11 @@ use super::{Step, Tunnel, TunnelError};
 /// Drive `tunnel` over `sock` until it is open. `out` is the first step's bytes. `wait` is
 /// called whenever the socket would block; its error (a timeout, a close request) ends the
 /// handshake at once and is returned as the outer error.
-pub(crate) fn drive<S: Read + Write, E>(
+pub(crate) async fn drive<S: Read + Write, E>(
     sock: &mut S,
     mut tunnel: Tunnel,
     mut out: Vec<u8>,
-    mut wait: impl FnMut() -> Result<(), E>,
+    mut wait: impl AsyncFnMut() -> Result<(), E>,
 ) -> Result<Result<(), TunnelError>, E> {
     let broken = |e: io::Error| TunnelError::proxy(format!("the proxy connection failed: {e}"));
     let mut buf = [0u8; 4096];
@@ -54,7 +54,7 @@ pub(crate) fn drive<S: Read + Write, E>(
             }
         }
         if blocked {
-            wait()?;
+            wait().await?;
         }
     }
 }
@@ -114,10 +114,10 @@ mod tests {
             flip: false,
         };
         let mut n = 0;
-        let r = drive(&mut s, t, out, || {
+        let r = crate::runtime::block_on(drive(&mut s, t, out, async || {
             n += 1;
             if n > waits { Err("timed out") } else { Ok(()) }
-        });
+        }));
         (r, s.written)
     }
 

@@ -36,6 +36,37 @@ use std::time::{Duration, Instant};
 
 use wsbeat::{Event, Handle, Heartbeat, Message, Reconnect};
 
+/// `Client::builder(url)`, with every client on one shared [`wsbeat::Runtime`] when the
+/// environment variable `WSBEAT_TEST_RUNTIME` is set (its value: the runtime's threads). The
+/// behaviour suites build their clients here, and the test step runs them twice: with a
+/// thread per client (the default) and on a runtime, so every guarantee is checked in both.
+pub fn builder(url: impl AsRef<str>) -> wsbeat::ClientBuilder {
+    let b = wsbeat::Client::builder(url);
+    match test_runtime() {
+        Some(rt) => b.runtime(rt),
+        None => b,
+    }
+}
+
+/// The suites' shared runtime, when `WSBEAT_TEST_RUNTIME` is set (see [`builder`]).
+pub fn test_runtime() -> Option<&'static wsbeat::Runtime> {
+    static RUNTIME: std::sync::OnceLock<Option<wsbeat::Runtime>> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let threads = std::env::var("WSBEAT_TEST_RUNTIME").ok()?;
+            let threads = threads
+                .parse()
+                .unwrap_or_else(|_| panic!("WSBEAT_TEST_RUNTIME={threads}: not a thread count"));
+            Some(wsbeat::Runtime::new(threads).expect("test runtime"))
+        })
+        .as_ref()
+}
+
+/// Whether `comm` names a client's I/O thread: its own (`wsbeat-io`) or a runtime's.
+fn is_io_thread(comm: &str) -> bool {
+    comm == "wsbeat-io" || comm.starts_with("wsbeat-rt-")
+}
+
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -315,26 +346,31 @@ pub fn threads_named(name: &str) -> usize {
         .count()
 }
 
-/// Read `file` (e.g. "status", "stat") of this process's only `wsbeat-io` thread from
-/// /proc; panics unless there is exactly one.
+/// Read `file` (e.g. "status", "stat") of this process's only I/O thread (`wsbeat-io`, or
+/// the thread of a one-thread test runtime) from /proc; panics unless there is exactly one.
 pub fn only_io_thread(file: &str) -> String {
     let found: Vec<String> = std::fs::read_dir("/proc/self/task")
         .unwrap()
         .flatten()
         .filter(|e| {
-            std::fs::read_to_string(e.path().join("comm"))
-                .is_ok_and(|c| c.trim_end() == "wsbeat-io")
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| is_io_thread(c.trim_end()))
         })
         .map(|e| std::fs::read_to_string(e.path().join(file)).unwrap())
         .collect();
-    assert_eq!(found.len(), 1, "expected exactly one wsbeat-io thread");
+    assert_eq!(found.len(), 1, "expected exactly one I/O thread");
     found.into_iter().next().unwrap()
+}
+
+/// Clients running on the suites' runtime (0 without one).
+fn runtime_clients() -> usize {
+    test_runtime().map_or(0, |rt| rt.clients())
 }
 
 /// Baseline of fds and client threads taken at the start of a (serialized) scenario.
 pub struct Leaks {
     fds: usize,
     io_threads: usize,
+    runtime_clients: usize,
 }
 
 impl std::fmt::Debug for Leaks {
@@ -345,9 +381,12 @@ impl std::fmt::Debug for Leaks {
 
 impl Leaks {
     pub fn snapshot() -> Self {
+        // First: it starts the suites' runtime (its descriptors are not a scenario's).
+        let runtime_clients = runtime_clients();
         Leaks {
             fds: fd_count(),
             io_threads: threads_named("wsbeat-io"),
+            runtime_clients,
         }
     }
 
@@ -357,7 +396,8 @@ impl Leaks {
         let until = Instant::now() + Duration::from_secs(3);
         loop {
             let (fds, io) = (fd_count(), threads_named("wsbeat-io"));
-            if fds <= self.fds && io <= self.io_threads {
+            let clients = runtime_clients();
+            if fds <= self.fds && io <= self.io_threads && clients <= self.runtime_clients {
                 return;
             }
             if Instant::now() > until {
@@ -370,8 +410,9 @@ impl Leaks {
                     })
                     .unwrap_or_default();
                 panic!(
-                    "leak: fds {} -> {fds}, wsbeat-io threads {} -> {io}; fds now: {list:?}",
-                    self.fds, self.io_threads
+                    "leak: fds {} -> {fds}, wsbeat-io threads {} -> {io}, runtime clients {} -> \
+                     {clients}; fds now: {list:?}",
+                    self.fds, self.io_threads, self.runtime_clients
                 );
             }
             thread::sleep(Duration::from_millis(20));

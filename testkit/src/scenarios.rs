@@ -59,7 +59,7 @@ pub fn run(f: fn() -> Row) -> Row {
 }
 
 fn start(url: &str, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> (Client, Events) {
-    let b = Client::builder(url)
+    let b = crate::builder(url)
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
         .connect_timeout(ms(1000))
