@@ -4,3 +4,8 @@
 set -euo pipefail
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The behaviour suites again with every client on one shared runtime thread (wsbeat::Runtime;
+# the suites build clients through wsbeat_testkit::builder, which reads this variable).
+WSBEAT_TEST_RUNTIME=1 cargo test -p wsbeat \
+  --test core --test faults --test weak_network --test final_events --test regressions \
+  --test endpoints --test proxy --test direct_write --test no_spin --test protocol_errors
