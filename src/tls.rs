@@ -349,6 +349,37 @@ impl Stream {
         self.tcp_mut().map(Tcp::take_progress).unwrap_or_default()
     }
 
+    /// See [`Tcp::sync_interest`].
+    pub(crate) fn sync_interest(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+    ) -> std::io::Result<()> {
+        match self.tcp_mut() {
+            Some(t) => t.sync_interest(registry, token),
+            None => Ok(()),
+        }
+    }
+
+    /// See [`Tcp::trust_edges`].
+    pub(crate) fn trust_edges(&mut self) {
+        if let Some(t) = self.tcp_mut() {
+            t.trust_edges();
+        }
+    }
+
+    /// See [`Tcp::poller_event`].
+    pub(crate) fn poller_event(&mut self) {
+        if let Some(t) = self.tcp_mut() {
+            t.poller_event();
+        }
+    }
+
+    /// See [`Tcp::refused`].
+    pub(crate) fn write_refused(&mut self) -> bool {
+        self.tcp_mut().is_some_and(|t| t.refused())
+    }
+
     /// End the connection: a TLS close_notify (best effort, never waited for; to the server,
     /// then to an `https://` proxy), then the socket leaves the poller and is shut down both
     /// ways.

@@ -3,6 +3,7 @@
 //! (connecting, open) and the command channel itself (backoff).
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,8 +15,18 @@ use super::IoLoop;
 use super::Reactor;
 use super::decide::{End, Failure};
 use crate::conn::Conn;
-use crate::runtime::park;
+use crate::runtime::{WorkerShared, park, take_io_event};
 use crate::shared::{Command, State};
+
+/// A connection attempt slot of a runtime thread, given back when dropped (the attempt
+/// ended, whichever way).
+pub(super) struct ConnectSlot(Arc<WorkerShared>);
+
+impl Drop for ConnectSlot {
+    fn drop(&mut self) {
+        self.0.end_connecting();
+    }
+}
 
 /// Where the I/O thread is when it takes a command.
 pub(super) enum Phase<'c> {
@@ -185,11 +196,35 @@ impl IoLoop {
                         log::error!("poller failed: {e}");
                         thread::sleep(Duration::from_millis(10));
                     }
+                    let token = self.reactor.token();
+                    if let Reactor::Own(_, events) = &self.reactor {
+                        self.socket_event |= events.iter().any(|e| e.token() == token);
+                    }
                 }
-                Reactor::Task(..) => park(deadline).await,
+                Reactor::Task(..) => self.park(deadline).await,
             }
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// On a runtime: wait for one of the thread's connection attempt slots
+    /// (`runtime::CONNECTING_PER_THREAD`). `Ok(None)` on a thread of its own (no limit);
+    /// `Err` if the user closed meanwhile.
+    pub(super) async fn wait_connect_slot(&mut self) -> Result<Option<ConnectSlot>, ()> {
+        let Reactor::Task(worker, token) = &self.reactor else {
+            return Ok(None);
+        };
+        let (worker, key) = (worker.clone(), token.0);
+        loop {
+            if worker.try_begin_connecting(key) {
+                return Ok(Some(ConnectSlot(worker)));
+            }
+            self.sleep(None).await;
+            if let Outcome::Closed = self.take_commands(Phase::Connecting) {
+                worker.stop_waiting(key);
+                return Err(());
+            }
+        }
     }
 
     /// On a runtime: deliver the events that found the channel full, parked until the
@@ -217,9 +252,16 @@ impl IoLoop {
             }
             self.shared.sleeping.store(true, Ordering::SeqCst);
             if self.rx.is_empty() {
-                park(None).await;
+                self.park(None).await;
             }
             self.shared.sleeping.store(false, Ordering::SeqCst);
         }
+    }
+
+    /// On a runtime: park until the worker polls the task again, noting whether its poller
+    /// had an event for the socket meanwhile.
+    pub(super) async fn park(&mut self, deadline: Option<Instant>) {
+        park(deadline).await;
+        self.socket_event |= take_io_event();
     }
 }

@@ -49,12 +49,18 @@ pub(crate) fn send_direct(shared: &Shared, m: WsMessage) -> Result<(), WsMessage
             // A half-full window wants a heartbeat at once to confirm it.
             c.inflight.half_full()
         }
-        // Would block: the I/O thread flushes the rest when the socket is writable. Any other
-        // error: it ends the connection (the message is tracked as unconfirmed).
+        // Any other error than would block: it ends the connection (the message is tracked
+        // as unconfirmed).
         Err(_) => true,
     };
+    // Would block: the I/O thread flushes the rest once the socket is writable, but it
+    // watches for that only from its next turn (`Tcp::sync_interest`): wake it whether it
+    // sleeps yet or not.
+    let refused = c.ws.get_mut().get_mut().write_refused();
     drop(slot);
-    if wake {
+    if refused {
+        shared.wake_always();
+    } else if wake {
         shared.wake();
     }
     Ok(())

@@ -72,6 +72,9 @@ pub(crate) struct IoLoop {
     close_req: Option<(u16, String)>,
     /// An event went into the channel since the I/O thread last slept.
     delivered: bool,
+    /// The poller had an event for the connection's socket since the open loop's last turn
+    /// (its reads look at the socket again: `Tcp::poller_event`).
+    socket_event: bool,
     /// Set once a close arrived while the event channel was full: the latest time to keep
     /// waiting for room.
     events_give_up: Option<Instant>,
@@ -94,8 +97,15 @@ impl IoLoop {
             None
         };
         let max = cfg.limits.max_message_size;
+        // tungstenite keeps (and zero-fills) a read buffer of this size per connection. On a
+        // runtime, where thousands of mostly idle connections share a thread, 4 KiB instead of
+        // 16 KiB is 12 KiB less per connection; a large message is read in more calls.
+        let read_buffer = match reactor.is_task() {
+            true => 4 * 1024,
+            false => 16 * 1024,
+        };
         let ws_config = WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
+            .read_buffer_size(read_buffer)
             .write_buffer_size(64 * 1024)
             .max_write_buffer_size(64 * 1024 + max + 1024)
             .max_message_size(Some(max))
@@ -117,6 +127,7 @@ impl IoLoop {
             endpoint: 0,
             close_req: None,
             delivered: false,
+            socket_event: false,
             events_give_up: None,
             overflowed: false,
         })
@@ -151,8 +162,11 @@ impl IoLoop {
         // On a runtime, events that found the channel full are still here: deliver them.
         self.wait_for_room().await;
         let shared = self.shared.clone();
+        let on_runtime = self.reactor.is_task();
         drop(self); // drops the callback and its captures before anyone is told we are done
-        shared.mark_done();
+        if !on_runtime {
+            shared.mark_done();
+        } // else the worker does, once it no longer counts the task (`Runtime::clients`)
     }
 
     /// Connect, run, decide, back off: until the client stops. The one place that emits
@@ -172,10 +186,18 @@ impl IoLoop {
             if self.cfg.headers.iter().any(|(k, _)| k == TEST_PANIC_HEADER) {
                 panic!("injected by a test");
             }
-            let failure = match self.connect(attempt).await {
+            // On a runtime, wait for the thread's turn to connect (a bounded number at once).
+            let Ok(slot) = self.wait_connect_slot().await else {
+                return StopReason::Closed;
+            };
+            // Boxed: a connect's state (handshake buffers, the race) is freed once it is done,
+            // not kept in this future's frame for the connection's life.
+            let connected = Box::pin(self.connect(attempt)).await;
+            drop(slot);
+            let failure = match connected {
                 Err(Abort::Close) => return StopReason::Closed,
                 Err(Abort::Failed(f)) => f,
-                Ok((ws, protocol)) => self.run_open(ws, attempt, protocol).await,
+                Ok((ws, protocol)) => Box::pin(self.run_open(ws, attempt, protocol)).await,
             };
             let decision = self.decide(&failure);
             if let Some(closed) = failure.closed_event(decision.is_ok()) {

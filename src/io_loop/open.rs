@@ -20,7 +20,6 @@ use crate::event::Event;
 use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
-use crate::runtime::park;
 use crate::shared::{Command, State};
 use crate::tls::classify_io;
 
@@ -78,6 +77,8 @@ impl IoLoop {
                 .saturating_mul(WINDOW_MESSAGES_PER_OUTBOX),
             limits.outbox_max_bytes,
         );
+        let mut ws = ws;
+        ws.get_mut().get_mut().trust_edges();
         *self.shared.lock_conn() = Some(Conn::new(ws, hb, inflight));
         self.emit(Event::Opened {
             reconnect,
@@ -119,6 +120,9 @@ impl IoLoop {
                     unreachable!("run_open fills the slot before the loop")
                 };
                 c.direct_streak = 0;
+                if std::mem::take(&mut self.socket_event) {
+                    c.ws.get_mut().get_mut().poller_event();
+                }
                 match self.turn(c) {
                     Ok(next) => next,
                     Err(end) => return (end, slot.take().expect("checked above")),
@@ -127,7 +131,7 @@ impl IoLoop {
             match next {
                 // Unread frames are buffered: no sleeping. On a shared thread, let the other
                 // clients have their turn first (a deadline of now: polled again next round).
-                Next::Again if self.reactor.is_task() => park(Some(Instant::now())).await,
+                Next::Again if self.reactor.is_task() => self.park(Some(Instant::now())).await,
                 Next::Again => {}
                 Next::Sleep(deadline) => self.sleep(deadline).await,
             }
@@ -195,6 +199,10 @@ impl IoLoop {
             (Some(at), _) => Some(at),
             (None, hb) => hb,
         };
+        let stream = c.ws.get_mut().get_mut();
+        if let Err(e) = stream.sync_interest(self.reactor.registry(), self.reactor.token()) {
+            log::error!("poller: {e}");
+        }
         Ok(Next::Sleep(deadline))
     }
 

@@ -14,7 +14,7 @@ use std::thread::{self, JoinHandle};
 use crate::error::Error;
 use crate::limits::MAX_RUNTIME_THREADS;
 
-pub(crate) use task::{CatchUnwind, block_on, park};
+pub(crate) use task::{CatchUnwind, block_on, park, take_io_event};
 pub(crate) use worker::WorkerShared;
 
 thread_local! {

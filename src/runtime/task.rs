@@ -18,6 +18,18 @@ thread_local! {
     /// Set by [`Park`] when a task parks: `Some(deadline)`; taken by the worker after the
     /// poll. `None` while nothing parked.
     static PARKED: Cell<Option<Option<Instant>>> = const { Cell::new(None) };
+    /// Set by the worker while it polls a task that its poller had an event for.
+    static IO_EVENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Worker side: whether the poller had an event for the task about to be polled.
+pub(crate) fn set_io_event(on: bool) {
+    IO_EVENT.with(|e| e.set(on));
+}
+
+/// Task side, after a park: whether the poller had an event for its sockets meanwhile.
+pub(crate) fn take_io_event() -> bool {
+    IO_EVENT.with(|e| e.replace(false))
 }
 
 /// Suspend the task until the worker polls it again (its socket became ready, something

@@ -7,7 +7,7 @@
 //! token has an event, something woke it, or its deadline passed. Tokens are task keys,
 //! never reused, so a late event for an ended task is ignored.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Registry, Token};
 
-use super::task::take_parked;
+use super::task::{set_io_event, take_parked};
 use crate::shared::Shared;
 
 /// The worker's own waker token; task keys start above it.
@@ -27,6 +27,18 @@ const WAKE: Token = Token(0);
 
 /// Task keys, unique across every runtime of the process (they are poller tokens).
 static NEXT_KEY: AtomicUsize = AtomicUsize::new(1);
+
+/// Connection attempts (DNS to WebSocket handshake) one thread runs at once; the others wait
+/// their turn, in order. A restarting server's 10,000 clients reconnect in waves instead of
+/// one SYN flood (faster: fewer SYNs dropped by a full accept queue), and the handshakes'
+/// buffers are not all allocated at once (memory that would stay fragmented afterwards).
+pub(crate) const CONNECTING_PER_THREAD: usize = 256;
+
+/// A deadline may fire this fraction of its distance late, at most [`MAX_SLACK`], so that
+/// deadlines close together (thousands of heartbeats) are served by one wake-up.
+const SLACK_DIVISOR: u32 = 64;
+/// See [`SLACK_DIVISOR`].
+const MAX_SLACK: Duration = Duration::from_millis(20);
 
 /// A task's body: a client's I/O loop (`IoLoop::run_async`), built on the worker.
 pub(crate) type Spawn = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -39,6 +51,9 @@ pub(crate) struct WorkerShared {
     inbox: Mutex<Inbox>,
     /// Tasks given to this worker and not yet ended (for balancing and the figures).
     pub(crate) tasks: AtomicUsize,
+    /// Connection attempts running, and the tasks waiting for one of the
+    /// [`CONNECTING_PER_THREAD`] slots (only the worker's own tasks use it).
+    connecting: Mutex<(usize, VecDeque<usize>)>,
 }
 
 impl std::fmt::Debug for WorkerShared {
@@ -83,6 +98,39 @@ impl WorkerShared {
         self.push(|inbox| inbox.woken.push(key));
     }
 
+    /// Take a connection attempt slot, or queue task `key` for one (it is woken when one
+    /// frees up, and asks again). Release with [`WorkerShared::end_connecting`].
+    pub(crate) fn try_begin_connecting(&self, key: usize) -> bool {
+        let mut c = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        if c.0 < CONNECTING_PER_THREAD {
+            c.0 += 1;
+            c.1.retain(|k| *k != key);
+            return true;
+        }
+        if !c.1.contains(&key) {
+            c.1.push_back(key);
+        }
+        false
+    }
+
+    /// A task gave up waiting for a slot (it is closing).
+    pub(crate) fn stop_waiting(&self, key: usize) {
+        let mut c = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+        c.1.retain(|k| *k != key);
+    }
+
+    /// An attempt ended: its slot goes to the first waiting task.
+    pub(crate) fn end_connecting(&self) {
+        let next = {
+            let mut c = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+            c.0 = c.0.saturating_sub(1);
+            c.1.pop_front()
+        };
+        if let Some(key) = next {
+            self.wake(key);
+        }
+    }
+
     /// Stop once every task has ended.
     pub(crate) fn stop(&self) {
         self.push(|inbox| inbox.stop = true);
@@ -109,6 +157,10 @@ struct Task {
     shared: Arc<Shared>,
     /// The deadline it parked with (its entry in the timer set).
     timer: Option<Instant>,
+    /// In the ready queue already.
+    queued: bool,
+    /// The poller had an event for its token since it was last polled.
+    io_event: bool,
 }
 
 /// The worker thread's state.
@@ -116,8 +168,10 @@ pub(crate) struct Worker {
     poll: Poll,
     shared: Arc<WorkerShared>,
     tasks: HashMap<usize, Task>,
-    timers: BTreeSet<(Instant, usize)>,
-    ready: Vec<usize>,
+    /// Every parked task's deadline, with the slack it may fire late by.
+    timers: BTreeMap<(Instant, usize), Duration>,
+    /// Tasks to poll, in the order they became ready (each once).
+    ready: VecDeque<usize>,
 }
 
 impl Worker {
@@ -130,6 +184,7 @@ impl Worker {
             waker: mio::Waker::new(poll.registry(), WAKE)?,
             inbox: Mutex::default(),
             tasks: AtomicUsize::new(0),
+            connecting: Mutex::default(),
         });
         Ok((poll, shared))
     }
@@ -140,8 +195,8 @@ impl Worker {
             poll,
             shared,
             tasks: HashMap::new(),
-            timers: BTreeSet::new(),
-            ready: Vec::new(),
+            timers: BTreeMap::new(),
+            ready: VecDeque::new(),
         };
         w.serve();
     }
@@ -164,8 +219,12 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(10));
             }
             for ev in events.iter() {
-                if ev.token() != WAKE {
-                    self.ready.push(ev.token().0);
+                let key = ev.token().0;
+                if ev.token() != WAKE
+                    && let Some(t) = self.tasks.get_mut(&key)
+                {
+                    t.io_event = true;
+                    self.make_ready(key);
                 }
             }
         }
@@ -186,16 +245,32 @@ impl Worker {
                 fut: f(),
                 shared,
                 timer: None,
+                queued: false,
+                io_event: false,
             };
             self.tasks.insert(key, task);
-            self.ready.push(key);
+            self.make_ready(key);
         }
-        self.ready.extend(woken);
+        for key in woken {
+            self.make_ready(key);
+        }
         stop
     }
 
+    /// Queue task `key` to be polled (once, however often it became ready); an ended task's
+    /// late event is ignored.
+    fn make_ready(&mut self, key: usize) {
+        if let Some(t) = self.tasks.get_mut(&key)
+            && !t.queued
+        {
+            t.queued = true;
+            self.ready.push_back(key);
+        }
+    }
+
+    /// Every task whose deadline has passed becomes ready (a deadline is not fired early).
     fn expire_timers(&mut self, now: Instant) {
-        while let Some(&(at, key)) = self.timers.first() {
+        while let Some((&(at, key), _)) = self.timers.first_key_value() {
             if at > now {
                 break;
             }
@@ -203,30 +278,36 @@ impl Worker {
             if let Some(t) = self.tasks.get_mut(&key) {
                 t.timer = None;
             }
-            self.ready.push(key);
+            self.make_ready(key);
         }
     }
 
-    /// How long the poller may sleep: until the first deadline, not at all if the inbox
-    /// has something (a push that found it non-empty did not wake us).
+    /// How long the poller may sleep: not at all if the inbox has something (a push that
+    /// found it non-empty did not wake us) or a task is ready; else until the latest moment
+    /// that fires the first deadline within its slack, and with it every deadline due by
+    /// then (the others near the first are looked at for a tighter slack of their own).
     fn sleep_for(&self) -> Option<Duration> {
         if !self.shared.lock().is_empty() || !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        self.timers
-            .first()
-            .map(|(at, _)| at.saturating_duration_since(Instant::now()))
+        let (&(first, _), _) = self.timers.first_key_value()?;
+        let wake = self
+            .timers
+            .range(..(first + MAX_SLACK, usize::MAX))
+            .map(|(&(at, _), &slack)| at + slack)
+            .min()
+            .unwrap_or(first);
+        Some(wake.saturating_duration_since(Instant::now()))
     }
 
     fn run_ready(&mut self) {
-        let mut ready = std::mem::take(&mut self.ready);
-        ready.sort_unstable();
-        ready.dedup();
-        for key in ready.drain(..) {
+        // Only the tasks ready now: one woken while this round runs waits for the next
+        // round (after the poller's events), so no task can starve the others.
+        for _ in 0..self.ready.len() {
+            let Some(key) = self.ready.pop_front() else {
+                break;
+            };
             self.poll_task(key);
-        }
-        if self.ready.is_empty() {
-            self.ready = ready; // keep the allocation
         }
     }
 
@@ -234,9 +315,12 @@ impl Worker {
         let Some(task) = self.tasks.get_mut(&key) else {
             return; // ended; a late event for its token
         };
+        task.queued = false;
         let mut cx = Context::from_waker(Waker::noop());
         let entered = task.shared.enter();
+        set_io_event(std::mem::take(&mut task.io_event));
         let polled = catch_unwind(AssertUnwindSafe(|| task.fut.as_mut().poll(&mut cx)));
+        set_io_event(false);
         drop(entered);
         let parked = take_parked();
         match polled {
@@ -252,10 +336,20 @@ impl Worker {
                     if let Some(old) = task.timer.take() {
                         self.timers.remove(&(old, key));
                     }
-                    if let Some(at) = deadline {
-                        self.timers.insert((at, key));
+                    let now = Instant::now();
+                    match deadline {
+                        // Due already (a task yielding its turn): the next round.
+                        Some(at) if at <= now => {
+                            task.queued = true;
+                            self.ready.push_back(key);
+                        }
+                        Some(at) => {
+                            let slack = ((at - now) / SLACK_DIVISOR).min(MAX_SLACK);
+                            self.timers.insert((at, key), slack);
+                            task.timer = deadline;
+                        }
+                        None => {}
                     }
-                    task.timer = deadline;
                 }
             }
             Ok(std::task::Poll::Ready(())) | Err(_) => {
@@ -267,8 +361,9 @@ impl Worker {
                 if polled.is_err() {
                     // The I/O loop catches its own panics; this is a panic in its last steps.
                     log::error!("a runtime task panicked");
-                    task.shared.mark_done();
                 }
+                // Ended (its loop dropped its callback first): `close()` and drop return.
+                task.shared.mark_done();
             }
         }
     }
