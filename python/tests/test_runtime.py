@@ -234,3 +234,25 @@ def test_other_clients_of_the_runtime_from_a_callback(echo_server):
         trigger.close()
         full.close()
     assert settle("wsbeat-rt-", 0) == 0
+
+
+def test_hooks_on_a_runtime_thread_count_as_callbacks(echo_server):
+    """A hook (before_connect here) of a client on a runtime runs on the runtime's thread:
+    the same rule as for event callbacks applies to the other clients of the runtime."""
+    with wsbeat.Runtime(1) as rt:
+        other = Client(echo_server.url, runtime=rt)
+        seen: Dict[str, object] = {}
+
+        def hook(request: wsbeat.Request) -> None:
+            seen["thread"] = current_thread_name()
+            try:
+                seen["wait"] = other.wait(1.0)
+            except Exception as e:  # noqa: BLE001 - recorded for the asserts
+                seen["wait"] = e
+
+        with Client(echo_server.url, runtime=rt, before_connect=hook) as c:
+            c.send("hooked")
+            assert c.recv(timeout=TIMEOUT) == "hooked"
+        assert str(seen["thread"]).startswith("wsbeat-rt-"), seen
+        assert isinstance(seen["wait"], wsbeat.InCallbackError), seen
+        other.close()

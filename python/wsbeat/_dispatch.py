@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from . import _lib
-from ._handle import Handle, in_callback_of
+from ._handle import Handle, mark_callback, unmark_callback
 from ._log import log
 from .events import _payload, from_c
 
@@ -54,12 +54,11 @@ def _event_callback(userdata: Optional[int], event_ptr: Any) -> None:
             return
         # On a runtime thread, shared with other clients: mark whose runtime's callback runs
         # here, for Handle.on_io_thread (nothing may wait there for a client of this runtime).
-        ident = _get_ident()
-        in_callback_of[ident] = rt
+        marked = mark_callback(rt)
         try:
             _dispatch(client, event_ptr)
         finally:
-            in_callback_of.pop(ident, None)
+            unmark_callback(marked)
     except BaseException:  # noqa: BLE001 - nothing may escape into the library's thread
         try:
             log.exception("wsbeat: error while dispatching an event")

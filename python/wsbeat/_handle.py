@@ -30,6 +30,21 @@ thread now (set by ``_dispatch`` for clients on a runtime only). A client of the
 used from there may be served by that very thread, so nothing may wait for it there."""
 
 
+def mark_callback(runtime: Any) -> Optional[int]:
+    """Record that a callback or hook of a client on ``runtime`` runs on this thread (no-op
+    for None); pass the result to :func:`unmark_callback` when it returns."""
+    if runtime is None:
+        return None
+    ident = threading.get_ident()
+    in_callback_of[ident] = runtime
+    return ident
+
+
+def unmark_callback(ident: Optional[int]) -> None:
+    if ident is not None:
+        in_callback_of.pop(ident, None)
+
+
 class Handle:
     """Owns one ``ws_client *`` and guards it against use after ``ws_free``.
 

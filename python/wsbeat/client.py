@@ -262,7 +262,9 @@ class Client:
         self._h.runtime = self._runtime
         if config._hooks.any():
             # Registered until ws_free has returned: no hook runs after that.
-            self._hooks_key = _hooks.register(config._hooks.copy())
+            hooks = config._hooks.copy()
+            hooks.runtime = self._runtime
+            self._hooks_key = _hooks.register(hooks)
         try:
             cfg = config._new(lib, self._hooks_key)
         except BaseException:
