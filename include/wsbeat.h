@@ -73,6 +73,11 @@
 #define WS_MAX_EVENT_CAPACITY (1 << 16)
 
 /**
+ * The largest thread count `ws_runtime_new` accepts (256).
+ */
+#define WS_MAX_RUNTIME_THREADS 256
+
+/**
  * The result of a `ws_` call. `WS_OK` (0) is success; every other value is a failure whose
  * details `ws_last_error()` gives on the same thread.
  *
@@ -536,7 +541,8 @@ typedef uint32_t ws_heartbeat_mode;
 #endif // __cplusplus
 
 /**
- * A WebSocket client whose connection lives on its own I/O thread. Created by `ws_connect`,
+ * A WebSocket client whose connection lives on its own I/O thread (or on a thread of a
+ * `ws_runtime`, see `ws_config_set_runtime`: "the I/O thread" below). Created by `ws_connect`,
  * freed by `ws_free`. Every function taking a `ws_client` may be called from any thread
  * (except `ws_free`, which must not race with other calls on the same client).
  */
@@ -564,6 +570,24 @@ typedef struct ws_config ws_config;
  * its changes are discarded.
  */
 typedef struct ws_request ws_request;
+
+/**
+ * A pool of I/O threads that many clients share, instead of one I/O thread per client.
+ *
+ * Create with `ws_runtime_new`, put clients on it with `ws_config_set_runtime` before
+ * `ws_connect`, free with `ws_runtime_free`. Its threads are named `wsbeat-rt-0`,
+ * `wsbeat-rt-1`, ...; each client is placed on the thread with the fewest clients.
+ *
+ * Every guarantee of a client holds on a runtime, per client (heartbeat deadlines,
+ * reconnection with its own backoff, ordering, backpressure: a client whose pull queue is
+ * full stops only itself). What is shared is the thread: the callbacks and hooks of a
+ * client run on its runtime thread, so one that runs long delays the other clients of that
+ * thread. Every function taking a `ws_runtime` may be called from any thread.
+ *
+ * Its threads end once it was freed and the last client using it was freed (and no config
+ * refers to it any more): `ws_runtime_free` may come before the clients' `ws_free`.
+ */
+typedef struct ws_runtime ws_runtime;
 
 /**
  * A message carried by an event (`ws_event.messages`): unsent messages of
@@ -689,7 +713,8 @@ typedef struct ws_event {
 /**
  * An event callback: `userdata` is the pointer given with it; `event` is valid only until the
  * callback returns (copy what you keep). Runs on the client's I/O thread, one event at a
- * time, in order; it must not block for long (the connection is not serviced meanwhile). It
+ * time, in order; it must not block for long (the connection is not serviced meanwhile; on a
+ * `ws_runtime`, neither are the other clients of its thread). It
  * must return normally: no C++ exception or `longjmp` may leave it.
  */
 typedef void (*ws_event_callback)(void *userdata, const struct ws_event *event);
@@ -1232,6 +1257,19 @@ ws_result ws_config_set_proxy(struct ws_config *config,
 ws_result ws_config_add_endpoint(struct ws_config *config, const char *url);
 
 /**
+ * Run the connections of clients connected with this config on `runtime`'s shared threads
+ * (see `ws_runtime`) instead of an I/O thread of their own; NULL (the default) gives each
+ * client its own thread again.
+ *
+ * The config keeps the runtime's threads alive until it is freed or set to another runtime
+ * (`ws_runtime_free` may come first; the `ws_runtime` pointer must not be used after it).
+ * Each client's event callback, hooks and logger calls then run on its runtime thread.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+ */
+ws_result ws_config_set_runtime(struct ws_config *config, const struct ws_runtime *runtime);
+
+/**
  * Add a request header sent with every connection attempt (e.g. `Authorization`). Both
  * strings are NUL-terminated UTF-8 and copied. Header values never appear in logs.
  *
@@ -1433,6 +1471,41 @@ ws_result ws_set_logger(ws_log_callback callback, void *userdata, uint32_t max_l
  * Errors: `WS_ERR_IN_CALLBACK` (called from inside a logger callback).
  */
 ws_result ws_clear_logger(void);
+
+/**
+ * Start a runtime of `threads` I/O threads (1..=`WS_MAX_RUNTIME_THREADS`; 1 or 2 serve
+ * thousands of mostly idle connections) and store it in `*out_runtime`, to be freed with
+ * `ws_runtime_free`. On failure `*out_runtime` is set to NULL (if `out_runtime` is not
+ * NULL) and no thread was started.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT` (`out_runtime`), `WS_ERR_INVALID_ARGUMENT` (`threads` out
+ * of range), `WS_ERR_SPAWN` (a thread or its poller could not be created).
+ */
+ws_result ws_runtime_new(uint32_t threads, struct ws_runtime **out_runtime);
+
+/**
+ * Free a runtime from `ws_runtime_new`. NULL is a no-op.
+ *
+ * Clients connected on it keep running on its threads: the threads end when the last of
+ * them is freed with `ws_free` (and every config set to it with `ws_config_set_runtime` was
+ * freed or set to another runtime). Freeing the runtime first is fine; so is freeing it
+ * from a callback of one of its clients. The pointer is invalid afterwards, also for
+ * `ws_config_set_runtime`. When nothing uses the runtime any more, this call stops its
+ * threads and waits for them (they are idle then: it returns at once).
+ */
+void ws_runtime_free(struct ws_runtime *runtime);
+
+/**
+ * The number of I/O threads of `runtime` (as given to `ws_runtime_new`), or 0 if it is NULL.
+ */
+uint32_t ws_runtime_threads(const struct ws_runtime *runtime);
+
+/**
+ * The number of clients whose connection runs on `runtime` now, or 0 if it is NULL. A
+ * client counts from `ws_connect` until it has stopped (after `ws_close`, `ws_free`, or
+ * the end of its reconnection policy).
+ */
+uint32_t ws_runtime_clients(const struct ws_runtime *runtime);
 
 #ifdef __cplusplus
 }  // extern "C"

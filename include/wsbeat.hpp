@@ -11,7 +11,8 @@
  *
  * Rules (the C API's, see wsbeat.h and docs/C_API.md):
  * - Failures throw wsbeat::Error (the ws_result code and ws_last_error() text).
- * - Callbacks run on the client's I/O thread. An exception escaping a callback is caught and
+ * - Callbacks run on the client's I/O thread (a runtime thread with Config::runtime, shared
+ *   with the other clients of that thread: keep callbacks short). An exception escaping a callback is caught and
  *   dropped (it cannot cross the C boundary). From inside a callback you may use the client
  *   (send, close, on_event) but not destroy it.
  * - An EventView borrows the event: valid during the callback (callback mode) or until the
@@ -97,6 +98,35 @@ private:
     const ws_event *ev_;
 };
 
+/// Owns a ws_runtime: a few I/O threads shared by many clients (Config::runtime). Move-only.
+/// It may be destroyed before the clients on it: its threads end with the last of them.
+class Runtime {
+public:
+    /// Start `threads` I/O threads (1..=WS_MAX_RUNTIME_THREADS); throws wsbeat::Error.
+    explicit Runtime(uint32_t threads) { detail::check(ws_runtime_new(threads, &rt_)); }
+    ~Runtime() { ws_runtime_free(rt_); }
+    Runtime(const Runtime &) = delete;
+    Runtime &operator=(const Runtime &) = delete;
+    Runtime(Runtime &&other) noexcept : rt_(std::exchange(other.rt_, nullptr)) {}
+    Runtime &operator=(Runtime &&other) noexcept {
+        if (this != &other) {
+            ws_runtime_free(rt_);
+            rt_ = std::exchange(other.rt_, nullptr);
+        }
+        return *this;
+    }
+
+    /// The number of I/O threads.
+    uint32_t threads() const noexcept { return ws_runtime_threads(rt_); }
+    /// The number of clients running on it now.
+    uint32_t clients() const noexcept { return ws_runtime_clients(rt_); }
+    /// The underlying C runtime (still owned by this object).
+    const ws_runtime *get() const noexcept { return rt_; }
+
+private:
+    ws_runtime *rt_ = nullptr;
+};
+
 /// Owns a ws_config. Setters throw wsbeat::Error on invalid values and return *this.
 class Config {
 public:
@@ -176,6 +206,17 @@ public:
                         bool no_context_takeover = false, std::size_t min_size = 64) {
         detail::check(ws_config_set_compression(cfg_, enabled, window_bits,
                                                 no_context_takeover, min_size));
+        return *this;
+    }
+    /// Put the clients connected with this config on `rt`'s shared threads (the config
+    /// keeps them alive until it is destroyed or set again).
+    Config &runtime(const Runtime &rt) {
+        detail::check(ws_config_set_runtime(cfg_, rt.get()));
+        return *this;
+    }
+    /// Back to an I/O thread of each client's own (the default).
+    Config &no_runtime() {
+        detail::check(ws_config_set_runtime(cfg_, nullptr));
         return *this;
     }
     Config &subprotocol(const std::string &protocol) {

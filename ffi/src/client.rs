@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wsbeat::{Events, RecvTimeoutError, TryRecvError};
 
@@ -17,7 +17,8 @@ use wsbeat::{Client, Handle, State};
 
 /// An event callback: `userdata` is the pointer given with it; `event` is valid only until the
 /// callback returns (copy what you keep). Runs on the client's I/O thread, one event at a
-/// time, in order; it must not block for long (the connection is not serviced meanwhile). It
+/// time, in order; it must not block for long (the connection is not serviced meanwhile; on a
+/// `ws_runtime`, neither are the other clients of its thread). It
 /// must return normally: no C++ exception or `longjmp` may leave it.
 pub type ws_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const ws_event)>;
@@ -124,7 +125,8 @@ enum Mode {
     Pull(Box<Pull>),
 }
 
-/// A WebSocket client whose connection lives on its own I/O thread. Created by `ws_connect`,
+/// A WebSocket client whose connection lives on its own I/O thread (or on a thread of a
+/// `ws_runtime`, see `ws_config_set_runtime`: "the I/O thread" below). Created by `ws_connect`,
 /// freed by `ws_free`. Every function taking a `ws_client` may be called from any thread
 /// (except `ws_free`, which must not race with other calls on the same client).
 pub struct ws_client {
@@ -444,20 +446,23 @@ pub extern "C" fn ws_free(client: *mut ws_client) -> ws_result {
             mode,
             hooks,
         } = *boxed;
-        if let Mode::Pull(pull) = &mode {
-            // Nobody will read the queued events: drain them while the client closes, so that
-            // an I/O thread blocked on a full queue is not left waiting for the close timeout.
-            let handle = client.handle();
-            if handle.state() != State::Stopped {
-                // 1000 with no reason is always a valid close.
-                let _ = handle.begin_close(1000, "");
+        let dispatch = match mode {
+            Mode::Push(d) => Some(d),
+            Mode::Pull(pull) => {
+                // Nobody will read the queued events: with our receiver gone, the client's
+                // own goes in `drop(client)`, and an I/O loop finding the queue full then
+                // delivers nowhere instead of waiting for a reader. (Draining instead would
+                // wait for the loop, which on a runtime may be this very thread: `ws_free`
+                // from a callback of another client of the same runtime thread.)
+                drop(pull);
+                None
             }
-            let deadline = Instant::now() + handle.close_bound();
-            while pull.rx.recv_deadline(deadline).is_ok() {}
-        }
-        drop(client); // closes, and joins the I/O thread within the close timeout
+        };
+        // Closes, and joins the I/O thread within the close timeout (on a runtime: waits for
+        // the client's task to end, unless called on its runtime thread, see above).
+        drop(client);
         hooks.disable();
-        if let Mode::Push(d) = mode {
+        if let Some(d) = dispatch {
             // If the I/O thread had to be detached, make sure it calls the host no more.
             d.disable();
         }

@@ -12,10 +12,12 @@ use super::hooks::{
     BeforeConnect, CustomHeartbeat, Gate, OnClose, UserData, ws_before_connect_callback,
     ws_close_code_callback, ws_heartbeat_matcher_callback,
 };
-use super::ptr::{borrow_mut, bytes, str_arg, take_box, try_arg, try_res};
+use super::ptr::{borrow, borrow_mut, bytes, str_arg, take_box, try_arg, try_res};
+use super::runtime::ws_runtime;
 use wsbeat::ClientBuilder;
 use wsbeat::Message;
 use wsbeat::Proxy;
+use wsbeat::Runtime;
 use wsbeat::TlsOptions;
 use wsbeat::{Compression, Heartbeat, Reconnect, check_header};
 
@@ -83,6 +85,8 @@ pub struct ws_config {
     proxy: Proxy,
     /// `ws_config_add_endpoint`, in order (checked when added).
     endpoints: Vec<String>,
+    /// `ws_config_set_runtime`: the shared I/O threads, or none (a thread per client).
+    runtime: Option<Runtime>,
 }
 
 impl std::fmt::Debug for ws_config {
@@ -137,6 +141,9 @@ impl ws_config {
         }
         for url in &self.endpoints {
             b = b.endpoint(url);
+        }
+        if let Some(rt) = &self.runtime {
+            b = b.runtime(rt);
         }
         b
     }
@@ -652,6 +659,27 @@ pub extern "C" fn ws_config_add_endpoint(config: *mut ws_config, url: *const c_c
             return super::error::from_error(&e);
         }
         config.endpoints.push(url.to_owned());
+        ws_result::WS_OK
+    })
+}
+
+/// Run the connections of clients connected with this config on `runtime`'s shared threads
+/// (see `ws_runtime`) instead of an I/O thread of their own; NULL (the default) gives each
+/// client its own thread again.
+///
+/// The config keeps the runtime's threads alive until it is freed or set to another runtime
+/// (`ws_runtime_free` may come first; the `ws_runtime` pointer must not be used after it).
+/// Each client's event callback, hooks and logger calls then run on its runtime thread.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT` (`config`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_runtime(
+    config: *mut ws_config,
+    runtime: *const ws_runtime,
+) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.runtime = borrow(runtime).map(|r| r.runtime().clone());
         ws_result::WS_OK
     })
 }

@@ -2,12 +2,12 @@
 //! this module by cbindgen in `build.rs`.
 //!
 //! Layout (after rustls-ffi): one module per C type family ([`client`], [`config`], [`event`],
-//! [`error`], [`log`]) plus private machinery (`panic`: the panic boundary, `ptr`: pointer
+//! [`error`], [`log`], [`runtime`]) plus private machinery (`panic`: the panic boundary, `ptr`: pointer
 //! checks). Every exported function runs its body inside `ffi_guard!`, so no panic unwinds into
 //! C; it becomes `WS_ERR_PANIC` (or a neutral value for functions that return no result).
 //!
 //! Conventions, stated once here and in `docs/C_API.md`:
-//! - Every symbol is `ws_...`; handles (`ws_client`, `ws_config`) are opaque and come in
+//! - Every symbol is `ws_...`; handles (`ws_client`, `ws_config`, `ws_runtime`) are opaque and come in
 //!   `_new`/`_free` (or `ws_connect`/`ws_free`) pairs; `_free(NULL)` is a no-op.
 //! - Functions return a `ws_result` (`WS_OK` is 0); outputs go through out-pointers. On failure
 //!   `ws_last_error()` describes it (per thread).
@@ -30,6 +30,7 @@ pub mod error;
 pub mod event;
 pub mod hooks;
 pub mod log;
+pub mod runtime;
 
 use std::ffi::c_char;
 
@@ -39,6 +40,7 @@ pub use error::*;
 pub use event::*;
 pub use hooks::*;
 pub use log::*;
+pub use runtime::*;
 
 /// The major version of the header (`WSBEAT_VERSION_MAJOR`): compare it with `ws_version()` to
 /// see which library a program runs against. 0 while the API is not stable; see the ABI policy

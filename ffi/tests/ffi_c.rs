@@ -520,3 +520,65 @@ fn c_compression() {
         "the C++ client offered, then did not"
     );
 }
+
+/// `ws_runtime` through the C API (`ffi/tests/c/runtime_test.c`): argument checks, 50
+/// clients on 2 threads (counted in /proc), the runtime freed before its clients, pull and
+/// callback mode on one thread, `ws_free` of a client from another's callback on the same
+/// thread. `WSBEAT_VALGRIND=1` runs it under valgrind (30-c.sh).
+#[test]
+fn c_runtime() {
+    let exe = compile(
+        "gcc",
+        C_FLAGS,
+        &["ffi/tests/c/runtime_test.c"],
+        "runtime_test",
+    );
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let (mut cmd, limit) = if valgrind() {
+        let mut c = Command::new("valgrind");
+        c.args(["--error-exitcode=1", "--leak-check=full", "--quiet"])
+            .arg(format!(
+                "--suppressions={}",
+                crate_dir().join("tests/c/valgrind.supp").display()
+            ))
+            .arg(&exe);
+        (c, Duration::from_secs(600))
+    } else {
+        (Command::new(&exe), Duration::from_secs(120))
+    };
+    cmd.arg(server.url());
+    let lines = run(cmd, limit, |_| {});
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("all ok"),
+        "{lines:#?}"
+    );
+    for name in [
+        "arguments",
+        "many_clients_echo",
+        "runtime_free_before_clients",
+        "free_in_own_callback_refused",
+        "threads_end_with_last_client",
+        "pull_mode",
+        "free_other_from_callback_same_thread",
+    ] {
+        assert!(lines.contains(&format!("ok {name}")), "{name}: {lines:#?}");
+    }
+}
+
+/// `wsbeat::Runtime` of the C++ wrapper (`ffi/tests/c/runtime_test.cpp`).
+#[test]
+fn cpp_runtime() {
+    let exe = compile(
+        "g++",
+        CXX_FLAGS,
+        &["ffi/tests/c/runtime_test.cpp"],
+        "runtime_test_cpp",
+    );
+    let lines = run_example(&exe);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("all ok"),
+        "{lines:#?}"
+    );
+}

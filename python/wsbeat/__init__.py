@@ -23,6 +23,7 @@ from . import _lib
 from ._lib import ENV_VAR, LibraryNotFoundError, find_library
 from .client import Client, connect
 from .config import Config
+from .runtime import Runtime
 from ._hooks import Request, RequestHeaders
 from ._log import refresh_logging
 # The exception classes: errors.__all__ is their one list (re-exported below).
@@ -60,6 +61,7 @@ __all__ = [
     "Client",
     "connect",
     "Config",
+    "Runtime",
     "Request",
     "RequestHeaders",
     "refresh_logging",

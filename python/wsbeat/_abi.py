@@ -31,6 +31,7 @@ WS_MAX_DURATION_MS = 604800000
 WS_MAX_MESSAGE_SIZE = 1073741824
 WS_MAX_OUTBOX_MESSAGES = 16777216
 WS_MAX_EVENT_CAPACITY = 65536
+WS_MAX_RUNTIME_THREADS = 256
 
 # ---- enums (each also as a name -> value table)
 # enum ws_result
@@ -351,6 +352,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_set_event_capacity': ([c_void_p, c_size_t], c_uint32),
     'ws_config_set_proxy': ([c_void_p, c_char_p], c_uint32),
     'ws_config_add_endpoint': ([c_void_p, c_char_p], c_uint32),
+    'ws_config_set_runtime': ([c_void_p, c_void_p], c_uint32),
     'ws_config_add_header': ([c_void_p, c_char_p, c_char_p], c_uint32),
     'ws_config_add_subprotocol': ([c_void_p, c_char_p], c_uint32),
     'ws_config_tls_add_ca_pem': ([c_void_p, c_char_p, c_size_t], c_uint32),
@@ -375,4 +377,8 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_request_header_value': ([c_void_p, c_size_t], c_char_p),
     'ws_set_logger': ([WS_LOG_CALLBACK, c_void_p, c_uint32], c_uint32),
     'ws_clear_logger': ([], c_uint32),
+    'ws_runtime_new': ([c_uint32, POINTER(c_void_p)], c_uint32),
+    'ws_runtime_free': ([c_void_p], None),
+    'ws_runtime_threads': ([c_void_p], c_uint32),
+    'ws_runtime_clients': ([c_void_p], c_uint32),
 }

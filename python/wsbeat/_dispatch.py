@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from . import _lib
-from ._handle import Handle
+from ._handle import Handle, mark_callback, unmark_callback
 from ._log import log
 from .events import _payload, from_c
 
@@ -48,36 +48,50 @@ def _event_callback(userdata: Optional[int], event_ptr: Any) -> None:
         client = _registry.get(userdata or 0)
         if client is None:
             return
-        h = client._h
-        if h.gil_pin is None:
-            # First callback on this client's I/O thread: keep its Python thread state
-            # alive between callbacks (see below).
-            h.io_thread = _get_ident()
-            h.gil_pin = _gil_ensure()
-        ev = event_ptr.contents
-        k = ev.kind
-        if k == _EV_TEXT or k == _EV_BINARY:
-            cb = client._on_data
-            if cb is not None:
-                # Fast path (on_message without on_event): no event object is built.
-                data = _payload(ev)
-                try:
-                    cb(client, data.decode("utf-8", "replace") if k == _EV_TEXT else data)
-                except BaseException:  # noqa: BLE001 - SystemExit too: it cannot propagate
-                    log.exception("wsbeat: exception in on_message callback (ignored)")
-                return
-        if k == _EV_STOPPED:
-            try:
-                client._deliver(from_c(ev))
-            finally:
-                unpin_thread_state(h)
+        rt = client._h.runtime
+        if rt is None:
+            _dispatch(client, event_ptr)
             return
-        client._deliver(from_c(ev))
+        # On a runtime thread, shared with other clients: mark whose runtime's callback runs
+        # here, for Handle.on_io_thread (nothing may wait there for a client of this runtime).
+        marked = mark_callback(rt)
+        try:
+            _dispatch(client, event_ptr)
+        finally:
+            unmark_callback(marked)
     except BaseException:  # noqa: BLE001 - nothing may escape into the library's thread
         try:
             log.exception("wsbeat: error while dispatching an event")
         except BaseException:  # noqa: BLE001
             pass
+
+
+def _dispatch(client: "Client", event_ptr: Any) -> None:
+    h = client._h
+    if h.gil_pin is None:
+        # First callback on this client's I/O thread: keep its Python thread state
+        # alive between callbacks (see below).
+        h.io_thread = _get_ident()
+        h.gil_pin = _gil_ensure()
+    ev = event_ptr.contents
+    k = ev.kind
+    if k == _EV_TEXT or k == _EV_BINARY:
+        cb = client._on_data
+        if cb is not None:
+            # Fast path (on_message without on_event): no event object is built.
+            data = _payload(ev)
+            try:
+                cb(client, data.decode("utf-8", "replace") if k == _EV_TEXT else data)
+            except BaseException:  # noqa: BLE001 - SystemExit too: it cannot propagate
+                log.exception("wsbeat: exception in on_message callback (ignored)")
+            return
+    if k == _EV_STOPPED:
+        try:
+            client._deliver(from_c(ev))
+        finally:
+            unpin_thread_state(h)
+        return
+    client._deliver(from_c(ev))
 
 
 # Keeping the I/O thread's Python thread state between callbacks. A ctypes callback on a
@@ -86,7 +100,10 @@ def _event_callback(userdata: Optional[int], event_ptr: Any) -> None:
 # (measured: about 20 us of a 55 us round trip on the benchmark VM). One extra Ensure on
 # the first callback keeps the I/O thread's thread state (the GIL is still released between
 # callbacks); the matching Release runs after the Stopped event, the last callback of the
-# client, so the thread state is destroyed normally when ctypes releases it.
+# client, so the thread state is destroyed normally when ctypes releases it. On a runtime
+# thread each of its clients takes one such reference (PyGILState_Ensure nests: a counter
+# on the thread's state) and gives it back after its own Stopped, in any order; the thread
+# state lives while any client of that thread does.
 _gil_ensure = ctypes.pythonapi.PyGILState_Ensure
 _gil_ensure.argtypes = []
 _gil_ensure.restype = ctypes.c_int

@@ -10,7 +10,7 @@ import ctypes
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from . import _lib
 from ._log import clear_logging
@@ -23,6 +23,26 @@ handled promptly by the Python main thread."""
 
 _live: Set["Handle"] = set()
 _live_lock = threading.Lock()
+
+in_callback_of: Dict[int, Any] = {}
+"""Thread ident -> the :class:`~wsbeat.Runtime` of the client whose callback runs on that
+thread now (set by ``_dispatch`` for clients on a runtime only). A client of the same runtime
+used from there may be served by that very thread, so nothing may wait for it there."""
+
+
+def mark_callback(runtime: Any) -> Optional[int]:
+    """Record that a callback or hook of a client on ``runtime`` runs on this thread (no-op
+    for None); pass the result to :func:`unmark_callback` when it returns."""
+    if runtime is None:
+        return None
+    ident = threading.get_ident()
+    in_callback_of[ident] = runtime
+    return ident
+
+
+def unmark_callback(ident: Optional[int]) -> None:
+    if ident is not None:
+        in_callback_of.pop(ident, None)
 
 
 class Handle:
@@ -48,9 +68,17 @@ class Handle:
         self.gil_pin: Optional[int] = None  # see _dispatch.unpin_thread_state
         self.final_stats: Optional[Stats] = None
         self.close_timeout = 2.0  # seconds; the client's configured close timeout
+        self.runtime: Any = None  # the client's wsbeat.Runtime, if it is on one
 
     def on_io_thread(self) -> bool:
-        return self.io_thread is not None and threading.get_ident() == self.io_thread
+        """Whether waiting here for the client's I/O could wait for the calling thread: on
+        its I/O thread (inside its callbacks), or, on a runtime, inside a callback of any
+        client of the same runtime (whose thread may be this client's too)."""
+        ident = threading.get_ident()
+        if self.io_thread is not None and ident == self.io_thread:
+            return True
+        rt = self.runtime
+        return rt is not None and in_callback_of.get(ident) is rt
 
     def borrow(self) -> int:
         """Borrow the pointer for one call (pair with :meth:`give_back`); raises

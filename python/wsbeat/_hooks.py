@@ -29,6 +29,7 @@ from typing import (
 from urllib.parse import urlsplit, urlunsplit
 
 from . import _abi, _lib
+from ._handle import mark_callback, unmark_callback
 from ._log import log
 
 BeforeConnect = Callable[["Request"], Any]
@@ -45,6 +46,9 @@ class Hooks:
         self.before_connect: Optional[BeforeConnect] = None
         self.reconnect_on_close: Optional[CloseCodePolicy] = None
         self.is_reply: Optional[ReplyMatcher] = None
+        # The client's wsbeat.Runtime (set on the client's copy): the hooks then run on a
+        # shared runtime thread (see _handle.in_callback_of).
+        self.runtime: Any = None
 
     def copy(self) -> "Hooks":
         h = Hooks()
@@ -263,12 +267,15 @@ def _before_connect(userdata: Optional[int], attempt: int, req_ptr: Optional[int
         endpoint = int(lib.ws_request_endpoint(req_ptr))
         original = Request(url, pairs, attempt, endpoint)
         req = Request(url, pairs, attempt, endpoint)
+        marked = mark_callback(hooks.runtime) if hooks is not None else None
         try:
             fn(req)
         except BaseException:  # noqa: BLE001 - SystemExit too: it cannot propagate
             log.exception("wsbeat: exception in before_connect (this connection attempt fails; "
                           "the next one follows the reconnect policy)")
             return _abi.WS_ERR_CALLBACK
+        finally:
+            unmark_callback(marked)
         return _apply(lib, req_ptr, original, req)
     except BaseException:  # noqa: BLE001 - nothing may escape into the library's thread
         try:
@@ -283,11 +290,14 @@ def _reconnect_on_close(userdata: Optional[int], code: int) -> bool:
         hooks = _registry.get(userdata or 0)
         fn = hooks.reconnect_on_close if hooks is not None else None
         if fn is not None:
+            marked = mark_callback(hooks.runtime) if hooks is not None else None
             try:
                 return bool(fn(code))
             except BaseException:  # noqa: BLE001
                 log.exception("wsbeat: exception in reconnect_on_close(%d) (the default "
                               "policy decides)", code)
+            finally:
+                unmark_callback(marked)
     except BaseException:  # noqa: BLE001
         pass
     return code not in _DEFAULT_DECLINED
@@ -303,10 +313,13 @@ def _is_reply(userdata: Optional[int], data: Optional[int], length: int, kind: i
         msg: Union[str, bytes] = (
             payload.decode("utf-8", "replace") if kind == _abi.WS_MESSAGE_TEXT else payload
         )
+        marked = mark_callback(hooks.runtime) if hooks is not None else None
         try:
             return bool(fn(msg))
         except BaseException:  # noqa: BLE001
             log.exception("wsbeat: exception in heartbeat_is_reply (taken as not a reply)")
+        finally:
+            unmark_callback(marked)
     except BaseException:  # noqa: BLE001
         pass
     return False

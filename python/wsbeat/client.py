@@ -138,6 +138,9 @@ class Client:
             ``user:password@``); ``""`` for none; default None: from the environment
             (``no_proxy``, ``wss_proxy``/``ws_proxy``, ``https_proxy``, ``http_proxy``,
             ``all_proxy``), read at each attempt.
+        runtime: a :class:`Runtime` whose shared threads run this client's connection
+            (default None: an I/O thread of its own). Callbacks then run on the runtime's
+            thread, shared with the other clients there. The client keeps the runtime alive.
         endpoints: further ``ws://``/``wss://`` URLs after ``url`` (endpoint 0), in order
             (default none). After every failure (a failed connect, a lost or closed
             connection, :meth:`reconnect_now`) the next attempt goes to the next endpoint,
@@ -253,9 +256,15 @@ class Client:
         else:
             config = Config.from_options(**options)
         self._h.close_timeout = config.close_timeout_seconds
+        # The runtime (if any) stays alive at least as long as this client (the library
+        # holds its threads for the client anyway; this keeps the Python object too).
+        self._runtime = config.runtime_object
+        self._h.runtime = self._runtime
         if config._hooks.any():
             # Registered until ws_free has returned: no hook runs after that.
-            self._hooks_key = _hooks.register(config._hooks.copy())
+            hooks = config._hooks.copy()
+            hooks.runtime = self._runtime
+            self._hooks_key = _hooks.register(hooks)
         try:
             cfg = config._new(lib, self._hooks_key)
         except BaseException:
@@ -364,7 +373,8 @@ class Client:
         (re)connecting nothing is written, so it waits for the next open or the timeout. The
         wait runs in slices of :data:`PULL_SLICE` seconds, so Ctrl-C is raised promptly.
         Inside a callback it does not wait (the I/O thread running the callback is what
-        empties the outbox): it behaves like :meth:`send` there.
+        empties the outbox): it behaves like :meth:`send` there; on a :class:`Runtime`, so
+        it does inside a callback of any client of the same runtime.
 
         Raises:
             TypeError: not str or bytes-like, or a timeout that is not a number.
@@ -384,7 +394,9 @@ class Client:
         deadline = None if timeout is None else _monotonic() + timeout
         h = self._h
         while True:
-            if deadline is None:
+            if h.on_io_thread():
+                slice_ms = 0  # the thread that would make room: never wait there
+            elif deadline is None:
                 slice_ms = _PULL_SLICE_MS
             else:
                 remaining = min(max(0.0, deadline - _monotonic()), PULL_SLICE)
@@ -465,10 +477,22 @@ class Client:
                 with self._h.use() as p:
                     lib = _lib.lib()
                     ev = _lib.ws_event()
+                    # ws_close has returned: the events up to Stopped are queued, unless the
+                    # close was started on a runtime thread (it returned at once there):
+                    # then they follow within the close bound.
+                    deadline = _monotonic() + self._h.close_timeout + 1.0
                     for _ in range(100_000):
-                        if lib.ws_next_event(p, 0, ctypes.byref(ev)) != _lib.WS_OK:
+                        left = deadline - _monotonic()
+                        wait_ms = int(min(max(0.0, left), PULL_SLICE) * 1000)
+                        rc = lib.ws_next_event(p, wait_ms, ctypes.byref(ev))
+                        if rc == _WS_ERR_TIMEOUT and left > 0:
+                            continue
+                        if rc != _lib.WS_OK:
                             break
-                        self._pending.append(from_c(ev))
+                        got = from_c(ev)
+                        self._pending.append(got)
+                        if type(got) is Stopped:
+                            break
                     lib.ws_event_release(p)
             except ClosedError:
                 pass
@@ -523,12 +547,13 @@ class Client:
         Raises:
             InCallbackError: called from inside one of this client's callbacks (the I/O
                 thread running the callback is the one that would deliver Stopped: it would
-                wait forever).
+                wait forever), or, on a runtime, of a client of the same runtime.
         """
         if self._h.on_io_thread():
             raise InCallbackError(
-                "wait() inside a callback of the same client would never return; call "
-                "close() there, and wait() from another thread",
+                "wait() inside a callback of the same client (or, on a runtime, of a client "
+                "of the same runtime) would never return; call close() there, and wait() "
+                "from another thread",
                 _lib.WS_ERR_IN_CALLBACK,
             )
         if timeout is None:
@@ -548,6 +573,8 @@ class Client:
         Raises:
             WrongModeError: the client was created with callbacks.
             ClosedError: the :class:`Stopped` event was already returned (no more events).
+            InCallbackError: a timeout other than 0 inside a callback of a client on the
+                same :class:`Runtime` (that thread may be the one serving this client).
         """
         if self._callback_mode:
             raise error_for(_lib.WS_ERR_WRONG_MODE, "next_event on a client created with callbacks")
@@ -556,8 +583,15 @@ class Client:
                 raise TypeError("timeout must be a number of seconds or None")
             if timeout < 0:
                 raise InvalidArgumentError("timeout must be >= 0 or None")
-        deadline = None if timeout is None else _monotonic() + timeout
         h = self._h
+        if timeout != 0 and h.runtime is not None and h.on_io_thread():
+            raise InCallbackError(
+                "next_event() with a timeout inside a callback of a client on the same "
+                "runtime could wait for the very thread that serves this client; use "
+                "timeout=0 there",
+                _lib.WS_ERR_IN_CALLBACK,
+            )
+        deadline = None if timeout is None else _monotonic() + timeout
         ev = self._ev
         ev_ref = self._ev_ref
         ws_next_event = self._ws_next_event

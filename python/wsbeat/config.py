@@ -21,6 +21,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 from . import _hooks, _lib
 from ._convert import Headers, PathOrPem, cstr, encode, header_pairs, integer, ms, pem
 from .errors import InvalidArgumentError, error_for
+from .runtime import Runtime
 
 _HEARTBEATS = {
     "off": _lib.HEARTBEAT_OFF,
@@ -303,6 +304,24 @@ class Config:
 
     # ---- the request -----------------------------------------------------------------------
 
+    def runtime(self, runtime: Optional[Runtime]) -> "Config":
+        """``ws_config_set_runtime``: run the clients' connections on a shared
+        :class:`Runtime`'s threads instead of an I/O thread each; None (the default): an I/O
+        thread per client. The config and every client made with it keep a reference to the
+        runtime."""
+        if runtime is not None and not isinstance(runtime, Runtime):
+            raise TypeError(f"runtime must be a wsbeat.Runtime, not {type(runtime).__name__}")
+        self._put("ws_config_set_runtime", (runtime,))
+        return self
+
+    @property
+    def runtime_object(self) -> Optional[Runtime]:
+        """The :class:`Runtime` this config puts its clients on, or None."""
+        for name, args in self._calls:
+            if name == "ws_config_set_runtime":
+                return args[0]  # type: ignore[no-any-return]
+        return None
+
     def add_endpoint(self, url: str) -> "Config":
         """``ws_config_add_endpoint``: a further endpoint (``ws://`` or ``wss://``; checked
         when the client is created: ``InvalidUrlError``). The client's ``url`` is endpoint 0, each call adds the
@@ -428,6 +447,7 @@ class Config:
         close_timeout: Optional[float] = None,
         proxy: Optional[str] = None,
         endpoints: Optional[Sequence[str]] = None,
+        runtime: Optional[Runtime] = None,
         max_message_size: Optional[int] = None,
         compression: Optional[str] = None,
         outbox_max_messages: Optional[int] = None,
@@ -469,6 +489,8 @@ class Config:
             c.proxy(proxy)
         if endpoints is not None:
             c.endpoints(endpoints)
+        if runtime is not None:
+            c.runtime(runtime)
         if max_message_size is not None:
             c.max_message_size(max_message_size)
         if compression is not None:
@@ -507,6 +529,10 @@ class Config:
         config: int = lib.ws_config_new()
         try:
             for name, args in self._calls:
+                if name == "ws_config_set_runtime":
+                    rt = args[0]
+                    _check(lib.ws_config_set_runtime(config, None) if rt is None else rt._set_on(lib, config))
+                    continue
                 args = tuple(hooks_key if a is _KEY else a for a in args)
                 _check(getattr(lib, name)(config, *args))
         except BaseException:

@@ -18,3 +18,6 @@ cargo run --quiet -p wsbeat-tools --bin gen-header -- --check
 
 WSBEAT_VALGRIND=1 cargo test --quiet -p wsbeat-ffi --test ffi_c c_api_test_suite -- --exact --nocapture
 WSBEAT_VALGRIND=1 cargo test --quiet -p wsbeat-ffi --test ffi_c c_compression -- --exact --nocapture
+
+# The shared runtime (ws_runtime: 50 clients on 2 threads, freed before its clients, ...).
+WSBEAT_VALGRIND=1 cargo test --quiet -p wsbeat-ffi --test ffi_c c_runtime -- --exact --nocapture
