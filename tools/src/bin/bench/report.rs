@@ -14,6 +14,7 @@ pub(crate) enum Group {
     Latency,
     Throughput,
     Bulk,
+    Neighbour,
     Idle,
     Detect,
     Reconnect,
@@ -27,6 +28,7 @@ impl Group {
             Group::Latency => "latency",
             Group::Throughput => "throughput",
             Group::Bulk => "bulk",
+            Group::Neighbour => "neighbour",
             Group::Idle => "idle",
             Group::Detect => "detect",
             Group::Reconnect => "reconnect",
@@ -38,7 +40,7 @@ impl Group {
     /// The figure the median of the repeats is taken on.
     fn primary(self) -> &'static str {
         match self {
-            Group::Latency => "p50_us",
+            Group::Latency | Group::Neighbour => "p50_us",
             Group::Throughput | Group::Bulk => "msgs_per_s",
             _ => "",
         }
@@ -168,10 +170,16 @@ impl Report {
             .unwrap_or_else(|| "not measured in this run".into())
     }
 
-    /// Ratio of a row's primary figure to raw tungstenite's in the same layout.
+    /// Ratio of a row's primary figure to raw tungstenite's in the same layout (neighbour
+    /// rows: to B alone on its runtime).
     fn ratio(&self, group: Group, layout: &str, client: &str) -> Option<f64> {
         let key = group.primary();
-        let raw = f(self.get(group, layout, "raw")?, key);
+        let base = if group == Group::Neighbour {
+            "nb-none"
+        } else {
+            "raw"
+        };
+        let raw = f(self.get(group, layout, base)?, key);
         let me = f(self.get(group, layout, client)?, key);
         let r = me / raw;
         r.is_finite().then_some(r)
@@ -386,13 +394,18 @@ impl Report {
         let layouts: Vec<String> = {
             let mut l: Vec<String> = Vec::new();
             for r in &self.rows {
-                if !l.contains(&r.layout) && r.group <= Group::Bulk {
+                if !l.contains(&r.layout) && r.group <= Group::Neighbour {
                     l.push(r.layout.clone());
                 }
             }
             l
         };
-        for g in [Group::Latency, Group::Throughput, Group::Bulk] {
+        for g in [
+            Group::Latency,
+            Group::Throughput,
+            Group::Bulk,
+            Group::Neighbour,
+        ] {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == g).collect();
             let Some(first) = rows.iter().find_map(|r| r.value.as_ref().ok()) else {
                 continue;
@@ -404,6 +417,13 @@ impl Report {
                     "p50 us",
                     "p99 us",
                     "p50 / raw",
+                ),
+                Group::Neighbour => (
+                    "Neighbour delay: B's round trips (channel) while A's callback sleeps D"
+                        .to_string(),
+                    "p50 us",
+                    "p99 us",
+                    "p50 / no A",
                 ),
                 Group::Throughput => (
                     format!("Throughput: {n} x 64 B text to a counting sink"),
@@ -425,7 +445,9 @@ impl Report {
                     match &r.value {
                         Ok(v) => {
                             let (a, b) = match g {
-                                Group::Latency => (f(v, "p50_us"), f(v, "p99_us")),
+                                Group::Latency | Group::Neighbour => {
+                                    (f(v, "p50_us"), f(v, "p99_us"))
+                                }
                                 _ => (f(v, "msgs_per_s"), f(v, "mb_per_s")),
                             };
                             let ratio = self
