@@ -294,7 +294,7 @@ fn layer_runner(layer_marker: &str, client: &str, interpreter: Option<PathBuf>) 
 }
 
 /// The neighbour-delay rows: client B's round trips on a 1-thread runtime (`measures::neighbour_latency`).
-fn neighbour_clients() -> Vec<ClientSpec> {
+pub(crate) fn neighbour_clients() -> Vec<ClientSpec> {
     [
         ("nb-bthread", "B on its own thread, no A"),
         ("nb-none", "B on Runtime(1), no A (reference)"),

@@ -458,6 +458,9 @@ pub(crate) fn wsbeat_forward_latency(p: &Params) -> Res {
     Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
 }
 
+/// How long client B of [`neighbour_latency`] makes round trips (after its warm-up).
+const NEIGHBOUR_WINDOW: Duration = Duration::from_secs(2);
+
 /// Where the slow neighbour A of [`neighbour_latency`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Neighbour {
@@ -475,8 +478,7 @@ pub(crate) enum Neighbour {
 /// (`thread::sleep`: it holds the thread without taking a CPU from this 2-core machine).
 /// `neighbour`: whether A is on B's runtime, on its own thread, or absent. `b_on_thread`:
 /// B on a thread of its own instead (the dedicated reference, with no A).
-/// B makes `clamp(2 s / delay, 200, n)` round trips (all `n` without a delay), a tenth of
-/// them more first as warm-up.
+/// B makes up to 200 round trips as warm-up, then as many as it can in [`NEIGHBOUR_WINDOW`].
 pub(crate) fn neighbour_latency(
     p: &Params,
     neighbour: Neighbour,
@@ -485,6 +487,10 @@ pub(crate) fn neighbour_latency(
 ) -> Res {
     let rt = Runtime::new(1).map_err(err("runtime"))?;
     let a_msgs = Arc::new(AtomicU64::new(0));
+    // How long A's callback really held the thread each time (a sleep overshoots on a
+    // loaded machine): B's tail is read against this.
+    let a_held = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let a_held2 = a_held.clone();
     let (a_tx, a_rx) = bounded::<Result<(), String>>(1);
     let a = match neighbour {
         Neighbour::None => None,
@@ -498,7 +504,10 @@ pub(crate) fn neighbour_latency(
                         if count.fetch_add(1, Ordering::Relaxed) == 0 {
                             let _ = a_tx.try_send(Ok(()));
                         }
+                        let t = Instant::now();
                         thread::sleep(delay);
+                        let held = t.elapsed().as_nanos() as u64;
+                        a_held2.lock().unwrap_or_else(|e| e.into_inner()).push(held);
                     }
                     Event::Error { message, .. } => {
                         let _ = a_tx.try_send(Err(message));
@@ -524,24 +533,42 @@ pub(crate) fn neighbour_latency(
     let client = b.connect().map_err(err("connect B"))?;
     let rx = client.events().ok_or("no event channel")?;
     wait_opened(&rx)?;
-    let n = if delay.is_zero() || neighbour == Neighbour::None {
-        p.n
-    } else {
-        ((2.0 / delay.as_secs_f64()) as usize).clamp(200, p.n.max(200))
-    };
-    let q = Params {
-        n,
-        warmup: n / 10,
+    // Warm-up, then round trips for a fixed time, so that B's samples span many of A's
+    // cycles whatever D is (a count would end within one cycle of a fast B).
+    let warm = Params {
+        n: 0,
+        warmup: p.warmup.min(200),
         ..p.clone()
     };
+    channel_round_trips(&client, &rx, &warm)?;
     let a0 = a_msgs.load(Ordering::Relaxed);
+    a_held.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let t0 = Instant::now();
     let cpu = Cpu::start();
-    let ns = channel_round_trips(&client, &rx, &q)?;
-    let cpu_us = cpu.us_per(q.warmup + q.n);
+    let mut ns = Vec::new();
+    let one = Params {
+        n: 1,
+        warmup: 0,
+        ..p.clone()
+    };
+    while t0.elapsed() < NEIGHBOUR_WINDOW {
+        ns.extend(channel_round_trips(&client, &rx, &one)?);
+    }
+    let cpu_us = cpu.us_per(ns.len());
     let secs = t0.elapsed().as_secs_f64();
     let a_rate = (a_msgs.load(Ordering::Relaxed) - a0) as f64 / secs;
+    let over_2d = ns
+        .iter()
+        .filter(|&&t| t > 2 * delay.as_nanos() as u64)
+        .count();
+    let max_us = ns.iter().max().copied().unwrap_or(0) as f64 / 1e3;
+    let mut held = std::mem::take(&mut *a_held.lock().unwrap_or_else(|e| e.into_inner()));
+    held.sort_unstable();
     let mut v = latency_json(ns, cpu_us);
+    v["max_us"] = json!(max_us);
+    v["over_2d"] = json!(if delay.is_zero() { 0 } else { over_2d });
+    v["a_held_p50_us"] = json!(percentile(&held, 0.50) as f64 / 1e3);
+    v["a_held_p99_us"] = json!(percentile(&held, 0.99) as f64 / 1e3);
     v["delay_ms"] = json!(delay.as_secs_f64() * 1e3);
     v["neighbour"] = json!(match neighbour {
         Neighbour::None => "none",
