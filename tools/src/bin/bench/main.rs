@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--quick] [--repeat N] [--layouts unpinned,pinned]
-//!     [--only latency,throughput,bulk,idle,detect,reconnect,memory,scale] [--out DIR]
+//!     [--only latency,throughput,bulk,neighbour,idle,detect,reconnect,memory,scale] [--out DIR]
 //!     [--python PATH] [--node PATH]
 //! ```
 //! `scripts/bench.sh` is the one command: it builds in release mode, installs the Python and
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::measures::Params;
+use crate::measures::{Neighbour, Params, Placement};
 use crate::report::{Group, Sample};
 use wsbeat::Heartbeat;
 
@@ -51,7 +51,7 @@ fn main() {
 
 const USAGE: &str = "usage: bench [--quick] [--repeat N] [--layouts unpinned,pinned] \
 [--only GROUPS] [--out DIR] [--python PATH] [--node PATH] [--window SECS]
-groups: latency,throughput,bulk,idle,detect,reconnect,memory,scale
+groups: latency,throughput,bulk,neighbour,idle,detect,reconnect,memory,scale
 (internal: bench serve | bench measure NAME --url URL --n N --size S --warmup W ...)";
 
 // ---- child side ------------------------------------------------------------------------
@@ -67,7 +67,11 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         trials: 3,
         outbox_bytes: None,
         event_capacity: None,
+        placement: Placement::Thread,
+        rt_idle: 1000,
     };
+    let (name, placement) = Placement::parse(name);
+    p.placement = placement;
     let mut mode = String::new();
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -82,11 +86,12 @@ fn run_measure(args: &[String]) -> Result<(), String> {
             "--trials" => p.trials = num()?,
             "--outbox-bytes" => p.outbox_bytes = Some(num()?),
             "--event-capacity" => p.event_capacity = Some(num()?),
+            "--rt-idle" => p.rt_idle = num()?,
             "--mode" => mode = v.clone(),
             _ => return Err(format!("measure: unknown flag {flag}")),
         }
     }
-    let out = match (name.as_str(), mode.as_str()) {
+    let out = match (name, mode.as_str()) {
         ("raw", "latency") => measures::raw_latency(&p),
         ("raw", "throughput") => measures::raw_throughput(&p, true),
         ("raw-unbatched", "throughput") => measures::raw_throughput(&p, false),
@@ -95,6 +100,22 @@ fn run_measure(args: &[String]) -> Result<(), String> {
         ("wsbeat-forward", "latency") => measures::wsbeat_forward_latency(&p),
         ("wsbeat", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::default()),
         ("wsbeat-hboff", "throughput") => measures::wsbeat_throughput(&p, Heartbeat::off()),
+        ("nb-none", _) => measures::neighbour_latency(&p, Neighbour::None, Duration::ZERO, false),
+        ("nb-bthread", _) => measures::neighbour_latency(&p, Neighbour::None, Duration::ZERO, true),
+        (nb, _) if nb.starts_with("nb-") => {
+            // nb-rt-1ms, nb-thread-10ms: A on B's runtime or on its own thread, D ms.
+            let (where_, ms) = nb[3..].split_once('-').ok_or("nb-WHERE-Dms")?;
+            let ms: u64 = ms
+                .strip_suffix("ms")
+                .and_then(|m| m.parse().ok())
+                .ok_or("nb-WHERE-Dms")?;
+            let a = match where_ {
+                "rt" => Neighbour::SameRuntime,
+                "thread" => Neighbour::OwnThread,
+                _ => return Err(format!("unknown neighbour measure {nb}")),
+            };
+            measures::neighbour_latency(&p, a, Duration::from_millis(ms), false)
+        }
         ("idle", m) => measures::idle(&p, m.starts_with("channel"), m != "channel-nopong"),
         ("detect", _) => measures::detect(&p),
         ("reconnect", _) => measures::reconnect(&p),
@@ -272,7 +293,32 @@ fn layer_runner(layer_marker: &str, client: &str, interpreter: Option<PathBuf>) 
     Runner::External(cmd)
 }
 
+/// The neighbour-delay rows: client B's round trips on a 1-thread runtime (`measures::neighbour_latency`).
+pub(crate) fn neighbour_clients() -> Vec<ClientSpec> {
+    [
+        ("nb-bthread", "B on its own thread, no A"),
+        ("nb-none", "B on Runtime(1), no A (reference)"),
+        ("nb-thread-1ms", "B on Runtime(1), A 1 ms on its own thread"),
+        (
+            "nb-thread-10ms",
+            "B on Runtime(1), A 10 ms on its own thread",
+        ),
+        ("nb-rt-1ms", "B on Runtime(1), A 1 ms on the same runtime"),
+        ("nb-rt-10ms", "B on Runtime(1), A 10 ms on the same runtime"),
+    ]
+    .into_iter()
+    .map(|(id, label)| ClientSpec {
+        id,
+        label,
+        runner: Runner::Rust(id),
+    })
+    .collect()
+}
+
 fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec<ClientSpec> {
+    if group == Group::Neighbour {
+        return neighbour_clients();
+    }
     let root = repo_root();
     let (py, wsc) = match python_for_websocket_client(o) {
         Ok((py, v)) => {
@@ -331,6 +377,29 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
                 label: "wsbeat, callback forwards to a thread",
                 runner: Runner::Rust("wsbeat-forward"),
             });
+            for (id, label) in [
+                ("wsbeat-callback-rt", "wsbeat, in callback, on Runtime(1)"),
+                ("wsbeat-channel-rt", "wsbeat, channel, on Runtime(1)"),
+                ("wsbeat-forward-rt", "wsbeat, forwards, on Runtime(1)"),
+                (
+                    "wsbeat-callback-rt1k",
+                    "wsbeat, in callback, Runtime(1) + 1,000 idle",
+                ),
+                (
+                    "wsbeat-channel-rt1k",
+                    "wsbeat, channel, Runtime(1) + 1,000 idle",
+                ),
+                (
+                    "wsbeat-forward-rt1k",
+                    "wsbeat, forwards, Runtime(1) + 1,000 idle",
+                ),
+            ] {
+                v.push(ClientSpec {
+                    id,
+                    label,
+                    runner: Runner::Rust(id),
+                });
+            }
         }
         _ => {
             v.push(ClientSpec {
@@ -352,6 +421,16 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
                 id: "wsbeat-hboff",
                 label: "wsbeat send_*_wait, heartbeat off",
                 runner: Runner::Rust("wsbeat-hboff"),
+            });
+            v.push(ClientSpec {
+                id: "wsbeat-rt",
+                label: "wsbeat send_*_wait, on Runtime(1)",
+                runner: Runner::Rust("wsbeat-rt"),
+            });
+            v.push(ClientSpec {
+                id: "wsbeat-rt1k",
+                label: "wsbeat send_*_wait, Runtime(1) + 1,000 idle",
+                runner: Runner::Rust("wsbeat-rt1k"),
             });
         }
     }
@@ -537,7 +616,12 @@ fn orchestrate(o: Options) -> Result<(), String> {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let comparison = [Group::Latency, Group::Throughput, Group::Bulk];
+    let comparison = [
+        Group::Latency,
+        Group::Throughput,
+        Group::Bulk,
+        Group::Neighbour,
+    ];
     let mut specs: BTreeMap<Group, Vec<ClientSpec>> = BTreeMap::new();
     for g in comparison {
         if o.wants(g.name()) {
@@ -557,7 +641,7 @@ fn orchestrate(o: Options) -> Result<(), String> {
         for rep in 0..o.repeat {
             for (group, list) in &specs {
                 let (mode, n, size, warmup) = match group {
-                    Group::Latency => ("latency", o.lat_n, 64, o.lat_warmup),
+                    Group::Latency | Group::Neighbour => ("latency", o.lat_n, 64, o.lat_warmup),
                     Group::Throughput => ("throughput", o.thr_n, 64, 0),
                     _ => ("throughput", o.bulk_n, 1 << 20, 0),
                 };

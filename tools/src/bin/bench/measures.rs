@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::bounded;
 use serde_json::{Value, json};
 use tungstenite::{Bytes, Message};
-use wsbeat::{Client, Event, Heartbeat, Reconnect};
+use wsbeat::{Client, ClientBuilder, Event, Heartbeat, Reconnect, Runtime};
 use wsbeat_testkit::server::EchoServer;
 
 use crate::procfs;
@@ -30,6 +30,122 @@ pub(crate) struct Params {
     pub outbox_bytes: Option<usize>,
     /// Event channel capacity for the scale measure in channel mode (None: the default).
     pub event_capacity: Option<usize>,
+    /// Where the measured wsbeat client's I/O loop runs (from the measure name's suffix).
+    pub placement: Placement,
+    /// Idle heartbeating clients sharing the runtime in [`Placement::LoadedRuntime`].
+    pub rt_idle: usize,
+}
+
+/// Where the measured wsbeat client's I/O loop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// A thread of its own (the default; no suffix).
+    Thread,
+    /// `Runtime::new(1)`, alone on it (suffix `-rt`).
+    Runtime,
+    /// `Runtime::new(1)` that also carries `rt_idle` idle clients with a 2 s ping heartbeat
+    /// (suffix `-rt1k`): the realistic case of a runtime.
+    LoadedRuntime,
+}
+
+impl Placement {
+    /// Split a measure name into its base name and placement (`wsbeat-channel-rt1k`).
+    pub(crate) fn parse(name: &str) -> (&str, Placement) {
+        if let Some(base) = name.strip_suffix("-rt1k") {
+            (base, Placement::LoadedRuntime)
+        } else if let Some(base) = name.strip_suffix("-rt") {
+            (base, Placement::Runtime)
+        } else {
+            (name, Placement::Thread)
+        }
+    }
+}
+
+/// The runtime (if any) a measure's client goes on, with the idle clients loading it. The
+/// idle clients are leaked on drop: tearing them down measures nothing and the child exits.
+pub(crate) struct Place {
+    rt: Option<Runtime>,
+    idle: Vec<Client>,
+}
+
+impl Place {
+    pub(crate) fn new(p: &Params) -> Result<Place, String> {
+        Place::with(p.placement, &p.url, p.rt_idle)
+    }
+
+    fn with(placement: Placement, url: &str, idle_n: usize) -> Result<Place, String> {
+        let rt = match placement {
+            Placement::Thread => None,
+            _ => Some(Runtime::new(1).map_err(err("runtime"))?),
+        };
+        let mut place = Place {
+            rt,
+            idle: Vec::new(),
+        };
+        if placement == Placement::LoadedRuntime {
+            place.load(url, idle_n)?;
+        }
+        Ok(place)
+    }
+
+    /// Apply the placement to a builder.
+    pub(crate) fn on(&self, b: ClientBuilder) -> ClientBuilder {
+        match &self.rt {
+            Some(rt) => b.runtime(rt),
+            None => b,
+        }
+    }
+
+    /// `n` idle clients (callback mode, 2 s ping, 1 s timeout) on the runtime, connected
+    /// 100 at a time (the server's accept backlog), all open before the measure starts.
+    fn load(&mut self, url: &str, n: usize) -> Result<(), String> {
+        let opened = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+        while self.idle.len() < n {
+            let k = (n - self.idle.len()).min(100);
+            for _ in 0..k {
+                let (o, f) = (opened.clone(), failures.clone());
+                let b = Client::builder(format!("{url}/echo"))
+                    .heartbeat(Heartbeat::ping(
+                        Duration::from_secs(2),
+                        Duration::from_secs(1),
+                    ))
+                    .on_event(move |_, ev| match ev {
+                        Event::Opened { .. } => {
+                            o.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Event::Error { message, .. } => {
+                            f.lock().unwrap_or_else(|e| e.into_inner()).push(message)
+                        }
+                        _ => {}
+                    });
+                self.idle
+                    .push(self.on(b).connect().map_err(err("idle connect"))?);
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while opened.load(Ordering::Relaxed) < self.idle.len() as u64 {
+                if Instant::now() > deadline {
+                    let f = failures.lock().unwrap_or_else(|e| e.into_inner());
+                    return Err(format!(
+                        "{} of {} idle clients opened; errors: {:?}",
+                        opened.load(Ordering::Relaxed),
+                        self.idle.len(),
+                        f.iter().take(3).collect::<Vec<_>>()
+                    ));
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // A couple of heartbeats each before the measure: the timers are in steady state.
+        thread::sleep(Duration::from_secs(2));
+        Ok(())
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.idle));
+    }
 }
 
 type Res = Result<Value, String>;
@@ -222,8 +338,10 @@ pub(crate) fn wsbeat_callback_latency(p: &Params) -> Res {
         t0: Instant::now(),
         ns: Vec::with_capacity(p.n),
     };
+    let place = Place::new(p)?;
     let cpu = Cpu::start();
-    let client = Client::builder(format!("{}/echo", p.url))
+    let client = place
+        .on(Client::builder(format!("{}/echo", p.url)))
         .on_event(move |h, ev| match ev {
             Event::Opened { .. } => {
                 st.t0 = Instant::now();
@@ -263,14 +381,26 @@ pub(crate) fn wsbeat_callback_latency(p: &Params) -> Res {
 
 /// The echo goes through the event channel: the main thread receives, then sends the next.
 pub(crate) fn wsbeat_channel_latency(p: &Params) -> Res {
-    let client = Client::builder(format!("{}/echo", p.url))
+    let place = Place::new(p)?;
+    let client = place
+        .on(Client::builder(format!("{}/echo", p.url)))
         .connect()
         .map_err(err("connect"))?;
     let rx = client.events().ok_or("no event channel")?;
     wait_opened(&rx)?;
+    let cpu = Cpu::start();
+    let ns = channel_round_trips(&client, &rx, p)?;
+    Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
+}
+
+/// `p.warmup + p.n` sequential round trips through the event channel; the timed ones.
+fn channel_round_trips(
+    client: &Client,
+    rx: &wsbeat::Events,
+    p: &Params,
+) -> Result<Vec<u64>, String> {
     let payload = payload_text(p.size);
     let mut ns = Vec::with_capacity(p.n);
-    let cpu = Cpu::start();
     for i in 0..p.warmup + p.n {
         let t0 = Instant::now();
         client
@@ -288,7 +418,7 @@ pub(crate) fn wsbeat_channel_latency(p: &Params) -> Res {
             ns.push(t0.elapsed().as_nanos() as u64);
         }
     }
-    Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
+    Ok(ns)
 }
 
 /// The shape most applications have: the event callback (on the I/O thread) forwards each
@@ -296,7 +426,9 @@ pub(crate) fn wsbeat_channel_latency(p: &Params) -> Res {
 /// message and waits for the forwarded echo.
 pub(crate) fn wsbeat_forward_latency(p: &Params) -> Res {
     let (tx, rx) = bounded::<Event>(1024);
-    let client = Client::builder(format!("{}/echo", p.url))
+    let place = Place::new(p)?;
+    let client = place
+        .on(Client::builder(format!("{}/echo", p.url)))
         .on_event(move |_, ev| {
             let _ = tx.send(ev);
         })
@@ -326,12 +458,139 @@ pub(crate) fn wsbeat_forward_latency(p: &Params) -> Res {
     Ok(latency_json(ns, cpu.us_per(p.warmup + p.n)))
 }
 
+/// How long client B of [`neighbour_latency`] makes round trips (after its warm-up).
+const NEIGHBOUR_WINDOW: Duration = Duration::from_secs(2);
+
+/// Where the slow neighbour A of [`neighbour_latency`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Neighbour {
+    /// No A: B's round trips on the runtime alone (the reference).
+    None,
+    /// A on the same 1-thread runtime as B.
+    SameRuntime,
+    /// A on a thread of its own (the default placement), B on the runtime.
+    OwnThread,
+}
+
+/// The documented caveat of a shared runtime, measured: client B does sequential round trips
+/// in channel mode (as [`wsbeat_channel_latency`]) on a `Runtime::new(1)` while client A,
+/// echoing continuously, sleeps `delay` in its callback for every message it receives
+/// (`thread::sleep`: it holds the thread without taking a CPU from this 2-core machine).
+/// `neighbour`: whether A is on B's runtime, on its own thread, or absent. `b_on_thread`:
+/// B on a thread of its own instead (the dedicated reference, with no A).
+/// B makes up to 200 round trips as warm-up, then as many as it can in [`NEIGHBOUR_WINDOW`].
+pub(crate) fn neighbour_latency(
+    p: &Params,
+    neighbour: Neighbour,
+    delay: Duration,
+    b_on_thread: bool,
+) -> Res {
+    let rt = Runtime::new(1).map_err(err("runtime"))?;
+    let a_msgs = Arc::new(AtomicU64::new(0));
+    // How long A's callback really held the thread each time (a sleep overshoots on a
+    // loaded machine): B's tail is read against this.
+    let a_held = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let a_held2 = a_held.clone();
+    let (a_tx, a_rx) = bounded::<Result<(), String>>(1);
+    let a = match neighbour {
+        Neighbour::None => None,
+        n => {
+            let count = a_msgs.clone();
+            let payload = payload_text(p.size);
+            let mut b = Client::builder(format!("{}/echo", p.url)).on_event(move |h, ev| {
+                match ev {
+                    Event::Opened { .. } => {}
+                    Event::Text(_) => {
+                        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+                            let _ = a_tx.try_send(Ok(()));
+                        }
+                        let t = Instant::now();
+                        thread::sleep(delay);
+                        let held = t.elapsed().as_nanos() as u64;
+                        a_held2.lock().unwrap_or_else(|e| e.into_inner()).push(held);
+                    }
+                    Event::Error { message, .. } => {
+                        let _ = a_tx.try_send(Err(message));
+                        return;
+                    }
+                    _ => return,
+                }
+                let _ = h.send_text(payload.clone());
+            });
+            if n == Neighbour::SameRuntime {
+                b = b.runtime(&rt);
+            }
+            let a = b.connect().map_err(err("connect A"))?;
+            a_rx.recv_timeout(Duration::from_secs(10))
+                .map_err(err("A's first echo"))??;
+            Some(a)
+        }
+    };
+    let mut b = Client::builder(format!("{}/echo", p.url));
+    if !b_on_thread {
+        b = b.runtime(&rt);
+    }
+    let client = b.connect().map_err(err("connect B"))?;
+    let rx = client.events().ok_or("no event channel")?;
+    wait_opened(&rx)?;
+    // Warm-up, then round trips for a fixed time, so that B's samples span many of A's
+    // cycles whatever D is (a count would end within one cycle of a fast B).
+    let warm = Params {
+        n: 0,
+        warmup: p.warmup.min(200),
+        ..p.clone()
+    };
+    channel_round_trips(&client, &rx, &warm)?;
+    let a0 = a_msgs.load(Ordering::Relaxed);
+    a_held.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let t0 = Instant::now();
+    let cpu = Cpu::start();
+    let mut ns = Vec::new();
+    let one = Params {
+        n: 1,
+        warmup: 0,
+        ..p.clone()
+    };
+    while t0.elapsed() < NEIGHBOUR_WINDOW {
+        ns.extend(channel_round_trips(&client, &rx, &one)?);
+    }
+    let cpu_us = cpu.us_per(ns.len());
+    let secs = t0.elapsed().as_secs_f64();
+    let a_rate = (a_msgs.load(Ordering::Relaxed) - a0) as f64 / secs;
+    let over_2d = ns
+        .iter()
+        .filter(|&&t| t > 2 * delay.as_nanos() as u64)
+        .count();
+    let max_us = ns.iter().max().copied().unwrap_or(0) as f64 / 1e3;
+    let mut held = std::mem::take(&mut *a_held.lock().unwrap_or_else(|e| e.into_inner()));
+    held.sort_unstable();
+    let mut v = latency_json(ns, cpu_us);
+    v["max_us"] = json!(max_us);
+    v["over_2d"] = json!(if delay.is_zero() { 0 } else { over_2d });
+    v["a_held_p50_us"] = json!(percentile(&held, 0.50) as f64 / 1e3);
+    v["a_held_p99_us"] = json!(percentile(&held, 0.99) as f64 / 1e3);
+    v["delay_ms"] = json!(delay.as_secs_f64() * 1e3);
+    v["neighbour"] = json!(match neighbour {
+        Neighbour::None => "none",
+        Neighbour::SameRuntime => "same runtime",
+        Neighbour::OwnThread => "own thread",
+    });
+    v["b_on"] = json!(if b_on_thread { "thread" } else { "runtime" });
+    v["a_msgs_per_s"] = json!(a_rate.round());
+    // A keeps echoing while B is torn down: leave both (and the runtime) to the exit.
+    std::mem::forget(client);
+    std::mem::forget(a);
+    std::mem::forget(rt);
+    Ok(v)
+}
+
 /// Flood the sink through `send_text_wait`/`send_binary_wait` from the main thread: the
 /// sender sleeps while the outbox is full (any error, a timeout included, fails the measure).
 /// With a heartbeat (the default) written messages are kept until a heartbeat answer confirms
 /// them (`Closed.unconfirmed`); `Heartbeat::off()` shows what that tracking costs.
 pub(crate) fn wsbeat_throughput(p: &Params, heartbeat: Heartbeat) -> Res {
-    let mut builder = Client::builder(format!("{}/sink", p.url)).heartbeat(heartbeat);
+    let place = Place::new(p)?;
+    let mut builder = place.on(Client::builder(format!("{}/sink", p.url)).heartbeat(heartbeat));
     if let Some(bytes) = p.outbox_bytes {
         builder = builder.outbox_limit(4096, bytes);
     }

@@ -14,6 +14,7 @@ pub(crate) enum Group {
     Latency,
     Throughput,
     Bulk,
+    Neighbour,
     Idle,
     Detect,
     Reconnect,
@@ -27,6 +28,7 @@ impl Group {
             Group::Latency => "latency",
             Group::Throughput => "throughput",
             Group::Bulk => "bulk",
+            Group::Neighbour => "neighbour",
             Group::Idle => "idle",
             Group::Detect => "detect",
             Group::Reconnect => "reconnect",
@@ -38,11 +40,89 @@ impl Group {
     /// The figure the median of the repeats is taken on.
     fn primary(self) -> &'static str {
         match self {
-            Group::Latency => "p50_us",
+            Group::Latency | Group::Neighbour => "p50_us",
             Group::Throughput | Group::Bulk => "msgs_per_s",
             _ => "",
         }
     }
+}
+
+/// The runtime rows and the dedicated-thread row each is compared with (issue 18: within
+/// 10% of a dedicated thread): (group, runtime client, dedicated client, what).
+const RUNTIME_ROWS: [(Group, &str, &str, &str); 10] = [
+    (
+        Group::Latency,
+        "wsbeat-callback-rt",
+        "wsbeat-callback",
+        "round trip, reply in callback",
+    ),
+    (
+        Group::Latency,
+        "wsbeat-channel-rt",
+        "wsbeat-channel",
+        "round trip, channel",
+    ),
+    (
+        Group::Latency,
+        "wsbeat-forward-rt",
+        "wsbeat-forward",
+        "round trip, callback forwards",
+    ),
+    (
+        Group::Throughput,
+        "wsbeat-rt",
+        "wsbeat",
+        "flood 64 B send_text_wait",
+    ),
+    (
+        Group::Bulk,
+        "wsbeat-rt",
+        "wsbeat",
+        "flood 1 MiB send_binary_wait",
+    ),
+    (
+        Group::Latency,
+        "wsbeat-callback-rt1k",
+        "wsbeat-callback",
+        "round trip, reply in callback",
+    ),
+    (
+        Group::Latency,
+        "wsbeat-channel-rt1k",
+        "wsbeat-channel",
+        "round trip, channel",
+    ),
+    (
+        Group::Latency,
+        "wsbeat-forward-rt1k",
+        "wsbeat-forward",
+        "round trip, callback forwards",
+    ),
+    (
+        Group::Throughput,
+        "wsbeat-rt1k",
+        "wsbeat",
+        "flood 64 B send_text_wait",
+    ),
+    (
+        Group::Bulk,
+        "wsbeat-rt1k",
+        "wsbeat",
+        "flood 1 MiB send_binary_wait",
+    ),
+];
+
+/// The runtime's bound against a dedicated thread: 1.10x the time per message, so at most
+/// 1.10x the round-trip p50 and at least 1/1.10 of the flood rate.
+const RUNTIME_BOUND: f64 = 1.10;
+
+fn runtime_name(rt: &str, what: &str) -> String {
+    let on = if rt.ends_with("rt1k") {
+        "Runtime(1) + 1,000 idle"
+    } else {
+        "Runtime(1)"
+    };
+    format!("{what}, {on} vs own thread")
 }
 
 /// One child's result.
@@ -168,10 +248,16 @@ impl Report {
             .unwrap_or_else(|| "not measured in this run".into())
     }
 
-    /// Ratio of a row's primary figure to raw tungstenite's in the same layout.
+    /// Ratio of a row's primary figure to raw tungstenite's in the same layout (neighbour
+    /// rows: to B alone on its runtime).
     fn ratio(&self, group: Group, layout: &str, client: &str) -> Option<f64> {
         let key = group.primary();
-        let raw = f(self.get(group, layout, "raw")?, key);
+        let base = if group == Group::Neighbour {
+            "nb-none"
+        } else {
+            "raw"
+        };
+        let raw = f(self.get(group, layout, base)?, key);
         let me = f(self.get(group, layout, client)?, key);
         let r = me / raw;
         r.is_finite().then_some(r)
@@ -271,6 +357,28 @@ impl Report {
                 r.map(|r| r >= bound),
                 self.why(g, pinned, "wsbeat"),
             );
+        }
+        for (g, rt, ded, what) in RUNTIME_ROWS {
+            let all = self.paired_ratios(g, pinned, rt, ded);
+            let r = all.as_ref().map(|r| r[r.len() / 2]);
+            spreads.push(all);
+            let (bound, pass) = if g == Group::Latency {
+                (
+                    format!("<= {RUNTIME_BOUND:.2}x"),
+                    r.map(|r| r <= RUNTIME_BOUND),
+                )
+            } else {
+                (
+                    format!(">= {:.2}x (1/{RUNTIME_BOUND:.2})", 1.0 / RUNTIME_BOUND),
+                    r.map(|r| r >= 1.0 / RUNTIME_BOUND),
+                )
+            };
+            let why = if self.get(g, pinned, ded).is_none() {
+                self.why(g, pinned, ded)
+            } else {
+                self.why(g, pinned, rt)
+            };
+            add(&runtime_name(rt, what), &bound, r, pass, why);
         }
         let speedup = self
             .paired_ratio(Group::Latency, pinned, "websocket-client", "py-ctypes")
@@ -386,13 +494,18 @@ impl Report {
         let layouts: Vec<String> = {
             let mut l: Vec<String> = Vec::new();
             for r in &self.rows {
-                if !l.contains(&r.layout) && r.group <= Group::Bulk {
+                if !l.contains(&r.layout) && r.group <= Group::Neighbour {
                     l.push(r.layout.clone());
                 }
             }
             l
         };
-        for g in [Group::Latency, Group::Throughput, Group::Bulk] {
+        for g in [
+            Group::Latency,
+            Group::Throughput,
+            Group::Bulk,
+            Group::Neighbour,
+        ] {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.group == g).collect();
             let Some(first) = rows.iter().find_map(|r| r.value.as_ref().ok()) else {
                 continue;
@@ -404,6 +517,13 @@ impl Report {
                     "p50 us",
                     "p99 us",
                     "p50 / raw",
+                ),
+                Group::Neighbour => (
+                    "Neighbour delay: B's round trips (channel) while A's callback sleeps D"
+                        .to_string(),
+                    "p50 us",
+                    "p99 us",
+                    "p50 / no A",
                 ),
                 Group::Throughput => (
                     format!("Throughput: {n} x 64 B text to a counting sink"),
@@ -425,7 +545,9 @@ impl Report {
                     match &r.value {
                         Ok(v) => {
                             let (a, b) = match g {
-                                Group::Latency => (f(v, "p50_us"), f(v, "p99_us")),
+                                Group::Latency | Group::Neighbour => {
+                                    (f(v, "p50_us"), f(v, "p99_us"))
+                                }
                                 _ => (f(v, "msgs_per_s"), f(v, "mb_per_s")),
                             };
                             let ratio = self
@@ -453,6 +575,7 @@ impl Report {
                 }
             }
         }
+        self.runtime_lines(&mut out, &layouts);
         self.single_lines(&mut out);
         let _ = writeln!(
             out,
@@ -482,6 +605,105 @@ impl Report {
             );
         }
         out
+    }
+
+    /// Runtime rows against the same client on its own thread, and the neighbour rows
+    /// against B alone, in every layout: each repeat's ratio (sorted), min / median / max.
+    fn runtime_lines(&self, out: &mut String, layouts: &[String]) {
+        let fmt = |r: &[f64]| {
+            let every: Vec<String> = r.iter().map(|x| format!("{x:.2}")).collect();
+            format!(
+                "{:.2} / {:.2} / {:.2}  [{}]",
+                r[0],
+                r[r.len() / 2],
+                r[r.len() - 1],
+                every.join(" ")
+            )
+        };
+        let mut header = false;
+        for layout in layouts {
+            for (g, rt, ded, what) in RUNTIME_ROWS {
+                let Some(r) = self.paired_ratios(g, layout, rt, ded) else {
+                    continue;
+                };
+                if !header {
+                    let _ = writeln!(
+                        out,
+                        "\nRuntime vs own thread, every repeat (round trip: p50 ratio, lower is \
+                         better; flood: rate ratio, higher is better); min / median / max [all], \
+                         then the runtime row's median ratio to raw"
+                    );
+                    header = true;
+                }
+                let raw = self
+                    .paired_ratio(g, layout, rt, "raw")
+                    .map(|x| format!("{x:.2}x raw"))
+                    .unwrap_or_else(|| "-".into());
+                let _ = writeln!(
+                    out,
+                    "  {layout:<9} {:<62} {}  {raw}",
+                    runtime_name(rt, what),
+                    fmt(&r)
+                );
+            }
+        }
+        let mut header = false;
+        for layout in layouts {
+            for spec in crate::neighbour_clients() {
+                let series = |k: &str| -> Vec<f64> {
+                    self.samples
+                        .iter()
+                        .filter(|x| {
+                            x.group == Group::Neighbour
+                                && &x.layout == layout
+                                && x.client == spec.id
+                        })
+                        .filter_map(|x| x.result.as_ref().ok().map(|v| f(v, k)))
+                        .collect()
+                };
+                let (p50, p99) = (series("p50_us"), series("p99_us"));
+                if p50.is_empty() {
+                    continue;
+                }
+                if !header {
+                    let _ = writeln!(
+                        out,
+                        "\nNeighbour delay, every repeat: B's p50 / p99 us (round trips in 2 s; \
+                         share of B's round trips over 2 D; A's callback held the thread p50/p99 us)"
+                    );
+                    header = true;
+                }
+                let extra: Vec<String> = self
+                    .samples
+                    .iter()
+                    .filter(|x| {
+                        x.group == Group::Neighbour && &x.layout == layout && x.client == spec.id
+                    })
+                    .filter_map(|x| x.result.as_ref().ok())
+                    .map(|v| {
+                        let n = f(v, "n");
+                        format!(
+                            "n={n:.0} >2D={:.1}% A={:.0}/{:.0}",
+                            f(v, "over_2d") / n * 100.0,
+                            f(v, "a_held_p50_us"),
+                            f(v, "a_held_p99_us")
+                        )
+                    })
+                    .collect();
+                let pairs: Vec<String> = p50
+                    .iter()
+                    .zip(&p99)
+                    .map(|(a, b)| format!("{a:.0}/{b:.0}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "  {layout:<9} {:<46} {}  ({})",
+                    spec.label,
+                    pairs.join(" "),
+                    extra.join("; ")
+                );
+            }
+        }
     }
 
     fn single_lines(&self, out: &mut String) {
