@@ -11,3 +11,8 @@ WSBEAT_INTEROP_REQUIRED=1 cargo test --test interop
 WSBEAT_INTEROP_REQUIRED=1 cargo test -p wsbeat-cli --test eof_echo -- --test-threads=1
 # permessage-deflate against the same peers (and a raw in-test server).
 WSBEAT_INTEROP_REQUIRED=1 cargo test --test deflate
+# The many-connections benchmark's command (scripts/bench-many.sh), small: 500 clients on a
+# runtime against the Node `ws` server, 1 s heartbeat, a server restart; it exits non-zero if a
+# client does not come back or a message sent while the server was down is lost.
+ulimit -n 4096 2>/dev/null || true
+cargo run -q -p wsbeat-tools --bin many -- --clients 500 --interval 1 --windows 1 --window 2

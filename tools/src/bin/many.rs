@@ -9,7 +9,9 @@
 //!   many [--clients N] [--mode runtime|threads] [--threads T] [--interval SECS]
 //!        [--windows K] [--window SECS] [--node PATH] [--server PATH] [--no-restart]
 //!
-//! Run by `scripts/bench-many.sh` (raises the open-file limit first). Prints one table.
+//! Run by `scripts/bench-many.sh` (raises the open-file limit first). Prints one table; exits
+//! non-zero if a client did not come back or a message was lost (60-interop.sh runs a small
+//! one as a check that the command works).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -266,11 +268,14 @@ fn run(o: &Opts) -> Result<(), String> {
              was down echoed ({} lost), in {:.1} s{}",
             n.saturating_sub(texts),
             t1.elapsed().as_secs_f64(),
-            match (back, echoed) {
+            match (&back, &echoed) {
                 (Ok(_), Ok(_)) => String::new(),
                 (Err(e), _) | (_, Err(e)) => format!(" — {e}"),
             }
         );
+        if back.is_err() || echoed.is_err() {
+            return Err("not every client came back with its message".into());
+        }
     }
     let t2 = Instant::now();
     drop(clients);
