@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Protocol conformance: Autobahn|Testsuite's fuzzing server (`wstest -m fuzzingserver`, Python
 # 2.7) runs its client cases against wsbeat and, in the same run, against raw blocking
-# tungstenite (the reference); tools/src/bin/autobahn.rs drives both and checks the server's
+# tungstenite (the reference); tools/autobahn/src/main.rs drives both and checks the server's
 # report: the step fails if a wsbeat case is worse than tests/autobahn/expected.txt, or worse
 # than tungstenite's result in this run without a note naming the issue that explains it.
 #
@@ -9,7 +9,7 @@
 # it; `WSBEAT_PYTHON2` overrides), then the virtualenv .venv-autobahn/ gets the pinned
 # tests/autobahn/requirements.txt from PyPI. Anything missing fails the step; it never skips.
 #
-# Cases: all 517, wsbeat offering permessage-deflate (tools/src/bin/autobahn.rs), except, by
+# Cases: all 517, wsbeat offering permessage-deflate (tools/autobahn/src/main.rs), except, by
 # default, the large-message compression cases 12.*.7-18 and 13.*.7-18 (144 of the 216:
 # 1000 messages of 4 KiB to 128 KiB each, which the Python 2 server compresses and checks one
 # by one: about 20 minutes on 2 cores, with the fuzzing server the bottleneck at ~65 % of a
@@ -78,8 +78,10 @@ fi
 # --- the driver ---------------------------------------------------------------------------
 # Release: the compression cases (12.*, 13.*) push ~1,000 messages of up to 128 KiB through
 # the deflate layer each; a debug build's per-byte masking made them take ~25 minutes on 2
-# cores. The Python step has already built the library in release, so this is a small build.
-cargo build --release -p wsbeat-tools --bin autobahn --quiet
+# cores. The driver is a package of its own (tools/autobahn/) that depends only on what
+# libwsbeat does, with the same features: the release build 50-python made for the wheel is
+# reused, only the driver compiles (~10 s; as a wsbeat-tools binary it was ~3 minutes).
+cargo build --release -p wsbeat-autobahn --quiet
 driver="$root/target/release/autobahn"
 
 # --- the fuzzing server -------------------------------------------------------------------

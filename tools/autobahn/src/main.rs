@@ -420,7 +420,7 @@ fn check(index_paths: &[String], expected_path: &str, write: bool) -> Result<(),
         let mut out = String::from(
             "# Autobahn|Testsuite client cases: wsbeat's expected verdict per case (behaviour during the\n\
              # case, behaviour at the close; `_` for spaces). Checked by scripts/tests.d/70-autobahn.sh\n\
-             # (tools/src/bin/autobahn.rs): a case worse than this, or worse than raw tungstenite in the\n\
+             # (tools/autobahn/src/main.rs): a case worse than this, or worse than raw tungstenite in the\n\
              # same run without a worse-than-tungstenite=WHY note, fails the step; a better result is\n\
              # reported (update this file then).\n\
              # worse-than-tungstenite=issue-12§4: the server sends a valid message and an invalid frame\n\
