@@ -12,7 +12,7 @@
 # Cases: all 517, wsbeat offering permessage-deflate (tools/autobahn/src/main.rs), including
 # the 216 compression cases 12.* and 13.* (1000 messages each, up to 128 KiB, which the Python
 # 2 server compresses, hashes and checks one round trip at a time). The fuzzing server is
-# single-threaded and the bottleneck (~80 % of a case's time), so the cases are split between
+# single-threaded and the bottleneck (60-80 % of a case's time), so the cases are split between
 # two servers on two ports (WSBEAT_AUTOBAHN_SHARDS, default 2: this machine's cores), each
 # with its own driver; the check merges their reports. The servers' hashlib.sha1 uses OpenSSL
 # (tests/autobahn/pyshim/sitecustomize.py: pyenv's 2.7 has only the slow fallback). Timings
