@@ -4,7 +4,7 @@
 # is verified against the others' packages, not the workspace), ship only what builds (no
 # python/, bench/, scripts/, CI, C ABI, tests), carry both license texts, and their READMEs'
 # links are absolute (crates.io and docs.rs render a README without the repository around it).
-# wsbeat-ffi and wsbeat-tools must stay unpublishable.
+# wsbeat-ffi, wsbeat-tools and wsbeat-autobahn must stay unpublishable.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,7 +16,7 @@ fail() {
 publishable=(wsbeat wsbeat-testkit wsbeat-cli)
 
 # publish = false where it must be; nothing else unpublishable by accident.
-for crate in wsbeat-ffi wsbeat-tools; do
+for crate in wsbeat-ffi wsbeat-tools wsbeat-autobahn; do
   manifest="$(cargo pkgid -p "${crate}" | sed 's|^path+file://||; s|#.*$||')/Cargo.toml"
   grep -qx 'publish = false' "${manifest}" || fail "${crate} must keep publish = false"
 done
@@ -37,7 +37,7 @@ fi
 for crate in "${publishable[@]}"; do
   grep -q "Verifying ${crate} v" "${log}" || { cat "${log}" >&2; fail "${crate} was not verified"; }
 done
-for crate in wsbeat-ffi wsbeat-tools; do
+for crate in wsbeat-ffi wsbeat-tools wsbeat-autobahn; do
   ! grep -q "Packaging ${crate} v" "${log}" || fail "${crate} was packaged"
 done
 # The only warnings allowed: the tests and examples left out on purpose, and the dry run itself.

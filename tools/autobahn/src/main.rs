@@ -9,8 +9,9 @@
 //!   message back; then `/updateReports?agent=AGENT`. Agents: `wsbeat` (a `Client` with
 //!   heartbeat off, reconnect disabled, 64 MiB messages, echoing from its event callback) and
 //!   `tungstenite` (the library wsbeat is built on, used directly, blocking).
-//! - `autobahn check INDEX_JSON EXPECTED [--write]`: reads the server's
-//!   `reports/clients/index.json` and fails if any wsbeat case is worse than the committed
+//! - `autobahn check INDEX_JSON... EXPECTED [--write]`: reads the servers'
+//!   `reports/clients/index.json` (one per fuzzing server when the cases were split between
+//!   several; a case in two of them is an error) and fails if any wsbeat case is worse than the committed
 //!   expectation (`tests/autobahn/expected.txt`), or worse than tungstenite's result in the
 //!   same run (unless the expectation names the issue that explains it). `--write` rewrites the
 //!   expectation from the run instead (keeping the notes of cases whose result did not change).
@@ -32,15 +33,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") if args.len() >= 3 => run(&args[1], &args[2..]),
-        Some("check") if args.len() == 3 || (args.len() == 4 && args[3] == "--write") => {
-            check(&args[1], &args[2], args.len() == 4)
+        Some("check") => {
+            let write = args.last().is_some_and(|a| a == "--write");
+            let files = &args[1..args.len() - usize::from(write)];
+            match files {
+                [indexes @ .., expected] if !indexes.is_empty() => check(indexes, expected, write),
+                _ => return usage(),
+            }
         }
-        _ => {
-            eprintln!(
-                "usage: autobahn run ws://HOST:PORT AGENT...   (agents: wsbeat, tungstenite)\n       autobahn check INDEX_JSON EXPECTED [--write]"
-            );
-            return ExitCode::from(2);
-        }
+        _ => return usage(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +50,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: autobahn run ws://HOST:PORT AGENT...   (agents: wsbeat, tungstenite)\n       autobahn check INDEX_JSON... EXPECTED [--write]"
+    );
+    ExitCode::from(2)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,18 +385,42 @@ fn matches_case(pattern: &[String], key: &[u32]) -> bool {
             .all(|(p, k)| p == "*" || *p == k.to_string())
 }
 
-fn check(index_path: &str, expected_path: &str, write: bool) -> Result<(), String> {
-    let text = std::fs::read_to_string(index_path).map_err(|e| format!("{index_path}: {e}"))?;
-    let index: Value = serde_json::from_str(&text).map_err(|e| format!("{index_path}: {e}"))?;
-    let ours = agent_results(&index, "wsbeat")?;
-    let reference = agent_results(&index, "tungstenite")?;
+/// One agent's results over several reports (the shards of one run: each fuzzing server ran
+/// part of the cases); a case reported twice is an error (the shards must not overlap).
+fn merged_results(
+    indexes: &[(String, Value)],
+    agent: &str,
+) -> Result<BTreeMap<Vec<u32>, (String, Verdict)>, String> {
+    let mut out = BTreeMap::new();
+    for (path, index) in indexes {
+        for (key, result) in agent_results(index, agent).map_err(|e| format!("{path}: {e}"))? {
+            let id = result.0.clone();
+            if out.insert(key, result).is_some() {
+                return Err(format!(
+                    "{path}: {agent} case {id} is in more than one report"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn check(index_paths: &[String], expected_path: &str, write: bool) -> Result<(), String> {
+    let mut indexes = Vec::new();
+    for path in index_paths {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let index: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        indexes.push((path.clone(), index));
+    }
+    let ours = merged_results(&indexes, "wsbeat")?;
+    let reference = merged_results(&indexes, "tungstenite")?;
 
     if write {
         let old = read_expected(expected_path).unwrap_or_default();
         let mut out = String::from(
             "# Autobahn|Testsuite client cases: wsbeat's expected verdict per case (behaviour during the\n\
              # case, behaviour at the close; `_` for spaces). Checked by scripts/tests.d/70-autobahn.sh\n\
-             # (tools/src/bin/autobahn.rs): a case worse than this, or worse than raw tungstenite in the\n\
+             # (tools/autobahn/src/main.rs): a case worse than this, or worse than raw tungstenite in the\n\
              # same run without a worse-than-tungstenite=WHY note, fails the step; a better result is\n\
              # reported (update this file then).\n\
              # worse-than-tungstenite=issue-12§4: the server sends a valid message and an invalid frame\n\
@@ -434,7 +466,7 @@ fn check(index_path: &str, expected_path: &str, write: bool) -> Result<(), Strin
         let id = key.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
         let Some((_, got)) = ours.get(key) else {
             if excluded.iter().any(|pattern| matches_case(pattern, key)) {
-                skipped += 1; // not run by this spec (70-autobahn.sh --all runs it)
+                skipped += 1; // left out of this run (70-autobahn.sh --quick)
                 continue;
             }
             problems.push(format!(
@@ -472,7 +504,7 @@ fn check(index_path: &str, expected_path: &str, write: bool) -> Result<(), Strin
     }
 
     if skipped > 0 {
-        eprintln!("autobahn: {skipped} expected cases excluded by the spec (run with --all)");
+        eprintln!("autobahn: {skipped} expected cases left out of this run (--quick)");
     }
     summary("wsbeat", &ours);
     summary("tungstenite", &reference);
