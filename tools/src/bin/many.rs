@@ -15,8 +15,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -150,6 +150,8 @@ struct Counts {
     reopened: AtomicUsize,
     texts: AtomicUsize,
     pongs: AtomicUsize,
+    /// When each reconnection opened (the restart's spread).
+    reopened_at: Mutex<Vec<Instant>>,
 }
 
 fn min_med_max(v: &mut [f64]) -> (f64, f64, f64) {
@@ -178,7 +180,11 @@ fn run(o: &Opts) -> Result<(), String> {
                         Event::Opened {
                             reconnect: false, ..
                         } => &c.opened,
-                        Event::Opened { .. } => &c.reopened,
+                        Event::Opened { .. } => {
+                            let mut at = c.reopened_at.lock().unwrap_or_else(|p| p.into_inner());
+                            at.push(Instant::now());
+                            &c.reopened
+                        }
                         Event::Text(_) => &c.texts,
                         Event::Pong { .. } => &c.pongs,
                         _ => return,
@@ -263,6 +269,25 @@ fn run(o: &Opts) -> Result<(), String> {
         );
         let reopened = counts.reopened.load(Ordering::Relaxed);
         let texts = counts.texts.load(Ordering::Relaxed);
+        let mut at: Vec<f64> = counts
+            .reopened_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|t| t.saturating_duration_since(t1).as_secs_f64())
+            .collect();
+        if !at.is_empty() {
+            at.sort_by(f64::total_cmp);
+            let p = |q: usize| at[(at.len() - 1) * q / 100];
+            println!(
+                "  reconnections after the restart, s: p10 {:.2}  p50 {:.2}  p90 {:.2}  \
+                 (spread p10..p90 {:.2} s; each client's own backoff and jitter)",
+                p(10),
+                p(50),
+                p(90),
+                p(90) - p(10)
+            );
+        }
         println!(
             "  server restart: {reopened}/{n} reconnected, {texts}/{n} messages sent while it \
              was down echoed ({} lost), in {:.1} s{}",
