@@ -3,8 +3,14 @@
 # Each step is a script in scripts/tests.d/, run in name order. Every step runs even when an
 # earlier one failed, so the summary says exactly which failed; the exit status is non-zero
 # if any did.
+#
+# WSBEAT_TEST_ALL=1 tells the steps they run in this sequence: 05-peers.sh has installed every
+# peer first, so step 20 runs the peer tests (interop, real proxies, the namespace test) with
+# their peers required, and steps 60 and 65 run only what step 20 does not (other feature
+# sets, the benchmark command) instead of the same tests a second time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export WSBEAT_TEST_ALL=1
 passed=0
 failed=0
 failures=()

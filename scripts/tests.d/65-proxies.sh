@@ -12,10 +12,14 @@ cd "$(dirname "$0")/../.."
 
 # The servers are installed by 05-peers.sh (step 20's tests need them too).
 echo "proxies: $(tinyproxy -v 2>&1 | head -1), $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'), microsocks $(dpkg-query -W -f '${Version}' microsocks 2>/dev/null || echo '(not from dpkg)')"
-WSBEAT_PROXIES_REQUIRED=1 cargo test --test real_proxies
+# From test-all.sh (WSBEAT_TEST_ALL) step 20 has run the default-feature tests with the
+# servers required already: only the native-tls run is new here.
+if [ -z "${WSBEAT_TEST_ALL:-}" ]; then
+  WSBEAT_PROXIES_REQUIRED=1 cargo test --test real_proxies
+  cargo test --test proxy
+  WSBEAT_NETNS_REQUIRED=1 cargo test --test happy_eyeballs_netns
+fi
 if pkg-config --exists openssl 2>/dev/null; then
   # The https:// proxy (TLS in TLS for wss://) with the native-tls backend too.
   WSBEAT_PROXIES_REQUIRED=1 cargo test --features native-tls --test real_proxies https
 fi
-cargo test --test proxy
-WSBEAT_NETNS_REQUIRED=1 cargo test --test happy_eyeballs_netns
