@@ -47,6 +47,13 @@ pub(crate) fn on_worker(worker: &Arc<WorkerShared>) -> bool {
 /// threads of their own as without a runtime; TCP, proxy, TLS and WebSocket handshakes are
 /// non-blocking steps of the task and never hold the thread.
 ///
+/// Two things differ from a thread of its own, both to serve thousands of clients: a thread
+/// runs at most 256 connection attempts at once (the others wait their turn, interruptible by
+/// `close()`, their connect timeout starting with it), so a restarting server is not hit by
+/// one SYN flood; and a deadline may fire up to 1/64 of its distance late (at most 20 ms, never
+/// early), so thousands of heartbeats share a few wake-ups. A client on a runtime reads
+/// through a 4 KiB buffer (16 KiB on its own thread).
+///
 /// Clients are spread over the threads by their number of clients. Cloning is cheap (the
 /// clones share the threads); the threads end once the last clone and the last client using
 /// it are gone (dropping the last one joins them, except on one of its own threads).
