@@ -24,7 +24,13 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --release -p wsbeat-ffi -p wsbeat-tools --bin bench
 
-# The C layer's client (bench/c/wsbeat_client.c) against target/release/libwsbeat.so.
+# The C layer's client (bench/c/wsbeat_client.c) against target/release/libwsbeat.so. The
+# loader looks for the SONAME (libwsbeat.so.0.1, set by build.rs), which cargo does not make:
+# link it next to the library, as an install does.
+soname="$(objdump -p target/release/libwsbeat.so 2>/dev/null | awk '/SONAME/ {print $2}')"
+if [[ -n "${soname}" && "${soname}" != libwsbeat.so ]]; then
+  ln -sf libwsbeat.so "target/release/${soname}"
+fi
 if [[ -f include/wsbeat.h ]] && command -v cc >/dev/null; then
   cc -O2 -Wall -Wextra -Iinclude bench/c/wsbeat_client.c -Ltarget/release -lwsbeat -lm \
     -lpthread -Wl,-rpath,"$PWD/target/release" -o target/release/bench-c-client

@@ -54,6 +54,8 @@ pub(crate) struct Tcp {
     refused: bool,
     /// The poller watches the socket for writability too (see [`Tcp::sync_interest`]).
     watch_writable: bool,
+    /// Bytes were written since the last [`Tcp::sync_interest`].
+    wrote: bool,
     /// Reads skip the syscall while nothing can have arrived (see [`Tcp::trust_edges`]).
     skip_drained: bool,
     /// The last read was short (or would block): the socket had nothing more.
@@ -74,6 +76,7 @@ impl Tcp {
             refused: false,
             // Connecting registers it readable and writable.
             watch_writable: true,
+            wrote: false,
             skip_drained: false,
             drained: false,
         }
@@ -93,25 +96,28 @@ impl Tcp {
         self.drained = false;
     }
 
-    /// Before sleeping: let the poller watch for writability only while a write is refused.
-    /// Edge-triggered, a socket watched for it wakes the loop whenever the peer's
-    /// acknowledgements free buffer space, i.e. after every heartbeat written to an idle
-    /// connection: a wake-up for nothing. A change is one `epoll_ctl`, made only when output
-    /// starts or stops backing up; re-arming reports readiness that is already there.
+    /// Before sleeping: let the poller watch for writability while a write is refused, and
+    /// stop once a turn wrote nothing. Edge-triggered, a socket watched for it wakes the loop
+    /// whenever the peer's acknowledgements free buffer space, i.e. after every heartbeat
+    /// written to an idle connection: a wake-up for nothing. Not dropped while writes go on
+    /// (a flood refused again and again would pay two `epoll_ctl` per burst: 0.67x → 0.54x
+    /// of raw in the pinned 64 B flood); re-arming reports readiness that is already there.
     pub(crate) fn sync_interest(
         &mut self,
         registry: &mio::Registry,
         token: mio::Token,
     ) -> io::Result<()> {
-        if self.refused == self.watch_writable {
+        let watch = self.refused || (self.watch_writable && std::mem::take(&mut self.wrote));
+        self.wrote = false;
+        if watch == self.watch_writable {
             return Ok(());
         }
-        let interest = match self.refused {
+        let interest = match watch {
             true => mio::Interest::READABLE | mio::Interest::WRITABLE,
             false => mio::Interest::READABLE,
         };
         registry.reregister(&mut self.sock, token, interest)?;
-        self.watch_writable = self.refused;
+        self.watch_writable = watch;
         Ok(())
     }
 
@@ -162,7 +168,9 @@ impl Write for Tcp {
             Ok(n) if *n > 0 && self.refused => {
                 self.progress.drained = true;
                 self.refused = false;
+                self.wrote = true;
             }
+            Ok(n) if *n > 0 => self.wrote = true,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.refused = true,
             _ => {}
         }

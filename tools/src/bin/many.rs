@@ -8,6 +8,7 @@
 //!
 //!   many [--clients N] [--mode runtime|threads] [--threads T] [--interval SECS]
 //!        [--windows K] [--window SECS] [--node PATH] [--server PATH] [--no-restart]
+//!        [--downtime SECS]
 //!
 //! Run by `scripts/bench-many.sh` (raises the open-file limit first). Prints one table; exits
 //! non-zero if a client did not come back or a message was lost (60-interop.sh runs a small
@@ -32,6 +33,8 @@ struct Opts {
     node: String,
     server: String,
     restart: bool,
+    /// How long the server stays down (the same for every run, so spreads compare).
+    downtime: u64,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -45,6 +48,7 @@ fn parse() -> Result<Opts, String> {
         node: "node".into(),
         server: "tests/interop/ws_server.js".into(),
         restart: true,
+        downtime: 2,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -59,6 +63,7 @@ fn parse() -> Result<Opts, String> {
             "--node" => o.node = val()?,
             "--server" => o.server = val()?,
             "--no-restart" => o.restart = false,
+            "--downtime" => o.downtime = num(val()?)?,
             "--mode" => {
                 o.runtime = match val()?.as_str() {
                     "runtime" => true,
@@ -77,7 +82,8 @@ fn parse() -> Result<Opts, String> {
 }
 
 const USAGE: &str = "usage: many [--clients N] [--mode runtime|threads] [--threads T] \
-[--interval SECS] [--windows K] [--window SECS] [--node PATH] [--server PATH] [--no-restart]";
+[--interval SECS] [--windows K] [--window SECS] [--node PATH] [--server PATH] [--no-restart] \
+[--downtime SECS]";
 
 /// The Node.js `ws` echo server (tests/interop/ws_server.js) on `port` (0: ephemeral).
 fn start_server(o: &Opts, port: u16) -> Result<(Child, u16), String> {
@@ -243,6 +249,7 @@ fn run(o: &Opts) -> Result<(), String> {
     );
     println!("  threads: {threads} in the process (1 is main), {fds} descriptors");
     if o.restart {
+        let killed = Instant::now();
         let _ = server.kill();
         let _ = server.wait();
         wait_until(
@@ -254,6 +261,9 @@ fn run(o: &Opts) -> Result<(), String> {
             c.send_text("sent while the server was down")
                 .map_err(|e| e.to_string())?;
         }
+        // The same downtime in every run: the spread of the reconnections depends on where
+        // each client's backoff schedule is when the server returns.
+        thread::sleep(Duration::from_secs(o.downtime).saturating_sub(killed.elapsed()));
         let t1 = Instant::now();
         let (s, _) = start_server(o, port)?;
         server = s;
