@@ -16,22 +16,7 @@
 
 #include "wsbeat.h"
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            printf("FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,          \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_OK(call) CHECK((call) == WS_OK)
-
-static void ok(const char *name) {
-    printf("ok %s\n", name);
-    fflush(stdout);
-}
+#include "check.h"
 
 /* Pull events until one of `kind` arrives (fails after 5 s without it or on an error). */
 static ws_event wait_kind(ws_client *c, uint32_t kind) {

@@ -14,22 +14,7 @@
 
 #include "wsbeat.h"
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            printf("FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,          \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_OK(call) CHECK((call) == WS_OK)
-
-static void ok(const char *name) {
-    printf("ok %s\n", name);
-    fflush(stdout);
-}
+#include "check.h"
 
 /* Events of one client, as far as the tests need them. */
 typedef struct {

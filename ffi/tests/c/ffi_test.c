@@ -32,32 +32,7 @@
 
 #define WAIT_S 30
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            printf("FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,          \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_RES(call, expected)                                                           \
-    do {                                                                                    \
-        ws_result r_ = (call);                                                              \
-        if (r_ != (expected)) {                                                             \
-            printf("FAIL %s:%d: %s returned %u (%s), expected %s (last error: %s)\n",      \
-                   __FILE__, __LINE__, #call, (unsigned)r_, ws_result_str(r_), #expected,   \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-static void ok(const char *name) {
-    printf("ok %s\n", name);
-    fflush(stdout);
-}
+#include "check.h"
 
 /* ---- a recorder of events, filled on the I/O thread ------------------------------------ */
 

@@ -25,32 +25,7 @@
 #define CLIENTS 50
 #define PULL_CLIENTS 10
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            printf("FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,          \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_RES(call, expected)                                                           \
-    do {                                                                                    \
-        ws_result r_ = (call);                                                              \
-        if (r_ != (expected)) {                                                             \
-            printf("FAIL %s:%d: %s returned %u (%s), expected %s (last error: %s)\n",      \
-                   __FILE__, __LINE__, #call, (unsigned)r_, ws_result_str(r_), #expected,   \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-static void ok(const char *name) {
-    printf("ok %s\n", name);
-    fflush(stdout);
-}
+#include "check.h"
 
 static double now_s(void) {
     struct timespec t;

@@ -13,22 +13,7 @@
 
 #include "wsbeat.h"
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            printf("FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond,          \
-                   ws_last_error());                                                        \
-            fflush(stdout);                                                                 \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
-
-#define CHECK_OK(call) CHECK((call) == WS_OK)
-
-static void ok(const char *name) {
-    printf("ok %s\n", name);
-    fflush(stdout);
-}
+#include "check.h"
 
 /* Read a whole file into a malloc'd buffer. */
 static uint8_t *slurp(const char *path, size_t *len) {
