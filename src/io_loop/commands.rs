@@ -144,9 +144,29 @@ impl IoLoop {
         if !matches!(cmd, Command::Send(..)) {
             self.shared.control_pending.fetch_sub(1, Ordering::SeqCst);
         }
-        if matches!(cmd, Command::Close(..)) && self.events_give_up.is_none() {
+        if matches!(cmd, Command::Close(..)) {
+            self.start_close_budget();
+        }
+    }
+
+    /// A close request was seen: from now on no event waits for channel room longer than the
+    /// close budget (the user is closing and may be the very thread that should be reading).
+    /// One budget for the whole close, started by the first sight of the request.
+    pub(super) fn start_close_budget(&mut self) {
+        if self.events_give_up.is_none() {
             self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
         }
+    }
+
+    /// Take a command off the channel while blocked on the event channel, to be carried out
+    /// later (`pending`); true if it is a close request (which starts the close budget).
+    pub(super) fn stash_command(&mut self, cmd: Command) -> bool {
+        let close = matches!(cmd, Command::Close(..));
+        if close {
+            self.start_close_budget();
+        }
+        self.pending.push_back(cmd);
+        close
     }
 
     /// Wait out a backoff delay; false if the user closed meanwhile.
@@ -238,10 +258,7 @@ impl IoLoop {
                 return;
             }
             while let Ok(cmd) = self.rx.try_recv() {
-                if matches!(cmd, Command::Close(..)) && self.events_give_up.is_none() {
-                    self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
-                }
-                self.pending.push_back(cmd);
+                self.stash_command(cmd);
             }
             if self.events_give_up.is_some() {
                 self.spill_backlog();

@@ -6,7 +6,6 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::{Select, Sender, TrySendError};
 
@@ -14,7 +13,6 @@ use super::IoLoop;
 use crate::error::ErrorKind;
 use crate::event::Event;
 use crate::events::Overflow;
-use crate::shared::Command;
 
 /// Where events go.
 pub(crate) enum Sink {
@@ -166,17 +164,10 @@ impl IoLoop {
                 return None;
             }
             debug_assert_eq!(op.index(), r);
-            if let Ok(cmd) = op.recv(&self.rx) {
-                let close = matches!(cmd, Command::Close(..));
-                if close && self.events_give_up.is_none() {
-                    // From now on no event waits for room: the user is closing and may be
-                    // the very thread that should be reading. One budget for the close.
-                    self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
-                }
-                self.pending.push_back(cmd);
-                if close {
-                    return Some(ev);
-                }
+            if let Ok(cmd) = op.recv(&self.rx)
+                && self.stash_command(cmd)
+            {
+                return Some(ev);
             }
         }
     }
