@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::events::{Events, Overflow};
 use crate::handle::Handle;
-use crate::io_loop::{IoLoop, Reactor, Sink};
+use crate::io_loop::{DirectReader, IoLoop, Reactor, ReaderPoll, Sink};
 use crate::runtime::{Runtime, WorkerShared};
 use crate::shared::{IoWaker, Shared, State, WAKE};
 use crate::tls::TlsOptions;
@@ -381,11 +381,19 @@ impl ClientBuilder {
         // Where the I/O loop runs: a thread of its own with its own poller, or a task on the
         // runtime's least loaded thread.
         let mut task = None;
+        let spawn_err = |e: std::io::Error| Error::Spawn(e.to_string());
+        // On a thread of its own in channel mode, a consumer waiting for events reads the
+        // socket itself while the loop sleeps (`io_loop::direct_read`): it needs the loop's
+        // registry and a poller of its own.
+        let mut direct = None;
         let (reactor, waker) = match &self.runtime {
             None => {
-                let poll = mio::Poll::new().map_err(|e| Error::Spawn(e.to_string()))?;
-                let waker = mio::Waker::new(poll.registry(), WAKE)
-                    .map_err(|e| Error::Spawn(e.to_string()))?;
+                let poll = mio::Poll::new().map_err(spawn_err)?;
+                let waker = mio::Waker::new(poll.registry(), WAKE).map_err(spawn_err)?;
+                if self.callback.is_none() {
+                    let registry = poll.registry().try_clone().map_err(spawn_err)?;
+                    direct = Some((registry, ReaderPoll::new().map_err(spawn_err)?));
+                }
                 (Reactor::own(poll), IoWaker::Own(waker))
             }
             Some(rt) => {
@@ -396,7 +404,11 @@ impl ClientBuilder {
                 (reactor, IoWaker::Task(worker, key))
             }
         };
-        let shared = Arc::new(Shared::new(&config.limits, waker));
+        let (direct, reader_waker) = match direct {
+            Some((registry, (poll, waker))) => (Some((registry, poll)), Some(waker)),
+            None => (None, None),
+        };
+        let shared = Arc::new(Shared::new(&config.limits, waker, reader_waker));
         let (tx, rx) = crossbeam_channel::unbounded();
         let handle = Handle {
             tx: tx.clone(),
@@ -413,9 +425,20 @@ impl ClientBuilder {
                 // it when it takes an event.
                 let room = self.runtime.is_some().then(|| shared.clone());
                 let overflow = Arc::new(Overflow::new(room));
+                let direct = direct.map(|(registry, poll)| {
+                    let token = reactor.token();
+                    let pongs = config.pong_events;
+                    Arc::new(DirectReader::new(
+                        shared.clone(),
+                        registry,
+                        token,
+                        pongs,
+                        poll,
+                    ))
+                });
                 (
                     Sink::Channel(etx, overflow.clone()),
-                    Some(Events::new(erx, overflow)),
+                    Some(Events::new(erx, overflow, direct)),
                 )
             }
         };

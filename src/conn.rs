@@ -29,6 +29,15 @@ pub(crate) struct Conn {
     pub(crate) closing: Option<Instant>,
     /// Direct writes since the I/O loop's last turn (see `io_loop::direct::DIRECT_STREAK`).
     pub(crate) direct_streak: u32,
+    /// The socket is lent to a consumer reading it directly (`io_loop::direct_read`): out
+    /// of the loop's poller until the consumer or the loop's next turn takes it back.
+    pub(crate) lent: bool,
+    /// What a direct read took from the socket and left to the loop (a close frame, an
+    /// error, a message read after the one it returned): the loop's next read starts here.
+    pub(crate) stash: Option<Result<WsMessage, tungstenite::Error>>,
+    /// Which connection of the client this is (1 for the first): a consumer's poller
+    /// tells a new socket from an old one with the same descriptor by it.
+    pub(crate) serial: u64,
 }
 
 /// What became of one message handed to the WebSocket.
@@ -43,13 +52,16 @@ pub(crate) enum Wrote {
 }
 
 impl Conn {
-    pub(crate) fn new(ws: Ws, hb: HeartbeatState, inflight: Unconfirmed) -> Self {
+    pub(crate) fn new(ws: Ws, hb: HeartbeatState, inflight: Unconfirmed, serial: u64) -> Self {
         Conn {
             ws,
             hb,
             inflight,
             closing: None,
             direct_streak: 0,
+            lent: false,
+            stash: None,
+            serial,
         }
     }
 

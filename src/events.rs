@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::event::Event;
+use crate::io_loop::{Direct, DirectReader};
 use crate::shared::Shared;
 
 /// Events that found the bounded channel full once the user had asked to close: the client's
@@ -109,6 +110,8 @@ impl Overflow {
 pub struct Events {
     rx: Receiver<Event>,
     overflow: Arc<Overflow>,
+    /// On a thread of its own: reading the socket while the I/O thread sleeps.
+    direct: Option<Arc<DirectReader>>,
 }
 
 impl fmt::Debug for Events {
@@ -170,12 +173,34 @@ impl std::error::Error for RecvTimeoutError {}
 impl std::error::Error for TryRecvError {}
 
 impl Events {
-    pub(crate) fn new(rx: Receiver<Event>, overflow: Arc<Overflow>) -> Self {
-        Events { rx, overflow }
+    pub(crate) fn new(
+        rx: Receiver<Event>,
+        overflow: Arc<Overflow>,
+        direct: Option<Arc<DirectReader>>,
+    ) -> Self {
+        Events {
+            rx,
+            overflow,
+            direct,
+        }
+    }
+
+    /// With nothing waiting and the I/O thread asleep, read the socket from this thread
+    /// (`io_loop::direct_read`): one wake-up per message instead of two. `None`: wait on the
+    /// channel.
+    fn read_directly(&self, deadline: Option<Instant>) -> Option<Result<Event, RecvTimeoutError>> {
+        match self.direct.as_ref()?.recv(&self.rx, deadline) {
+            Direct::Event(ev) => Some(Ok(ev)),
+            Direct::TimedOut => Some(Err(RecvTimeoutError::Timeout)),
+            Direct::NotNow => None,
+        }
     }
 
     /// Wait for the next event.
     pub fn recv(&self) -> Result<Event, RecvError> {
+        if let Some(Ok(ev)) = self.read_directly(None) {
+            return Ok(ev);
+        }
         // The channel disconnects when the I/O thread has finished: the overflow is complete.
         match self.rx.recv() {
             Ok(ev) => {
@@ -188,6 +213,13 @@ impl Events {
 
     /// Wait at most `timeout` for the next event.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        if !timeout.is_zero()
+            && let Some(r) = self.read_directly(deadline)
+        {
+            return r;
+        }
+        let timeout = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
         match self.rx.recv_timeout(timeout) {
             Ok(ev) => {
                 self.overflow.taken();

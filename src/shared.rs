@@ -105,6 +105,11 @@ pub(crate) struct Shared {
     pub(crate) confirm: crate::confirm::Confirm,
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
+    /// In channel mode on a thread of its own: how the loop wakes a consumer waiting in its
+    /// own poller (`io_loop::direct_read`): on the lent socket, or parked for an event.
+    reader_waker: Option<mio::Waker>,
+    /// A consumer is parked in its poller until the loop delivers an event or goes to sleep.
+    pub(crate) reader_parked: AtomicBool,
 }
 
 /// See [`Shared::enter`].
@@ -125,7 +130,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(limits: &Limits, waker: IoWaker) -> Self {
+    pub(crate) fn new(limits: &Limits, waker: IoWaker, reader_waker: Option<mio::Waker>) -> Self {
         Shared {
             state: AtomicU8::new(State::Connecting as u8),
             counters: Counters::default(),
@@ -140,6 +145,8 @@ impl Shared {
             confirm: Default::default(),
             max_message_size: limits.max_message_size,
             close_wait: limits.close_timeout + Duration::from_millis(500),
+            reader_waker,
+            reader_parked: AtomicBool::new(false),
         }
     }
 
@@ -192,6 +199,27 @@ impl Shared {
     pub(crate) fn wake_always(&self) {
         if let Err(e) = self.waker.wake() {
             log::error!("waking the I/O thread failed: {e}");
+        }
+    }
+
+    /// Wake a consumer waiting on the lent socket (`io_loop::direct_read`): the loop took
+    /// it back.
+    pub(crate) fn wake_reader(&self) {
+        if let Some(w) = &self.reader_waker
+            && let Err(e) = w.wake()
+        {
+            log::error!("waking the consumer failed: {e}");
+        }
+    }
+
+    /// The loop delivered an event, or goes to sleep: wake a parked consumer (see
+    /// `reader_parked`). One load when none is (the flag and the consumer's look at the
+    /// channel and at `sleeping` are ordered with `SeqCst`: no lost wake-up).
+    pub(crate) fn wake_parked_reader(&self) {
+        if self.reader_parked.load(Ordering::SeqCst)
+            && self.reader_parked.swap(false, Ordering::SeqCst)
+        {
+            self.wake_reader();
         }
     }
 

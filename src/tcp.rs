@@ -121,6 +121,28 @@ impl Tcp {
         Ok(())
     }
 
+    /// Lend the socket to a consumer that reads it directly (`io_loop::direct_read`): it
+    /// leaves the loop's poller, so data arriving wakes only the consumer, until
+    /// [`Tcp::unlend`].
+    pub(crate) fn lend(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        registry.deregister(&mut self.sock)
+    }
+
+    /// The socket back in the loop's poller. Edge-triggered, the poller reports readiness
+    /// already there at once: nothing that arrived meanwhile and is still unread is missed.
+    /// Writability is watched only if a write waits for room: a writable socket would
+    /// otherwise wake the loop at once, for nothing (the hysteresis of
+    /// [`Tcp::sync_interest`] starts over).
+    pub(crate) fn unlend(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
+        let interest = match self.refused {
+            true => mio::Interest::READABLE | mio::Interest::WRITABLE,
+            false => mio::Interest::READABLE,
+        };
+        registry.register(&mut self.sock, token, interest)?;
+        self.watch_writable = self.refused;
+        Ok(())
+    }
+
     /// Whether the last write was refused: the loop must watch for writability (a sender's
     /// direct write that left this wakes the loop, which then does).
     pub(crate) fn refused(&self) -> bool {

@@ -375,6 +375,25 @@ impl Stream {
         }
     }
 
+    /// See [`Tcp::lend`]. `false` when there is no socket (or it could not leave the poller).
+    pub(crate) fn lend(&mut self, registry: &mio::Registry) -> bool {
+        self.tcp_mut().is_some_and(|t| t.lend(registry).is_ok())
+    }
+
+    /// See [`Tcp::unlend`].
+    pub(crate) fn unlend(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
+        match self.tcp_mut() {
+            Some(t) => t.unlend(registry, token),
+            None => Ok(()),
+        }
+    }
+
+    /// The socket's descriptor, for a second poller to watch (`io_loop::direct_read`).
+    pub(crate) fn raw_fd(&mut self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.tcp_mut().map(|t| t.sock().as_raw_fd())
+    }
+
     /// See [`Tcp::refused`].
     pub(crate) fn write_refused(&mut self) -> bool {
         self.tcp_mut().is_some_and(|t| t.refused())

@@ -194,17 +194,10 @@ impl IoLoop {
         if !self.backlog.is_empty() {
             return self.wait_for_room().await;
         }
-        if std::mem::take(&mut self.delivered)
-            && self.pending.is_empty()
-            && self.rx.is_empty()
-            && !self.reactor.is_task()
-        {
-            // The consumer was just handed events and often answers at once. Where it shares
-            // this CPU, let it run first: its send then finds the connection free and writes
-            // it directly (or finds us awake: no waker syscall). Elsewhere this returns at once.
-            thread::yield_now();
-        }
         self.shared.sleeping.store(true, Ordering::SeqCst);
+        // A consumer that found us awake waits for this to borrow the socket
+        // (`direct_read.rs`).
+        self.shared.wake_parked_reader();
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
         if self.pending.is_empty() && self.rx.is_empty() {
             match &mut self.reactor {

@@ -16,6 +16,8 @@ mod commands;
 mod connect;
 mod decide;
 mod direct;
+mod direct_read;
+mod incoming;
 mod open;
 mod proxy_tls;
 mod reactor;
@@ -41,6 +43,7 @@ use crate::shared::{Command, Shared, State};
 use crate::tls::TlsConnector;
 
 pub(crate) use direct::send_direct;
+pub(crate) use direct_read::{Direct, DirectReader, ReaderPoll};
 pub(crate) use reactor::Reactor;
 pub(crate) use sink::Sink;
 
@@ -70,8 +73,6 @@ pub(crate) struct IoLoop {
     /// The index in `cfg.endpoints` of the current (or next) attempt's endpoint.
     endpoint: usize,
     close_req: Option<(u16, String)>,
-    /// An event went into the channel since the I/O thread last slept.
-    delivered: bool,
     /// The poller had an event for the connection's socket since the open loop's last turn
     /// (its reads look at the socket again: `Tcp::poller_event`).
     socket_event: bool,
@@ -126,7 +127,6 @@ impl IoLoop {
             ever_opened: false,
             endpoint: 0,
             close_req: None,
-            delivered: false,
             socket_event: false,
             events_give_up: None,
             overflowed: false,
@@ -223,8 +223,13 @@ impl IoLoop {
     /// The client stops for good: report what was never sent.
     fn finish(&mut self, reason: StopReason) {
         self.shared.set_state(State::Stopped);
-        // Normally empty already; after a panic in the open loop the socket closes here.
-        drop(self.shared.lock_conn().take());
+        // Normally empty already; after a panic in the open loop the socket closes here
+        // (and a consumer reading it directly goes back to the channel).
+        if let Some(c) = self.shared.lock_conn().take()
+            && c.lent
+        {
+            self.shared.wake_reader();
+        }
         // Senders that passed their state check before this point are finishing their push.
         let spin_until = Instant::now() + Duration::from_secs(1);
         while self

@@ -13,18 +13,19 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use super::IoLoop;
 use super::commands::{Outcome, Phase};
 use super::decide::{End, Failure};
+use super::incoming::Incoming;
 use super::sink::Sink;
 use crate::conn::{Conn, Wrote, Ws, closed, would_block};
 use crate::error::ErrorKind;
 use crate::event::Event;
-use crate::heartbeat::{Answer, Due, HeartbeatState, Outgoing, Reply};
+use crate::heartbeat::{Due, HeartbeatState, Outgoing};
 use crate::message::Message;
 use crate::outbox::Unconfirmed;
 use crate::shared::{Command, State};
 use crate::tls::classify_io;
 
 /// Messages read per wake-up before commands and timers get a turn.
-const READ_BATCH: usize = 256;
+pub(super) const READ_BATCH: usize = 256;
 
 /// Messages written between two releases of the outbox gauge (see `write_and_flush`).
 const RELEASE_BATCH: usize = 64;
@@ -54,7 +55,7 @@ impl IoLoop {
         let reconnect = self.ever_opened;
         self.ever_opened = true;
         let c = &self.shared.counters;
-        c.connects.fetch_add(1, Ordering::Relaxed);
+        let serial = c.connects.fetch_add(1, Ordering::Relaxed) + 1;
         if reconnect {
             c.reconnects.fetch_add(1, Ordering::Relaxed);
         }
@@ -79,7 +80,7 @@ impl IoLoop {
         );
         let mut ws = ws;
         ws.get_mut().get_mut().trust_edges();
-        *self.shared.lock_conn() = Some(Conn::new(ws, hb, inflight));
+        *self.shared.lock_conn() = Some(Conn::new(ws, hb, inflight, serial));
         self.emit(Event::Opened {
             reconnect,
             attempt,
@@ -120,6 +121,9 @@ impl IoLoop {
                     unreachable!("run_open fills the slot before the loop")
                 };
                 c.direct_streak = 0;
+                if c.lent {
+                    self.take_back(c);
+                }
                 if std::mem::take(&mut self.socket_event) {
                     c.ws.get_mut().get_mut().poller_event();
                 }
@@ -136,6 +140,18 @@ impl IoLoop {
                 Next::Sleep(deadline) => self.sleep(deadline).await,
             }
         }
+    }
+
+    /// A consumer reads the socket directly (`direct_read.rs`): the loop takes it back for
+    /// this turn (into its poller again) and sends the consumer back to the channel.
+    fn take_back(&mut self, c: &mut Conn) {
+        let stream = c.ws.get_mut().get_mut();
+        if let Err(e) = stream.unlend(self.reactor.registry(), self.reactor.token()) {
+            // Not watched: read on every turn until the connection ends (never seen).
+            log::error!("poller: the socket could not be watched again: {e}");
+        }
+        c.lent = false;
+        self.shared.wake_reader();
     }
 
     /// Carry out waiting commands on the open connection; `Err` when one ended it.
@@ -347,7 +363,12 @@ impl IoLoop {
                 // (the sleep that follows waits for it).
                 return Ok(false);
             }
-            let msg = match c.ws.read() {
+            // A direct read may have left the loop a message, a close frame or an error.
+            let read = match c.stash.take() {
+                Some(r) => r,
+                None => c.ws.read(),
+            };
+            let msg = match read {
                 Ok(m) => m,
                 Err(e) if would_block(&e) => return Ok(false),
                 Err(e) if closed(&e) => {
@@ -363,22 +384,10 @@ impl IoLoop {
                 }
                 Err(e) => return Err(self.lost_by_error(c, e)),
             };
-            let now = Instant::now();
-            c.hb.heard(now);
-            match msg {
-                WsMessage::Text(t) => {
-                    let text = Message::Text(t.as_str().to_owned());
-                    self.on_data(c, text, now);
-                }
-                WsMessage::Binary(b) => self.on_data(c, Message::Binary(Vec::from(b)), now),
-                WsMessage::Ping(_) => log::trace!("ping received"),
-                WsMessage::Pong(p) => {
-                    if let Some(answer) = c.hb.on_pong(&p, now) {
-                        self.on_answer(c, answer);
-                    }
-                }
-                WsMessage::Close(frame) => return Err(self.on_close_frame(c, frame)),
-                WsMessage::Frame(_) => {}
+            match c.on_incoming(&self.shared, msg, Instant::now(), self.pong_events()) {
+                Incoming::Event(ev) => self.emit(ev),
+                Incoming::Nothing => {}
+                Incoming::Close(frame) => return Err(self.on_close_frame(c, frame)),
             }
         }
         Ok(true)
@@ -405,46 +414,10 @@ impl IoLoop {
         ))
     }
 
-    fn on_data(&mut self, c: &mut Conn, msg: Message, now: Instant) {
-        match c.hb.on_message(&msg, now) {
-            Reply::Reply(answer) => {
-                if let Some(answer) = answer {
-                    self.on_answer(c, answer);
-                }
-            }
-            Reply::NotReply => {
-                let k = &self.shared.counters;
-                k.messages_in.fetch_add(1, Ordering::Relaxed);
-                k.bytes_in.fetch_add(msg.len() as u64, Ordering::Relaxed);
-                log::trace!("received {} bytes", msg.len());
-                self.emit(match msg {
-                    Message::Text(t) => Event::Text(t),
-                    Message::Binary(b) => Event::Binary(b),
-                });
-            }
-        }
-    }
-
-    /// A heartbeat was answered: what was written before it has arrived.
-    fn on_answer(&mut self, c: &mut Conn, answer: Answer) {
-        c.inflight.confirmed(answer.seq);
-        self.on_rtt(answer.rtt);
-    }
-
-    fn on_rtt(&mut self, rtt: Duration) {
-        {
-            let mut slow = self.shared.lock_slow();
-            slow.last_rtt = Some(rtt);
-            slow.smoothed_rtt = Some(match slow.smoothed_rtt {
-                None => rtt,
-                Some(s) => (s * 7 + rtt) / 8,
-            });
-        }
-        log::debug!("heartbeat answered in {rtt:?}");
-        // In channel mode only when asked for: it would wake the consumer for nothing else.
-        if self.cfg.pong_events || matches!(self.sink, Sink::Callback(_)) {
-            self.emit(Event::Pong { rtt });
-        }
+    /// Whether an answered heartbeat becomes a `Pong` event: always for a callback; in
+    /// channel mode only when asked for (it would wake the consumer for nothing else).
+    pub(super) fn pong_events(&self) -> bool {
+        self.cfg.pong_events || matches!(self.sink, Sink::Callback(_))
     }
 
     /// Report a read/write error and end the connection.

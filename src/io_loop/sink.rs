@@ -45,10 +45,7 @@ impl IoLoop {
         // taken on the per-event path.
         let ev = if self.events_give_up.is_none() || overflow.len() == 0 {
             match tx.try_send(ev) {
-                Ok(()) => {
-                    self.delivered = true;
-                    return;
-                }
+                Ok(()) => return self.shared.wake_parked_reader(),
                 Err(TrySendError::Disconnected(_)) => return, // nobody reads any more
                 Err(TrySendError::Full(ev)) if self.reactor.is_task() => {
                     // The thread is shared: no blocking. The loop reads no further and parks
@@ -82,7 +79,7 @@ impl IoLoop {
     fn keep_aside(&mut self, tx: &Sender<Event>, overflow: &Overflow, ev: Event) {
         while let Some(front) = overflow.pop() {
             match tx.try_send(front) {
-                Ok(()) => self.delivered = true,
+                Ok(()) => self.shared.wake_parked_reader(),
                 Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
                     overflow.push_front(f);
                     break;
@@ -91,10 +88,7 @@ impl IoLoop {
         }
         let ev = match overflow.len() {
             0 => match tx.try_send(ev) {
-                Ok(()) => {
-                    self.delivered = true;
-                    return;
-                }
+                Ok(()) => return self.shared.wake_parked_reader(),
                 Err(TrySendError::Full(ev) | TrySendError::Disconnected(ev)) => ev,
             },
             _ => ev,
@@ -119,7 +113,7 @@ impl IoLoop {
         }
         while let Some(ev) = self.backlog.pop_front() {
             match tx.try_send(ev) {
-                Ok(()) => self.delivered = true,
+                Ok(()) => {}
                 Err(TrySendError::Disconnected(_)) => return self.backlog.clear(),
                 Err(TrySendError::Full(ev)) => {
                     self.backlog.push_front(ev);
@@ -160,7 +154,9 @@ impl IoLoop {
             let r = sel.recv(&self.rx);
             let op = sel.select();
             if op.index() == s {
-                let _ = op.send(tx, ev);
+                if op.send(tx, ev).is_ok() {
+                    self.shared.wake_parked_reader();
+                }
                 return None;
             }
             debug_assert_eq!(op.index(), r);
