@@ -310,3 +310,66 @@ fn a_refused_copy_comes_back_out() {
     assert!(!off.copy(0, t0, &WsMessage::text("x")));
     assert!(off.is_empty());
 }
+
+#[test]
+fn the_ring_keeps_bytes_in_order_across_its_chunks_and_reuses_them() {
+    // A model to compare with: a plain VecDeque<u8>.
+    let mut r = Ring::default();
+    let mut model: VecDeque<u8> = VecDeque::new();
+    let mut next = 0u8;
+    let mut peak = 0;
+    let mut fill = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                next = next.wrapping_add(1);
+                next
+            })
+            .collect()
+    };
+    let sizes = [1, RING_CHUNK - 1, 2, RING_CHUNK, 3 * RING_CHUNK + 7, 100];
+    for (i, &n) in sizes.iter().cycle().take(40).enumerate() {
+        let data = fill(n);
+        r.extend(&data);
+        model.extend(&data);
+        match i % 4 {
+            // Consume from the front (a confirmation), sometimes all of it.
+            0 => {
+                let k = if i % 8 == 0 {
+                    model.len()
+                } else {
+                    model.len() / 3
+                };
+                r.drain_front(k);
+                model.drain(..k);
+            }
+            // Take the last write back out (a refused write).
+            1 => {
+                let back = model.len() - n;
+                assert_eq!(r.copy_out(back, n), data);
+                r.truncate(back);
+                model.truncate(back);
+            }
+            _ => {}
+        }
+        assert_eq!(r.len(), model.len());
+        let all: Vec<u8> = model.iter().copied().collect();
+        assert_eq!(r.copy_out(0, r.len()), all, "step {i}");
+        if model.len() > 5 {
+            assert_eq!(r.copy_out(3, 2), all[3..5]);
+        }
+        // Never more memory than the most ever held, plus the two partial chunks.
+        peak = peak.max(model.len() + n);
+        assert!(
+            r.capacity() <= (peak / RING_CHUNK + 2) * RING_CHUNK,
+            "step {i}"
+        );
+    }
+    // Emptied chunks are reused, not allocated anew.
+    let cap = r.capacity();
+    r.clear();
+    assert_eq!((r.len(), r.capacity()), (0, cap));
+    r.extend(&fill(cap));
+    assert_eq!(r.capacity(), cap);
+    r.drain_front(cap);
+    assert_eq!((r.len(), r.capacity()), (0, cap));
+}
