@@ -65,7 +65,9 @@ fn main() {
     let relay = Relay::start(upstream).expect("start the relay");
     let url = format!("ws://{}{}", relay.addr, path);
 
+    // The demo prints heartbeat answers as they come.
     let client = Client::builder(&url)
+        .pong_events(true)
         .heartbeat(Heartbeat::seed_json(
             Duration::from_millis(500),
             Duration::from_millis(300),

@@ -192,7 +192,7 @@ impl ClientBuilder {
             resolver: crate::resolve::Resolver::default(),
             before_connect: None,
             callback: None,
-            pong_events: true,
+            pong_events: false,
             runtime: None,
         }
     }
@@ -313,12 +313,13 @@ impl ClientBuilder {
     }
 
     /// Whether heartbeat answers are reported as [`Event::Pong`] in channel mode. Defaults to
-    /// true. With `false` an answered heartbeat does not wake the thread blocked in
-    /// [`Events::recv`](crate::Events::recv): an idle connection then costs 2 wake-ups per
+    /// false: an answered heartbeat does not wake the thread blocked in
+    /// [`Events::recv`](crate::Events::recv), so an idle connection costs 2 wake-ups per
     /// heartbeat interval in all (the I/O thread's: send the ping, read the answer) instead of
-    /// 3, and [`Stats::last_rtt`](crate::Stats::last_rtt) still carries the round-trip time.
-    /// Dead-peer detection, confirmations and every other event are unchanged. Callback mode
-    /// always gets `Pong` (no thread is woken for it).
+    /// 3; [`Stats::last_rtt`](crate::Stats::last_rtt) carries the round-trip time. `true`
+    /// delivers a `Pong { rtt }` for every answer. Dead-peer detection, confirmations and
+    /// every other event are unchanged. Callback mode always gets `Pong` (no thread is woken
+    /// for it). The C and Python layers turn it on (their pull modes report pongs).
     pub fn pong_events(mut self, on: bool) -> Self {
         self.pong_events = on;
         self

@@ -73,8 +73,8 @@ impl fmt::Debug for HeartbeatMode {
 /// assert_eq!(seed.interval(), Duration::from_secs(4));
 ///
 /// // An application-level heartbeat: the payload to send and how to recognise the answer
-/// // (answers are reported as `Event::Pong`, not as messages). This server echoes, so the
-/// // answer to "ping" is "ping".
+/// // (answers are never delivered as messages; with `pong_events(true)` each is reported as
+/// // `Event::Pong`). This server echoes, so the answer to "ping" is "ping".
 /// let custom = Heartbeat::custom(
 ///     Duration::from_millis(100),
 ///     Duration::from_millis(50),
@@ -83,7 +83,10 @@ impl fmt::Debug for HeartbeatMode {
 /// );
 /// # let server = wsbeat_testkit::server::EchoServer::start("127.0.0.1:0").unwrap();
 /// # let url = server.url();
-/// let client = Client::builder(&url).heartbeat(custom).connect()?;
+/// let client = Client::builder(&url)
+///     .heartbeat(custom)
+///     .pong_events(true)
+///     .connect()?;
 /// let events = client.events().unwrap();
 /// let mut first_events = events.iter().take(20); // Connecting, Opened, Pong, ...
 /// let pong = first_events.find(|event| matches!(event, Event::Pong { .. })).unwrap();

@@ -97,7 +97,8 @@ pub enum Event {
     Text(String),
     /// A binary message arrived.
     Binary(Vec<u8>),
-    /// A heartbeat was answered; `rtt` is the measured round trip.
+    /// A heartbeat was answered; `rtt` is the measured round trip. Always in callback mode; in
+    /// channel mode only with [`ClientBuilder::pong_events`](crate::ClientBuilder::pong_events).
     Pong {
         /// Time from sending the heartbeat to receiving its reply.
         rtt: Duration,

@@ -123,7 +123,9 @@ impl Tcp {
 
     /// Lend the socket to a consumer that reads it directly (`io_loop::direct_read`): it
     /// leaves the loop's poller, so data arriving wakes only the consumer, until
-    /// [`Tcp::unlend`].
+    /// [`Tcp::unlend`]. (Changing the interest to urgent data only, with `EPOLL_CTL_MOD`, does
+    /// not do: Linux wakes a socket's pollers for data with `EPOLLPRI` in the key, and the
+    /// loop woke for every message: `tests/direct_read.rs`.)
     pub(crate) fn lend(&mut self, registry: &mio::Registry) -> io::Result<()> {
         registry.deregister(&mut self.sock)
     }

@@ -25,6 +25,7 @@ fn fast_reconnect() -> Reconnect {
 fn echo_and_pong_rtt_and_idle_connection_stays_open() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let client = builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .connect()
         .unwrap();
@@ -72,9 +73,9 @@ fn echo_and_pong_rtt_and_idle_connection_stays_open() {
 #[test]
 fn without_pong_events_an_idle_channel_consumer_is_not_woken() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
+    // The default: no `.pong_events(true)`.
     let client = builder(server.url())
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
-        .pong_events(false)
         .connect()
         .unwrap();
     let rx = client.events().unwrap();
@@ -622,6 +623,7 @@ fn eight_threads_sending_keep_per_thread_order_and_deliver_once() {
 fn seed_json_heartbeat_keeps_the_connection_and_hides_replies() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let client = builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::seed_json(ms(100), ms(60)))
         .reconnect(fast_reconnect())
         .connect()
@@ -947,6 +949,7 @@ fn slow_channel_consumer_loses_nothing_and_close_still_returns() {
 fn messages_written_into_a_dead_connection_are_handed_back_unconfirmed() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let client = builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::ping(ms(100), ms(60)))
         .reconnect(fast_reconnect())
         .connect()
@@ -1043,6 +1046,7 @@ fn logs_never_contain_credentials_or_header_values() {
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let url = format!("ws://alice:pa55word@{}/", server.local_addr());
     let client = builder(&url)
+        .pong_events(true)
         .header("Authorization", "Bearer t0psecret")
         .heartbeat(Heartbeat::ping(ms(50), ms(30)))
         .connect()
@@ -1123,6 +1127,7 @@ fn busy_senders_still_get_their_writes_confirmed() {
     // confirm written messages makes the client send heartbeats.
     let server = EchoServer::start("127.0.0.1:0").unwrap();
     let client = builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .outbox_limit(1_000_000, 1 << 30)
         .connect()

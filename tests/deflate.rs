@@ -324,6 +324,7 @@ fn noise(n: usize) -> Vec<u8> {
 fn echo_suite(peer: Peer, mode: &str, c: Compression) -> (String, Client, Events, Server) {
     let server = Server::spawn(peer, mode);
     let client = Client::builder(server.url())
+        .pong_events(true) // a heartbeat answer shows the context survived the suite
         .heartbeat(Heartbeat::ping(ms(1000), ms(900)))
         .reconnect(fast_reconnect())
         .compression(c)

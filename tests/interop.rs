@@ -184,6 +184,7 @@ fn echo(peer: Peer) {
     let _g = serial();
     let server = Server::spawn(peer, 0);
     let client = Client::builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::ping(ms(200), ms(150)))
         .reconnect(fast_reconnect())
         .connect()
@@ -280,6 +281,7 @@ fn node_seed_protocol_heartbeat() {
     let _g = serial();
     let server = Server::spawn(peer, 0);
     let client = Client::builder(server.url())
+        .pong_events(true)
         .heartbeat(Heartbeat::seed_json(ms(100), ms(80)))
         .reconnect(fast_reconnect())
         .connect()

@@ -199,6 +199,7 @@ fn start(
     f: impl FnOnce(ClientBuilder) -> ClientBuilder,
 ) -> (Client, Events) {
     let b = Client::builder(url)
+        .pong_events(true)
         .heartbeat(heartbeat())
         .reconnect(fast_reconnect())
         .connect_timeout(ms(3000))

@@ -152,6 +152,7 @@ fn accepted_with_the_test_ca_echoes_and_keeps_heartbeating(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
+        .pong_events(true)
         .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(80)))
         .connect()
@@ -523,6 +524,7 @@ fn silent_server_is_detected_and_reconnected_over_tls(b: Backend) {
     let ca = Ca::new("wsbeat test CA");
     let server = ca.server(&["localhost"]);
     let client = Client::builder(server.url("localhost"))
+        .pong_events(true)
         .tls(trusting(&ca, b))
         .heartbeat(Heartbeat::ping(ms(100), ms(50)))
         .reconnect(fast_reconnect())

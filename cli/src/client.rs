@@ -48,7 +48,9 @@ fn build_client(o: &ClientOpts, url: &str) -> Result<wsbeat::ClientBuilder, Stri
         }
         r.max_attempts(o.max_attempts)
     };
+    // The CLI prints every event, heartbeat answers included.
     let mut b = Client::builder(url)
+        .pong_events(true)
         .heartbeat(heartbeat)
         .reconnect(reconnect);
     for (k, v) in &o.headers {

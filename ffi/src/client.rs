@@ -187,7 +187,8 @@ pub extern "C" fn ws_connect(
             return fail(ws_result::WS_ERR_NULL_ARGUMENT, "out_client is NULL".into());
         }
         let url = try_res!(str_arg(url, "url"));
-        let mut builder = Client::builder(url);
+        // Pull mode reports heartbeat answers (WS_EVENT_PONG), as documented.
+        let mut builder = Client::builder(url).pong_events(true);
         let hooks = Arc::new(Gate::default());
         if let Some(config) = borrow(config) {
             builder = config.apply(builder, &hooks);

@@ -116,7 +116,7 @@ fn run_measure(args: &[String]) -> Result<(), String> {
             };
             measures::neighbour_latency(&p, a, Duration::from_millis(ms), false)
         }
-        ("idle", m) => measures::idle(&p, m.starts_with("channel"), m != "channel-nopong"),
+        ("idle", m) => measures::idle(&p, m.starts_with("channel"), m == "channel-pong"),
         ("detect", _) => measures::detect(&p),
         ("reconnect", _) => measures::reconnect(&p),
         ("memory", m) => measures::memory(&p, m == "channel"),
@@ -703,7 +703,7 @@ fn orchestrate(o: Options) -> Result<(), String> {
         (
             Group::Idle,
             "idle",
-            vec![s("--window"), s(o.window), s("--mode"), s("channel-nopong")],
+            vec![s("--window"), s(o.window), s("--mode"), s("channel-pong")],
             o.window as u64 + 60,
         ),
         (
@@ -746,7 +746,7 @@ fn orchestrate(o: Options) -> Result<(), String> {
             let small_queue = rest.iter().any(|a| a == "--event-capacity");
             let spec = ClientSpec {
                 id: match (label.as_str(), small_queue) {
-                    ("channel-nopong", _) => "channel-nopong",
+                    ("channel-pong", _) => "channel-pong",
                     ("channel", true) => "channel-cap128",
                     ("channel", false) => "channel",
                     _ => "callback",

@@ -638,7 +638,8 @@ pub(crate) fn wsbeat_throughput(p: &Params, heartbeat: Heartbeat) -> Res {
 /// context switches) and CPU time over the window. Callback mode: the `wsbeat-io` thread's.
 /// Channel mode (`channel`): every thread of the process, the application's included (a
 /// consumer thread blocked in `events().recv()`, as an application would be).
-/// `pongs_wanted`: `ClientBuilder::pong_events` (the default, true). Without `Pong` events
+/// `pongs_wanted`: `ClientBuilder::pong_events` (the default, false; the C and Python layers
+/// turn it on). Without `Pong` events
 /// the heartbeats are not counted; `missed_heartbeats` (0) and `rtt_seen` show they ran.
 pub(crate) fn idle(p: &Params, channel: bool, pongs_wanted: bool) -> Res {
     let interval = Duration::from_secs(1);

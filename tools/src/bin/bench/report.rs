@@ -418,8 +418,8 @@ impl Report {
                 "idle wake-ups per interval, channel, all threads",
             ),
             (
-                "channel-nopong",
-                "idle wake-ups per interval, channel, pong_events(false)",
+                "channel-pong",
+                "idle wake-ups per interval, channel, pong_events(true)",
             ),
         ] {
             let idle = self.get(Group::Idle, "unpinned", mode);
@@ -715,7 +715,7 @@ impl Report {
             self.get(g, "unpinned", client)
                 .ok_or_else(|| self.why(g, "unpinned", client))
         };
-        for mode in ["callback", "channel", "channel-nopong"] {
+        for mode in ["callback", "channel", "channel-pong"] {
             if !self.rows.iter().any(|r| r.group == Group::Idle) {
                 break;
             }
