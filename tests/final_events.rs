@@ -126,3 +126,72 @@ fn the_last_closed_and_stopped_arrive_after_a_close_of_an_open_connection_with_a
     let n = names.len();
     assert_eq!(&names[n - 2..], ["closed", "stopped"], "{names:?}");
 }
+
+/// A send that returned `Ok` is never lost at the stop: senders racing `close()` on other
+/// threads either get `Ok` and find their message in `Stopped.unsent` (nothing is written
+/// while the client waits out a backoff), or get `Error::Closed` and it is not there. The
+/// I/O thread's stop closes the command inbox under the lock senders push under, so no push
+/// slips in after it took what was left.
+#[test]
+fn every_send_that_returned_ok_while_closing_is_reported_unsent() {
+    let _g = serial();
+    for round in 0..5 {
+        let client = builder(refused_url())
+            .heartbeat(Heartbeat::off())
+            .reconnect(
+                Reconnect::exponential()
+                    .initial(ms(60_000))
+                    .max(ms(60_000))
+                    .jitter(0.0),
+            )
+            .outbox_limit(10_000_000, 1 << 30)
+            .connect()
+            .unwrap();
+        let events = client.events().unwrap();
+        // In the backoff wait: nothing is written from here on.
+        let until = Instant::now() + ms(10_000);
+        while client.state() != wsbeat::State::Reconnecting {
+            assert!(Instant::now() < until, "never reached the backoff wait");
+            std::thread::sleep(ms(1));
+        }
+        let senders: Vec<_> = (0..3)
+            .map(|t| {
+                let h = client.handle();
+                std::thread::spawn(move || {
+                    let mut ok = Vec::new();
+                    for i in 0..2_000_000u32 {
+                        match h.send_text(format!("{t}:{i}")) {
+                            Ok(()) => ok.push(format!("{t}:{i}")),
+                            Err(wsbeat::Error::Closed) => return ok,
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    panic!("the client never stopped");
+                })
+            })
+            .collect();
+        // Let the senders get going, so that the stop lands in the middle of their pushes.
+        std::thread::sleep(ms(20));
+        client.close(1000, "bye").unwrap();
+        let mut sent: Vec<String> = senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect();
+        let all = drain(&events);
+        let Some(Event::Stopped { unsent, .. }) = all.last() else {
+            panic!("the last event is not Stopped");
+        };
+        let mut unsent: Vec<String> = unsent
+            .iter()
+            .map(|m| match m {
+                wsbeat::Message::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(!sent.is_empty(), "round {round}: no send was accepted");
+        sent.sort();
+        unsent.sort();
+        assert_eq!(sent.len(), unsent.len(), "round {round}");
+        assert!(sent == unsent, "round {round}: accepted and unsent differ");
+    }
+}
