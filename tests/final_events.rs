@@ -10,7 +10,7 @@ use wsbeat_testkit::builder;
 
 use wsbeat::{Event, Events, Heartbeat, Reconnect};
 use wsbeat_testkit::hostile::Hostile;
-use wsbeat_testkit::{ms, serial};
+use wsbeat_testkit::{fast_reconnect, ms, serial};
 
 /// A port nothing listens on (bound, then released).
 fn refused_url() -> String {
@@ -193,5 +193,49 @@ fn every_send_that_returned_ok_while_closing_is_reported_unsent() {
         unsent.sort();
         assert_eq!(sent.len(), unsent.len(), "round {round}");
         assert!(sent == unsent, "round {round}: accepted and unsent differ");
+    }
+}
+
+/// A close requested right behind a reconnect request, with a full event channel nobody
+/// reads: the loop takes both in one batch, the reconnect ends the connection and its
+/// `Closed` event finds the channel full. The close request, already taken from the inbox
+/// and waiting its turn, still ends that wait (as `Close wins` says): the client stops within
+/// its close bound without anyone reading, and `Stopped` arrives last.
+#[test]
+fn a_close_right_behind_a_reconnect_request_ends_a_blocked_delivery() {
+    let _g = serial();
+    for round in 0..5 {
+        let server = Hostile::start(|mut peer| {
+            if peer.accept_ws().is_err() {
+                return;
+            }
+            peer.hold(Duration::from_secs(5));
+        });
+        let client = builder(server.url())
+            .heartbeat(Heartbeat::off())
+            .reconnect(fast_reconnect())
+            .event_capacity(2)
+            .close_timeout(ms(1000))
+            .connect()
+            .unwrap();
+        let events = client.events().unwrap();
+        wait_full(&events, 2); // Connecting, Open
+        client.reconnect_now().unwrap();
+        client.begin_close(1000, "").unwrap();
+        let until = Instant::now() + client.close_bound() + ms(1000);
+        while client.state() != wsbeat::State::Stopped {
+            assert!(
+                Instant::now() < until,
+                "round {round}: still {:?} with the channel full",
+                client.state()
+            );
+            std::thread::sleep(ms(5));
+        }
+        let all = drain(&events);
+        assert!(
+            matches!(all.last(), Some(Event::Stopped { .. })),
+            "round {round}: {:?}",
+            all.iter().map(Event::name).collect::<Vec<_>>()
+        );
     }
 }

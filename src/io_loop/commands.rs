@@ -147,15 +147,14 @@ impl IoLoop {
     }
 
     /// While blocked on the event channel: take everything in the inbox into `pending`, to be
-    /// carried out later; true if a close request is among it (which starts the close
-    /// budget).
+    /// carried out later; true if a close request waits among `pending` (which starts the
+    /// close budget). Also one taken before, with others, that waits behind a reconnect
+    /// request whose `Closed` event is what blocks now.
     pub(super) fn stash_inbox(&mut self) -> bool {
-        let held = self.pending.len();
         self.shared.inbox.take_into(&mut self.pending);
-        let close = self
-            .pending
-            .range(held..)
-            .any(|c| matches!(c, Command::Close(..)));
+        // Counted from before its push until carried out: no scan without one.
+        let close = self.shared.control_pending.load(Ordering::SeqCst) != 0
+            && self.pending.iter().any(|c| matches!(c, Command::Close(..)));
         if close {
             self.start_close_budget();
         }

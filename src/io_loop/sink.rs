@@ -152,6 +152,11 @@ impl IoLoop {
         let shared = self.shared.clone();
         let bell = shared.inbox.doorbell();
         loop {
+            // Before each wait: a close request already here ends it. One pushed after this
+            // look rings the bell (or finds it rung), which ends the wait below.
+            if self.stash_inbox() {
+                return Some(ev);
+            }
             let mut sel = Select::new();
             let s = sel.send(tx);
             let r = sel.recv(bell);
@@ -163,11 +168,8 @@ impl IoLoop {
                 return None;
             }
             debug_assert_eq!(op.index(), r);
-            // A close or reconnect request rang (or a stale ring): take what came.
+            // A close or reconnect request rang (or a stale ring): the next look takes it.
             let _ = op.recv(bell);
-            if self.stash_inbox() {
-                return Some(ev);
-            }
         }
     }
 }
