@@ -23,6 +23,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::shared::Command;
 
+/// The most commands an empty queue keeps room for once batches are small again (16 KiB at
+/// 64 bytes a command): a burst's larger buffer is freed then.
+const KEEP_CAPACITY: usize = 256;
+
 /// See the module doc.
 pub(crate) struct Inbox {
     queue: Mutex<Queue>,
@@ -71,11 +75,19 @@ impl Inbox {
     /// Move everything queued to the back of `into` (after what it holds), in order.
     pub(crate) fn take_into(&self, into: &mut VecDeque<Command>) {
         let mut q = self.lock();
-        if into.is_empty() {
-            // The common case: the buffers swap, neither allocates.
-            std::mem::swap(&mut q.commands, into);
-        } else {
-            into.append(&mut q.commands);
+        if !into.is_empty() {
+            return into.append(&mut q.commands);
+        }
+        // The common case: the buffers swap, neither allocates.
+        std::mem::swap(&mut q.commands, into);
+        if into.len() <= KEEP_CAPACITY && q.commands.capacity() > KEEP_CAPACITY {
+            // A burst is over (this batch is small): its emptied buffer is freed (outside the
+            // lock) rather than kept for the client's life; during the burst it is reused.
+            // The loop takes the inbox every turn, so both buffers are small again within a
+            // few turns of the burst's end.
+            let big = std::mem::take(&mut q.commands);
+            drop(q);
+            drop(big);
         }
     }
 
@@ -135,6 +147,21 @@ mod tests {
         inbox.push(close_cmd()).unwrap();
         inbox.take_into(&mut held);
         assert_eq!(texts(&held), ["a", "b", "c", "close"]);
+    }
+
+    #[test]
+    fn a_burst_buffer_is_not_kept() {
+        let inbox = Inbox::new();
+        for i in 0..10 * KEEP_CAPACITY {
+            inbox.push(send(&i.to_string())).unwrap();
+        }
+        let mut held = VecDeque::new();
+        inbox.take_into(&mut held);
+        assert_eq!(held.len(), 10 * KEEP_CAPACITY);
+        held.clear();
+        inbox.take_into(&mut held); // the burst's buffer goes back, and is freed
+        assert!(held.capacity() <= KEEP_CAPACITY);
+        assert!(inbox.lock().commands.capacity() <= KEEP_CAPACITY);
     }
 
     #[test]
