@@ -410,9 +410,7 @@ impl ClientBuilder {
             None => (None, None),
         };
         let shared = Arc::new(Shared::new(&config.limits, waker, reader_waker));
-        let (tx, rx) = crossbeam_channel::unbounded();
         let handle = Handle {
-            tx: tx.clone(),
             shared: shared.clone(),
         };
         let (sink, events) = match self.callback {
@@ -443,7 +441,7 @@ impl ClientBuilder {
                 )
             }
         };
-        let io = IoLoop::new(config, shared.clone(), (tx, rx), sink, reactor)?;
+        let io = IoLoop::new(config, shared.clone(), sink, reactor)?;
         let thread = match task {
             None => Some(
                 thread::Builder::new()

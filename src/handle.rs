@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
 use crate::error::Error;
 use crate::io_loop::send_direct;
 use crate::message::Message;
@@ -19,7 +17,6 @@ use crate::stats::Stats;
 /// the connection.
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) tx: Sender<Command>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -134,47 +131,42 @@ impl Handle {
                 limit: shared.max_message_size,
             });
         }
-        shared.in_send.fetch_add(1, Ordering::SeqCst);
-        let result = (|| {
-            if matches!(shared.state(), State::Stopped | State::Closing) {
-                return Err(Error::Closed);
+        if matches!(shared.state(), State::Stopped | State::Closing) {
+            return Err(Error::Closed);
+        }
+        let priority = shared.on_io_thread();
+        let msg = if priority {
+            msg
+        } else {
+            match send_direct(shared, msg) {
+                Ok(()) => return Ok(()),
+                Err(msg) => msg,
             }
-            let priority = shared.on_io_thread();
-            let msg = if priority {
-                msg
-            } else {
-                match send_direct(shared, msg) {
-                    Ok(()) => return Ok(false),
-                    Err(msg) => msg,
-                }
-            };
-            match self.reserve(len, wait, priority || shared.would_deadlock()) {
-                Ok(()) => {}
-                Err(Refused::Closed) => return Err(Error::Closed),
-                Err(Refused::Full {
+        };
+        match self.reserve(len, wait, priority || shared.would_deadlock()) {
+            Ok(()) => {}
+            Err(Refused::Closed) => return Err(Error::Closed),
+            Err(Refused::Full {
+                queued_messages,
+                queued_bytes,
+            }) => {
+                // Handed back: the caller may retry it later.
+                let message = to_public(msg).unwrap_or(Message::Binary(Vec::new()));
+                return Err(Error::OutboxFull {
                     queued_messages,
                     queued_bytes,
-                }) => {
-                    // Handed back: the caller may retry it later.
-                    let message = to_public(msg).unwrap_or(Message::Binary(Vec::new()));
-                    return Err(Error::OutboxFull {
-                        queued_messages,
-                        queued_bytes,
-                        message: Box::new(message),
-                    });
-                }
+                    message: Box::new(message),
+                });
             }
-            if self.tx.send(Command::Send(msg, priority)).is_err() {
-                shared.gauge.release(len);
-                return Err(Error::Closed);
-            }
-            Ok(true)
-        })();
-        shared.in_send.fetch_sub(1, Ordering::SeqCst);
-        // Queued (not written directly): the I/O thread must look.
-        if result? {
-            shared.wake();
         }
+        // Refused only once the I/O thread has stopped; a push before that is taken by its
+        // stop and reported unsent in `Stopped` (`Inbox::close`): nothing is lost between.
+        if shared.inbox.push(Command::Send(msg, priority)).is_err() {
+            shared.gauge.release(len);
+            return Err(Error::Closed);
+        }
+        // Queued (not written directly): the I/O thread must look.
+        shared.wake();
         Ok(())
     }
 
@@ -260,7 +252,7 @@ impl Handle {
     fn send_control(&self, cmd: Command) -> bool {
         let pending = &self.shared.control_pending;
         pending.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(cmd).is_err() {
+        if self.shared.inbox.push(cmd).is_err() {
             pending.fetch_sub(1, Ordering::SeqCst);
             return false;
         }

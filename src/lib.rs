@@ -213,6 +213,7 @@ mod event;
 mod events;
 mod handle;
 mod heartbeat;
+mod inbox;
 mod io_loop;
 mod limits;
 mod message;

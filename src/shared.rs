@@ -1,6 +1,7 @@
 //! The state that handles (any thread) and the I/O thread share: the client's [`State`],
 //! counters, the outbox gauge, the waker and its sleeping flag, the open connection's slot
-//! and the [`Command`]s handles send. `client` and `io_loop` both use it; it uses neither.
+//! and the [`Inbox`] of the [`Command`]s handles send. `client` and `io_loop` both use it; it
+//! uses neither.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -11,6 +12,7 @@ use tungstenite::Message as WsMessage;
 
 use crate::config::Limits;
 use crate::conn::Conn;
+use crate::inbox::Inbox;
 use crate::outbox::Gauge;
 use crate::runtime::{WorkerShared, on_worker};
 use crate::stats::{Counters, Slow};
@@ -93,8 +95,8 @@ pub(crate) struct Shared {
     waker: IoWaker,
     /// Set by the I/O thread while it sleeps in the poller: senders wake it only then.
     pub(crate) sleeping: AtomicBool,
-    /// Senders between their state check and their push (see `IoLoop::finish`).
-    pub(crate) in_send: AtomicUsize,
+    /// The commands handles send, in order; the I/O thread takes them in batches.
+    pub(crate) inbox: Inbox,
     /// The open connection, for senders' direct writes (`io_loop::send_direct`).
     conn: Mutex<Option<Conn>>,
     /// Close and reconnect requests sent and not yet taken by the I/O thread: while any is
@@ -138,7 +140,7 @@ impl Shared {
             gauge: Gauge::new(limits.outbox_max_messages, limits.outbox_max_bytes),
             waker,
             sleeping: AtomicBool::new(false),
-            in_send: AtomicUsize::new(0),
+            inbox: Inbox::new(),
             conn: Mutex::new(None),
             control_pending: AtomicUsize::new(0),
             done: (Mutex::new(false), Condvar::new()),

@@ -1,6 +1,7 @@
-//! Commands from handles (send, close, reconnect now), carried out by one function given the
-//! phase the I/O thread is in, and the I/O thread's two ways of waiting for them: the poller
-//! (connecting, open) and the command channel itself (backoff).
+//! Commands from handles (send, close, reconnect now), taken from the inbox
+//! (`crate::inbox`) a batch at a time and carried out by one function given the phase the
+//! I/O thread is in, and the I/O thread's ways of waiting for them: its poller (or, on a
+//! runtime, parked), woken by senders.
 
 use std::io;
 use std::sync::Arc;
@@ -129,11 +130,35 @@ impl IoLoop {
     }
 
     pub(super) fn next_command(&mut self) -> Option<Command> {
-        let cmd = self.pending.pop_front().or_else(|| self.rx.try_recv().ok());
+        let cmd = self.pop_command();
         if let Some(c) = &cmd {
             self.taken(c);
         }
         cmd
+    }
+
+    /// The oldest command not yet carried out: from `pending`, which takes the whole inbox
+    /// (one lock for every command queued meanwhile) when it runs empty.
+    pub(super) fn pop_command(&mut self) -> Option<Command> {
+        if self.pending.is_empty() {
+            self.shared.inbox.take_into(&mut self.pending);
+        }
+        self.pending.pop_front()
+    }
+
+    /// While blocked on the event channel: take everything in the inbox into `pending`, to be
+    /// carried out later; true if a close request waits among `pending` (which starts the
+    /// close budget). Also one taken before, with others, that waits behind a reconnect
+    /// request whose `Closed` event is what blocks now.
+    pub(super) fn stash_inbox(&mut self) -> bool {
+        self.shared.inbox.take_into(&mut self.pending);
+        // Counted from before its push until carried out: no scan without one.
+        let close = self.shared.control_pending.load(Ordering::SeqCst) != 0
+            && self.pending.iter().any(|c| matches!(c, Command::Close(..)));
+        if close {
+            self.start_close_budget();
+        }
+        close
     }
 
     /// A command is about to be carried out: a close or reconnect request no longer holds
@@ -156,17 +181,6 @@ impl IoLoop {
         if self.events_give_up.is_none() {
             self.events_give_up = Some(Instant::now() + self.cfg.limits.close_timeout);
         }
-    }
-
-    /// Take a command off the channel while blocked on the event channel, to be carried out
-    /// later (`pending`); true if it is a close request (which starts the close budget).
-    pub(super) fn stash_command(&mut self, cmd: Command) -> bool {
-        let close = matches!(cmd, Command::Close(..));
-        if close {
-            self.start_close_budget();
-        }
-        self.pending.push_back(cmd);
-        close
     }
 
     /// Wait out a backoff delay; false if the user closed meanwhile.
@@ -199,7 +213,7 @@ impl IoLoop {
         // (`direct_read.rs`).
         self.shared.wake_parked_reader();
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
-        if self.pending.is_empty() && self.rx.is_empty() {
+        if self.pending.is_empty() && self.shared.inbox.is_empty() {
             match &mut self.reactor {
                 Reactor::Own(poll, events) => {
                     let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -250,9 +264,7 @@ impl IoLoop {
             if self.backlog.is_empty() {
                 return;
             }
-            while let Ok(cmd) = self.rx.try_recv() {
-                self.stash_command(cmd);
-            }
+            self.stash_inbox();
             if self.events_give_up.is_some() {
                 self.spill_backlog();
                 return;
@@ -261,7 +273,7 @@ impl IoLoop {
                 continue; // room appeared meanwhile
             }
             self.shared.sleeping.store(true, Ordering::SeqCst);
-            if self.rx.is_empty() {
+            if self.shared.inbox.is_empty() {
                 self.park(None).await;
             }
             self.shared.sleeping.store(false, Ordering::SeqCst);

@@ -1,8 +1,8 @@
 //! One connection attempt: the `before_connect` hook, the proxy choice, DNS (on a resolver
 //! thread), a non-blocking TCP connect (Happy Eyeballs over the addresses), the proxy's
 //! tunnel handshake, TLS and the WebSocket handshake, all within the connect timeout and
-//! interruptible by `close()` (every wait sleeps in the poller or on the command channel,
-//! which a command wakes).
+//! interruptible by `close()` (every wait sleeps in the poller, or parks on a runtime, and a
+//! command pushed into the inbox wakes it).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -32,7 +32,7 @@ pub(crate) fn send_direct(shared: &Shared, m: WsMessage) -> Result<(), WsMessage
     let Some(c) = slot.as_mut() else {
         return Err(m);
     };
-    // The gauge counts every message queued and not yet written (channel, pending, outbox);
+    // The gauge counts every message queued and not yet written (inbox, pending, outbox);
     // the I/O thread writes them with this lock held, so 0 here means nothing is ahead of `m`.
     if c.direct_streak >= DIRECT_STREAK || c.closing.is_some() || shared.gauge.messages() != 0 {
         return Err(m);

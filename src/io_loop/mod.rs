@@ -8,7 +8,8 @@
 //! - [`open`]: the loop of an open connection (writes, reads, heartbeats);
 //! - [`decide`]: how a connection or attempt ended ([`decide::Failure`]) and the one
 //!   decision of what follows it (the backoff rule itself is `crate::backoff`);
-//! - [`commands`]: the one function that carries out a command in any phase, and waiting;
+//! - [`commands`]: the one function that carries out a command in any phase, taking them from
+//!   the inbox (`crate::inbox`), and waiting;
 //! - [`sink`]: event delivery (callback or channel);
 //! - [`direct`]: `send_direct`, which runs on *senders'* threads, not this one.
 
@@ -26,10 +27,8 @@ mod sink;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::backoff::Backoff;
@@ -53,10 +52,6 @@ use decide::Abort;
 pub(crate) struct IoLoop {
     cfg: Config,
     shared: Arc<Shared>,
-    /// Keeps the command channel connected while the thread runs (in channel mode no
-    /// callback holds a handle), as the handles' senders would.
-    _tx: Sender<Command>,
-    rx: Receiver<Command>,
     sink: Sink,
     reactor: Reactor,
     /// On a runtime: events that found the channel full (the loop may not block its shared
@@ -64,7 +59,8 @@ pub(crate) struct IoLoop {
     /// (`sink.rs`).
     backlog: VecDeque<Event>,
     outbox: Outbox,
-    /// Commands taken off the channel while blocked delivering an event.
+    /// Commands taken from the inbox (`shared.inbox`, a batch at a time) and not yet carried
+    /// out, in order.
     pending: VecDeque<Command>,
     backoff: Backoff,
     tls: Option<TlsConnector>,
@@ -88,7 +84,6 @@ impl IoLoop {
     pub(crate) fn new(
         cfg: Config,
         shared: Arc<Shared>,
-        channel: (Sender<Command>, Receiver<Command>),
         sink: Sink,
         reactor: Reactor,
     ) -> Result<Self, Error> {
@@ -115,8 +110,6 @@ impl IoLoop {
             backoff: Backoff::new(cfg.reconnect.clone()),
             shared,
             cfg,
-            _tx: channel.0,
-            rx: channel.1,
             sink,
             reactor,
             backlog: VecDeque::new(),
@@ -230,17 +223,9 @@ impl IoLoop {
         {
             self.shared.wake_reader();
         }
-        // Senders that passed their state check before this point are finishing their push.
-        let spin_until = Instant::now() + Duration::from_secs(1);
-        while self
-            .shared
-            .in_send
-            .load(std::sync::atomic::Ordering::SeqCst)
-            != 0
-            && Instant::now() < spin_until
-        {
-            thread::yield_now();
-        }
+        // Every later push is refused (`Error::Closed`); what came before is taken here, its
+        // messages reported unsent below.
+        self.shared.inbox.close(&mut self.pending);
         self.take_commands(commands::Phase::Stopped);
         let unsent = self.outbox.drain_all();
         for m in &unsent {

@@ -332,7 +332,7 @@ impl IoLoop {
     /// them after the outbox, best effort. Written messages are tracked as unconfirmed (the
     /// `Closed` event returns them); the rest stays in the outbox for the next connection.
     fn write_queued_before_close(&mut self, c: &mut Conn) {
-        while let Some(cmd) = self.pending.pop_front().or_else(|| self.rx.try_recv().ok()) {
+        while let Some(cmd) = self.pop_command() {
             if !matches!(cmd, Command::Send(..)) {
                 self.pending.push_front(cmd);
                 break;

@@ -145,13 +145,21 @@ impl IoLoop {
         tx.is_full()
     }
 
-    /// Wait for channel room, taking commands meanwhile. `Some(ev)`: a close request came
+    /// Wait for channel room, taking commands meanwhile (woken for them by the inbox's
+    /// doorbell: a close request ends the wait). `Some(ev)`: a close request came
     /// first, and the event is handed back to be kept aside.
     fn emit_blocking(&mut self, tx: &Sender<Event>, ev: Event) -> Option<Event> {
+        let shared = self.shared.clone();
+        let bell = shared.inbox.doorbell();
         loop {
+            // Before each wait: a close request already here ends it. One pushed after this
+            // look rings the bell (or finds it rung), which ends the wait below.
+            if self.stash_inbox() {
+                return Some(ev);
+            }
             let mut sel = Select::new();
             let s = sel.send(tx);
-            let r = sel.recv(&self.rx);
+            let r = sel.recv(bell);
             let op = sel.select();
             if op.index() == s {
                 if op.send(tx, ev).is_ok() {
@@ -160,11 +168,8 @@ impl IoLoop {
                 return None;
             }
             debug_assert_eq!(op.index(), r);
-            if let Ok(cmd) = op.recv(&self.rx)
-                && self.stash_command(cmd)
-            {
-                return Some(ev);
-            }
+            // A close or reconnect request rang (or a stale ring): the next look takes it.
+            let _ = op.recv(bell);
         }
     }
 }
