@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::events::{Events, Overflow};
 use crate::handle::Handle;
-use crate::io_loop::{DirectReader, IoLoop, Reactor, ReaderPoll, Sink};
+use crate::io_loop::{DirectReader, IoLoop, Reactor, Sink};
 use crate::runtime::{Runtime, WorkerShared};
 use crate::shared::{IoWaker, Shared, State, WAKE};
 use crate::tls::TlsOptions;
@@ -385,15 +385,14 @@ impl ClientBuilder {
         let spawn_err = |e: std::io::Error| Error::Spawn(e.to_string());
         // On a thread of its own in channel mode, a consumer waiting for events reads the
         // socket itself while the loop sleeps (`io_loop::direct_read`): it needs the loop's
-        // registry and a poller of its own.
+        // registry (and, made on its first direct read, a poller of its own).
         let mut direct = None;
         let (reactor, waker) = match &self.runtime {
             None => {
                 let poll = mio::Poll::new().map_err(spawn_err)?;
                 let waker = mio::Waker::new(poll.registry(), WAKE).map_err(spawn_err)?;
                 if self.callback.is_none() {
-                    let registry = poll.registry().try_clone().map_err(spawn_err)?;
-                    direct = Some((registry, ReaderPoll::new().map_err(spawn_err)?));
+                    direct = Some(poll.registry().try_clone().map_err(spawn_err)?);
                 }
                 (Reactor::own(poll), IoWaker::Own(waker))
             }
@@ -405,11 +404,7 @@ impl ClientBuilder {
                 (reactor, IoWaker::Task(worker, key))
             }
         };
-        let (direct, reader_waker) = match direct {
-            Some((registry, (poll, waker))) => (Some((registry, poll)), Some(waker)),
-            None => (None, None),
-        };
-        let shared = Arc::new(Shared::new(&config.limits, waker, reader_waker));
+        let shared = Arc::new(Shared::new(&config.limits, waker));
         let handle = Handle {
             shared: shared.clone(),
         };
@@ -424,16 +419,10 @@ impl ClientBuilder {
                 // it when it takes an event.
                 let room = self.runtime.is_some().then(|| shared.clone());
                 let overflow = Arc::new(Overflow::new(room));
-                let direct = direct.map(|(registry, poll)| {
+                let direct = direct.map(|registry| {
                     let token = reactor.token();
                     let pongs = config.pong_events;
-                    Arc::new(DirectReader::new(
-                        shared.clone(),
-                        registry,
-                        token,
-                        pongs,
-                        poll,
-                    ))
+                    Arc::new(DirectReader::new(shared.clone(), registry, token, pongs))
                 });
                 (
                     Sink::Channel(etx, overflow.clone()),

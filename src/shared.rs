@@ -107,9 +107,10 @@ pub(crate) struct Shared {
     pub(crate) confirm: crate::confirm::Confirm,
     pub(crate) max_message_size: usize,
     pub(crate) close_wait: Duration,
-    /// In channel mode on a thread of its own: how the loop wakes a consumer waiting in its
-    /// own poller (`io_loop::direct_read`): on the lent socket, or parked for an event.
-    reader_waker: Option<mio::Waker>,
+    /// In channel mode on a thread of its own, once a consumer first read directly: how the
+    /// loop wakes a consumer waiting in its own poller (`io_loop::direct_read`): on the lent
+    /// socket, or parked for an event.
+    pub(crate) reader_waker: std::sync::OnceLock<mio::Waker>,
     /// A consumer is parked in its poller until the loop delivers an event or goes to sleep.
     pub(crate) reader_parked: AtomicBool,
 }
@@ -132,7 +133,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(limits: &Limits, waker: IoWaker, reader_waker: Option<mio::Waker>) -> Self {
+    pub(crate) fn new(limits: &Limits, waker: IoWaker) -> Self {
         Shared {
             state: AtomicU8::new(State::Connecting as u8),
             counters: Counters::default(),
@@ -147,7 +148,7 @@ impl Shared {
             confirm: Default::default(),
             max_message_size: limits.max_message_size,
             close_wait: limits.close_timeout + Duration::from_millis(500),
-            reader_waker,
+            reader_waker: std::sync::OnceLock::new(),
             reader_parked: AtomicBool::new(false),
         }
     }
@@ -207,7 +208,7 @@ impl Shared {
     /// Wake a consumer waiting on the lent socket (`io_loop::direct_read`): the loop took
     /// it back.
     pub(crate) fn wake_reader(&self) {
-        if let Some(w) = &self.reader_waker
+        if let Some(w) = self.reader_waker.get()
             && let Err(e) = w.wake()
         {
             log::error!("waking the consumer failed: {e}");

@@ -65,10 +65,11 @@ fn channel_round_trips_do_not_wake_the_io_thread() {
         assert_eq!(next_text(&rx, ms(5000)), format!("m{i}"));
     }
     let woke = io_thread_sleeps() - before;
-    // Generous: a preempted consumer may find the loop awake now and then. Through the loop
-    // it is at least one per round trip (N).
+    // Generous: a preempted consumer (a loaded machine) may find the loop awake now and then
+    // (22 of 200 seen under a parallel build). Through the loop it is one per round trip or
+    // more (199 of 200 with the direct read off).
     assert!(
-        woke < N / 10,
+        woke < N / 4,
         "the I/O thread woke {woke} times in {N} round trips"
     );
     assert_eq!(client.stats().messages_in, N);
@@ -274,4 +275,36 @@ fn sends_from_another_thread_while_the_consumer_waits() {
         assert_eq!(next_text(&rx, ms(5000)), format!("s{i}"));
     }
     sender.join().unwrap();
+}
+
+/// This process's epoll and eventfd descriptors (pollers and their wakers).
+fn pollers_and_wakers() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|t| {
+            let t = t.to_string_lossy();
+            t == "anon_inode:[eventpoll]" || t == "anon_inode:[eventfd]"
+        })
+        .count()
+}
+
+/// The consumer's poller is made on its first direct read: a consumer that only listens
+/// never pays its two descriptors.
+#[test]
+fn a_listen_only_consumer_has_no_poller_of_its_own() {
+    let _g = serial();
+    let server = EchoServer::start("127.0.0.1:0").unwrap();
+    let client = Client::builder(server.url())
+        .heartbeat(Heartbeat::off())
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    wait_opened(&rx);
+    let _ = rx.recv_timeout(ms(50)); // listening: nothing was sent
+    let listening = pollers_and_wakers();
+    client.send_text("x").unwrap();
+    assert_eq!(next_text(&rx, ms(5000)), "x"); // a reply awaited: read directly
+    assert_eq!(pollers_and_wakers(), listening + 2);
 }

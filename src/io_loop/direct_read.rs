@@ -47,7 +47,8 @@ const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
 /// The consumer's own poller: the lent socket, and the waker the loop takes it back with.
-pub(crate) struct ReaderPoll {
+/// Made on the first direct read (two descriptors a listen-only consumer never pays for).
+struct ReaderPoll {
     poll: Poll,
     events: mio::Events,
     /// The socket registered here (descriptor, connection serial), once per connection.
@@ -61,7 +62,7 @@ pub(crate) struct ReaderPoll {
 impl ReaderPoll {
     /// A poller, and the waker that interrupts a consumer waiting in it (it goes to
     /// [`Shared`], for the loop).
-    pub(crate) fn new() -> io::Result<(ReaderPoll, mio::Waker)> {
+    fn new() -> io::Result<(ReaderPoll, mio::Waker)> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let rp = ReaderPoll {
@@ -83,7 +84,10 @@ pub(crate) struct DirectReader {
     token: Token,
     /// `ClientBuilder::pong_events`.
     pongs: bool,
-    poll: Mutex<ReaderPoll>,
+    /// `None` until the first direct read, and after it failed to be made.
+    poll: Mutex<Option<ReaderPoll>>,
+    /// Making the poller failed (out of descriptors): direct reads are off for this client.
+    no_poll: std::sync::atomic::AtomicBool,
     /// `messages_out` when a receive last began: the socket is borrowed only once more
     /// were sent since, i.e. while a reply is awaited.
     sent_before: AtomicU64,
@@ -125,19 +129,14 @@ enum Step {
 }
 
 impl DirectReader {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        registry: Registry,
-        token: Token,
-        pongs: bool,
-        poll: ReaderPoll,
-    ) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, registry: Registry, token: Token, pongs: bool) -> Self {
         DirectReader {
             shared,
             registry,
             token,
             pongs,
-            poll: Mutex::new(poll),
+            poll: Mutex::new(None),
+            no_poll: std::sync::atomic::AtomicBool::new(false),
             sent_before: AtomicU64::new(0),
         }
     }
@@ -154,11 +153,30 @@ impl DirectReader {
         if self.sent_before.swap(sent, Ordering::Relaxed) == sent {
             return Direct::NotNow;
         }
+        if self.no_poll.load(Ordering::Relaxed) {
+            return Direct::NotNow;
+        }
         // Another consumer (a clone of `Events`) has the poller: this one uses the channel.
         let Ok(mut guard) = self.poll.try_lock() else {
             return Direct::NotNow;
         };
-        let rp = &mut *guard;
+        if guard.is_none() {
+            match ReaderPoll::new() {
+                Ok((rp, waker)) => {
+                    // Set once, before the poller is first waited in: the loop wakes through it.
+                    let _ = self.shared.reader_waker.set(waker);
+                    *guard = Some(rp);
+                }
+                Err(e) => {
+                    log::warn!("direct reads off for this client (no poller: {e})");
+                    self.no_poll.store(true, Ordering::Relaxed);
+                    return Direct::NotNow;
+                }
+            }
+        }
+        let Some(rp) = guard.as_mut() else {
+            return Direct::NotNow;
+        };
         // Bounded: each round ends in a wait in the poller (for the socket, a wake-up from
         // the loop, or the deadline) or returns; stale wake-ups are taken once each.
         loop {

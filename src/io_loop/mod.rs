@@ -42,7 +42,7 @@ use crate::shared::{Command, Shared, State};
 use crate::tls::TlsConnector;
 
 pub(crate) use direct::send_direct;
-pub(crate) use direct_read::{Direct, DirectReader, ReaderPoll};
+pub(crate) use direct_read::{Direct, DirectReader};
 pub(crate) use reactor::Reactor;
 pub(crate) use sink::Sink;
 

@@ -49,7 +49,7 @@ fn main() {
     }
 }
 
-const USAGE: &str = "usage: bench [--quick] [--repeat N] [--layouts unpinned,pinned] \
+const USAGE: &str = "usage: bench [--quick] [--repeat N] [--layouts unpinned,pinned,split] \
 [--only GROUPS] [--out DIR] [--python PATH] [--node PATH] [--window SECS]
 groups: latency,throughput,bulk,neighbour,idle,detect,reconnect,memory,scale
 (internal: bench serve | bench measure NAME --url URL --n N --size S --warmup W ...)";
@@ -195,8 +195,8 @@ impl Options {
             }
         }
         for l in &o.layouts {
-            if l != "unpinned" && l != "pinned" {
-                return Err(format!("unknown layout {l} (unpinned, pinned)"));
+            if l != "unpinned" && l != "pinned" && l != "split" {
+                return Err(format!("unknown layout {l} (unpinned, pinned, split)"));
             }
         }
         Ok(o)
@@ -488,11 +488,21 @@ fn clients(o: &Options, group: Group, meta: &mut BTreeMap<String, Value>) -> Vec
     v
 }
 
+/// The CPU a client process runs on: `pinned`, the server's CPU too (every wake-up is a
+/// context switch on one CPU); `split`, CPU 0 with the server on CPU 1 (a server elsewhere:
+/// the reply arrives after the client waits for it, as over a network); `unpinned`, free.
 fn pin_prefix(layout: &str) -> Vec<String> {
-    if layout == "pinned" {
-        vec!["taskset".into(), "-c".into(), "0".into()]
-    } else {
-        Vec::new()
+    match layout {
+        "pinned" | "split" => vec!["taskset".into(), "-c".into(), "0".into()],
+        _ => Vec::new(),
+    }
+}
+
+/// The CPU the server process runs on (see [`pin_prefix`]).
+fn server_pin_prefix(layout: &str) -> Vec<String> {
+    match layout {
+        "split" => vec!["taskset".into(), "-c".into(), "1".into()],
+        other => pin_prefix(other),
     }
 }
 
@@ -505,7 +515,7 @@ struct ServerProc {
 impl ServerProc {
     fn start(layout: &str) -> Result<ServerProc, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut argv = pin_prefix(layout);
+        let mut argv = server_pin_prefix(layout);
         argv.push(exe.display().to_string());
         argv.push("serve".into());
         let mut child = Command::new(&argv[0])
@@ -632,8 +642,12 @@ fn orchestrate(o: Options) -> Result<(), String> {
         if specs.is_empty() {
             break;
         }
-        if layout == "pinned" && !taskset_ok {
-            eprintln!("[pinned] skipped: taskset is not available");
+        if layout != "unpinned" && !taskset_ok {
+            eprintln!("[{layout}] skipped: taskset is not available");
+            continue;
+        }
+        if layout == "split" && std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            eprintln!("[split] skipped: needs two CPUs");
             continue;
         }
         let server = ServerProc::start(layout)?;
