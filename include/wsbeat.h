@@ -1159,6 +1159,17 @@ ws_result ws_config_set_retry_after_cap(struct ws_config *config, uint64_t cap_m
 ws_result ws_config_set_retry_certificate_errors(struct ws_config *config, bool retry);
 
 /**
+ * Whether pull mode (`ws_next_event`) reports heartbeat answers as `WS_EVENT_PONG`.
+ * Defaults to true. With false an answered heartbeat no longer wakes the thread waiting in
+ * `ws_next_event` (an idle connection then costs 2 wake-ups per heartbeat interval instead of
+ * about 3); `ws_client_stats` still has the round-trip time. Callback mode always gets
+ * `WS_EVENT_PONG`.
+ *
+ * Errors: `WS_ERR_NULL_ARGUMENT`.
+ */
+ws_result ws_config_set_pong_events(struct ws_config *config, bool on);
+
+/**
  * Bound the outbox (messages accepted by `ws_send` but not yet written): at most
  * `max_messages` messages (1..=`WS_MAX_OUTBOX_MESSAGES`) and `max_bytes` payload bytes
  * (1..=16 GiB on 64-bit systems, 1 GiB on 32-bit ones). A send beyond either bound

@@ -187,6 +187,10 @@ public:
         detail::check(ws_config_set_close_timeout(cfg_, detail::millis(d)));
         return *this;
     }
+    Config &pong_events(bool on) {
+        detail::check(ws_config_set_pong_events(cfg_, on));
+        return *this;
+    }
     Config &event_capacity(std::size_t n) {
         detail::check(ws_config_set_event_capacity(cfg_, n));
         return *this;

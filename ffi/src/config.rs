@@ -73,6 +73,7 @@ pub struct ws_config {
     connect_timeout: Option<Duration>,
     close_timeout: Option<Duration>,
     event_capacity: Option<usize>,
+    pong_events: Option<bool>,
     headers: Vec<(String, String)>,
     subprotocols: Vec<String>,
     compression: Option<Compression>,
@@ -129,6 +130,9 @@ impl ws_config {
         }
         if let Some(n) = self.event_capacity {
             b = b.event_capacity(n);
+        }
+        if let Some(on) = self.pong_events {
+            b = b.pong_events(on);
         }
         for (k, v) in &self.headers {
             b = b.header(k.clone(), v.clone());
@@ -465,6 +469,22 @@ pub extern "C" fn ws_config_set_retry_certificate_errors(
     ffi_guard!({
         let config = try_arg!(borrow_mut(config), "config");
         config.reconnect = config.reconnect.clone().retry_certificate_errors(retry);
+        ws_result::WS_OK
+    })
+}
+
+/// Whether pull mode (`ws_next_event`) reports heartbeat answers as `WS_EVENT_PONG`.
+/// Defaults to true. With false an answered heartbeat no longer wakes the thread waiting in
+/// `ws_next_event` (an idle connection then costs 2 wake-ups per heartbeat interval instead of
+/// about 3); `ws_client_stats` still has the round-trip time. Callback mode always gets
+/// `WS_EVENT_PONG`.
+///
+/// Errors: `WS_ERR_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ws_config_set_pong_events(config: *mut ws_config, on: bool) -> ws_result {
+    ffi_guard!({
+        let config = try_arg!(borrow_mut(config), "config");
+        config.pong_events = Some(on);
         ws_result::WS_OK
     })
 }

@@ -144,6 +144,32 @@ def test_heartbeat_keeps_idle_connection(echo_server):
         assert c.state is State.OPEN
 
 
+def test_pull_mode_pongs_are_reported_unless_turned_off(echo_server):
+    # Default: each answered heartbeat comes out of next_event as a Pong.
+    with Client(echo_server.url, **FAST_HB) as c:
+        deadline = time.monotonic() + TIMEOUT
+        seen = []
+        while not any(isinstance(e, Pong) for e in seen):
+            assert time.monotonic() < deadline, f"no Pong: {seen}"
+            ev = c.next_event(0.5)
+            if ev is not None:
+                seen.append(ev)
+    # pong_events=False: heartbeats run (the RTT is in stats) but never wake next_event.
+    with Client(echo_server.url, pong_events=False, **FAST_HB) as c:
+        seen = []
+        until = time.monotonic() + 1.2  # 6 heartbeats of 200 ms
+        while time.monotonic() < until:
+            ev = c.next_event(0.1)
+            if ev is not None:
+                seen.append(ev)
+        assert not any(isinstance(e, Pong) for e in seen), seen
+        assert any(isinstance(e, Opened) for e in seen)
+        st = c.stats
+        assert st.last_rtt_us is not None and st.missed_heartbeats == 0
+    with pytest.raises(TypeError):
+        Client(echo_server.url, pong_events="no")
+
+
 def test_reconnect_delivers_queued_messages_in_order(echo_server):
     rec = Recorder()
     got: "queue.Queue[Any]" = queue.Queue()

@@ -350,6 +350,7 @@ FUNCTIONS: Dict[str, Tuple[List[Any], Any]] = {
     'ws_config_set_connect_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_close_timeout': ([c_void_p, c_uint64], c_uint32),
     'ws_config_set_event_capacity': ([c_void_p, c_size_t], c_uint32),
+    'ws_config_set_pong_events': ([c_void_p, c_bool], c_uint32),
     'ws_config_set_proxy': ([c_void_p, c_char_p], c_uint32),
     'ws_config_add_endpoint': ([c_void_p, c_char_p], c_uint32),
     'ws_config_set_runtime': ([c_void_p, c_void_p], c_uint32),

@@ -152,6 +152,8 @@ class Client:
             ``None`` (the default) does not. :meth:`Config.compression` has the knobs.
         outbox_max_messages, outbox_max_bytes: bounds of the outbox (default 4096 / 64 MiB).
         event_capacity: pull mode only: events that may wait for :meth:`next_event`.
+        pong_events: pull mode only: return heartbeat answers as :class:`Pong` (default
+            True); False keeps an idle connection's heartbeat from waking :meth:`next_event`.
         headers: extra request headers, a mapping or (name, value) pairs.
         subprotocols: subprotocols to offer, in order of preference.
         ca_file: ``wss://``: also trust the CAs in this PEM file.

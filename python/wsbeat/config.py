@@ -302,6 +302,14 @@ class Config:
         self._put("ws_config_set_event_capacity", (integer("event_capacity", capacity),))
         return self
 
+    def pong_events(self, on: bool = True) -> "Config":
+        """``ws_config_set_pong_events``: pull mode only: whether heartbeat answers are
+        returned as :class:`Pong` events. Defaults to True; False keeps an idle connection's
+        heartbeat from waking the thread in :meth:`Client.next_event` (``stats`` still has
+        the round-trip time). Callback mode always gets them."""
+        self._put("ws_config_set_pong_events", (_bool("pong_events", on),))
+        return self
+
     # ---- the request -----------------------------------------------------------------------
 
     def runtime(self, runtime: Optional[Runtime]) -> "Config":
@@ -453,6 +461,7 @@ class Config:
         outbox_max_messages: Optional[int] = None,
         outbox_max_bytes: Optional[int] = None,
         event_capacity: Optional[int] = None,
+        pong_events: bool = True,
         headers: Headers = None,
         subprotocols: Optional[Sequence[str]] = None,
         ca_file: Union[str, "os.PathLike[str]", None] = None,
@@ -499,6 +508,8 @@ class Config:
             c.outbox_limits(outbox_max_messages, outbox_max_bytes)
         if event_capacity is not None:
             c.event_capacity(event_capacity)
+        if pong_events is not True:
+            c.pong_events(pong_events)
         c.headers(headers)
         if subprotocols is not None:
             c.subprotocols(subprotocols)

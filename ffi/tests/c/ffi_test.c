@@ -1296,6 +1296,42 @@ static void test_custom_heartbeat(const char *url) {
     ok("custom_heartbeat");
 }
 
+/* Pull mode reports heartbeat answers as WS_EVENT_PONG by default; with
+ * ws_config_set_pong_events(cfg, false) the heartbeat runs (the RTT is in the stats) and
+ * ws_next_event never returns one. */
+static int pongs_pulled(const char *url, int pong_events, ws_client_stats *st) {
+    ws_config *cfg = test_config();
+    CHECK_RES(ws_config_set_heartbeat(cfg, WS_HEARTBEAT_PING, 150, 100), WS_OK);
+    if (pong_events >= 0) {
+        CHECK_RES(ws_config_set_pong_events(cfg, pong_events != 0), WS_OK);
+    }
+    ws_client *c = NULL;
+    CHECK_RES(ws_connect(url, cfg, NULL, NULL, &c), WS_OK);
+    ws_config_free(cfg);
+    int pongs = 0;
+    ws_event ev;
+    for (int i = 0; i < 12; i++) { /* 12 x 100 ms: about 8 heartbeats of 150 ms */
+        ws_result res = ws_next_event(c, 100, &ev);
+        CHECK(res == WS_OK || res == WS_ERR_TIMEOUT);
+        if (res == WS_OK && ev.kind == WS_EVENT_PONG) {
+            pongs++;
+        }
+    }
+    CHECK_RES(ws_stats(c, st), WS_OK);
+    CHECK_RES(ws_free(c), WS_OK);
+    return pongs;
+}
+
+static void test_pong_events(const char *url) {
+    CHECK_RES(ws_config_set_pong_events(NULL, false), WS_ERR_NULL_ARGUMENT);
+    ws_client_stats st;
+    CHECK(pongs_pulled(url, -1, &st) >= 2); /* the default */
+    CHECK(pongs_pulled(url, 1, &st) >= 2);
+    CHECK(pongs_pulled(url, 0, &st) == 0);
+    CHECK(st.last_rtt_us >= 0 && st.missed_heartbeats == 0);
+    ok("pong_events");
+}
+
 static long rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     long size = 0, resident = 0;
@@ -1372,6 +1408,7 @@ int main(int argc, char **argv) {
     test_before_connect_error(url);
     test_reconnect_on_close(url);
     test_custom_heartbeat(url);
+    test_pong_events(url);
     test_cycles(url, cycles, check_rss);
     printf("all ok\n");
     return 0;
