@@ -22,7 +22,10 @@ done
 # 1,000 clients need ~3,000 descriptors in the measuring process, the server ~2,000.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release -p wsbeat-ffi -p wsbeat-tools --bin bench
+# Two builds: with `--bin bench` in one command, cargo builds only targets named `bench` in
+# every package given, and libwsbeat.so (the C and Python rows' library) stayed stale.
+cargo build --release -p wsbeat-ffi
+cargo build --release -p wsbeat-tools --bin bench
 
 # The C layer's client (bench/c/wsbeat_client.c) against target/release/libwsbeat.so. The
 # loader looks for the SONAME (libwsbeat.so.0.1, set by build.rs), which cargo does not make:

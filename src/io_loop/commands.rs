@@ -208,10 +208,23 @@ impl IoLoop {
         if !self.backlog.is_empty() {
             return self.wait_for_room().await;
         }
+        // Just handed the consumer events, with nothing queued: it often answers at once.
+        let yield_first = std::mem::take(&mut self.delivered)
+            && self.pending.is_empty()
+            && self.shared.inbox.is_empty()
+            && !self.reactor.is_task();
         self.shared.sleeping.store(true, Ordering::SeqCst);
         // A consumer that found us awake waits for this to borrow the socket
         // (`direct_read.rs`).
         self.shared.wake_parked_reader();
+        if yield_first {
+            // Where the consumer shares this CPU, let it run first, with `sleeping` already
+            // set: its answer finds the connection free and is written directly, and its next
+            // receive borrows the socket before the reply exists (a server on the same CPU
+            // runs only once both of us wait). Pinned round trip in channel mode: 1.48x raw
+            // without this yield, 1.25x with it (7 repeats each). Elsewhere it returns at once.
+            thread::yield_now();
+        }
         // A sender that pushed before seeing the flag did not wake us: look before sleeping.
         if self.pending.is_empty() && self.shared.inbox.is_empty() {
             match &mut self.reactor {

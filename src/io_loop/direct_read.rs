@@ -280,7 +280,9 @@ impl DirectReader {
             return Lend::Later; // awake: it delivers or sleeps soon
         }
         let Some(mut slot) = shared.try_lock_conn() else {
-            return Lend::Later;
+            // A sender writes (the loop sleeps): wait on the channel this time (parking would
+            // not wait while the loop sleeps, and the sender may hold it for a while).
+            return Lend::No;
         };
         let Some(c) = slot.as_mut() else {
             return Lend::No;

@@ -69,6 +69,8 @@ pub(crate) struct IoLoop {
     /// The index in `cfg.endpoints` of the current (or next) attempt's endpoint.
     endpoint: usize,
     close_req: Option<(u16, String)>,
+    /// An event went into the channel since the I/O thread last slept.
+    delivered: bool,
     /// The poller had an event for the connection's socket since the open loop's last turn
     /// (its reads look at the socket again: `Tcp::poller_event`).
     socket_event: bool,
@@ -121,6 +123,7 @@ impl IoLoop {
             endpoint: 0,
             close_req: None,
             socket_event: false,
+            delivered: false,
             events_give_up: None,
             overflowed: false,
         })

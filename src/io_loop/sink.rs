@@ -45,7 +45,10 @@ impl IoLoop {
         // taken on the per-event path.
         let ev = if self.events_give_up.is_none() || overflow.len() == 0 {
             match tx.try_send(ev) {
-                Ok(()) => return self.shared.wake_parked_reader(),
+                Ok(()) => {
+                    self.delivered = true;
+                    return self.shared.wake_parked_reader();
+                }
                 Err(TrySendError::Disconnected(_)) => return, // nobody reads any more
                 Err(TrySendError::Full(ev)) if self.reactor.is_task() => {
                     // The thread is shared: no blocking. The loop reads no further and parks
