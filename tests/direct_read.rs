@@ -308,3 +308,55 @@ fn a_listen_only_consumer_has_no_poller_of_its_own() {
     assert_eq!(next_text(&rx, ms(5000)), "x"); // a reply awaited: read directly
     assert_eq!(pollers_and_wakers(), listening + 2);
 }
+
+/// A server that reads slowly (so the client's writes back up into a full socket) and
+/// answers the text message "done" with "ok".
+fn slow_acking_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut ws) = tungstenite::accept(stream) else {
+            return;
+        };
+        while let Ok(m) = ws.read() {
+            match m {
+                tungstenite::Message::Binary(_) => thread::sleep(ms(5)),
+                tungstenite::Message::Text(t)
+                    if t.as_str() == "done"
+                        && ws.send(tungstenite::Message::text("ok")).is_err() =>
+                {
+                    return;
+                }
+                _ => {}
+            }
+        }
+    });
+    url
+}
+
+/// A reply awaited while the loop still has a backed-up upload to write: the consumer must
+/// not borrow the socket then (taking it out of the loop's poller would take the loop's
+/// writability watch with it, and the upload would stall until a timer: with the heartbeat
+/// off, for good). Found by the 1 MiB flood benchmark.
+#[test]
+fn a_reply_awaited_behind_a_backed_up_upload_does_not_stall_it() {
+    let _g = serial();
+    let client = Client::builder(slow_acking_server())
+        .heartbeat(Heartbeat::off())
+        .max_message_size(1 << 20)
+        .connect()
+        .unwrap();
+    let rx = client.events().unwrap();
+    wait_opened(&rx);
+    let chunk = vec![7u8; 256 << 10];
+    for _ in 0..48 {
+        client.send_binary_wait(chunk.clone(), ms(10_000)).unwrap();
+    }
+    client.send_text("done").unwrap();
+    // Bounded by the server's pace (48 x 5 ms) plus the transfer; the stall lasted forever.
+    assert_eq!(next_text(&rx, ms(15_000)), "ok");
+    assert_eq!(client.stats().messages_out, 49);
+}

@@ -13,7 +13,9 @@
 //! What keeps it equivalent to the loop reading:
 //! - It starts only while the loop sleeps, the connection is open and not closing, no close
 //!   or reconnect request is pending, nothing is stashed and the channel is empty: no event
-//!   can be ahead of what it reads (the loop emits only while it holds the slot).
+//!   can be ahead of what it reads (the loop emits only while it holds the slot). Nor while
+//!   output waits (queued messages, or a write the socket refused): the loop's watch for
+//!   writability would leave the poller with the socket.
 //! - The loop takes the socket back at the start of its every turn (a timer, a command, a
 //!   wake-up): back into its poller, and the consumer is woken and waits on the channel. The
 //!   loop's heartbeats and commands are never delayed by a consumer.
@@ -292,15 +294,20 @@ impl DirectReader {
         }
         // Under the lock: the loop emits only while holding it, so nothing can be delivered
         // ahead of what is read here.
+        let stream = c.ws.get_mut().get_mut();
+        // Output waiting (queued messages, or a write the socket refused: the loop sleeps
+        // until it is writable): taking the socket out of the loop's poller would take that
+        // watch with it, and the upload would stall until a timer.
         if c.lent
             || c.closing.is_some()
             || c.stash.is_some()
             || shared.control_pending.load(Ordering::SeqCst) != 0
+            || shared.gauge.messages() != 0
+            || stream.write_refused()
             || shared.state() != State::Open
         {
             return Lend::No;
         }
-        let stream = c.ws.get_mut().get_mut();
         let Some(fd) = stream.raw_fd() else {
             return Lend::No;
         };
@@ -366,8 +373,9 @@ impl DirectReader {
     }
 
     /// The socket back in the loop's poller. True if the loop must look now: something is
-    /// stashed for it, a write (a pong tungstenite queued) waits for a writable socket, or a
-    /// `wait_confirmed` caller waits for what a heartbeat answer read here confirmed.
+    /// stashed for it, a write (a pong tungstenite queued) waits for a writable socket, a
+    /// `wait_confirmed` caller waits for what a heartbeat answer read here confirmed, or
+    /// messages are queued (a sender found the slot taken).
     fn give_back(&self, c: &mut Conn) -> bool {
         let stream = c.ws.get_mut().get_mut();
         if let Err(e) = stream.unlend(&self.registry, self.token) {
@@ -375,6 +383,10 @@ impl DirectReader {
             return true; // still lent: the loop's turn tries again
         }
         c.lent = false;
-        c.stash.is_some() || stream.write_refused() || self.shared.confirm.wanted()
+        // Queued messages: a heartbeat answer read here may have made room in the window.
+        c.stash.is_some()
+            || stream.write_refused()
+            || self.shared.confirm.wanted()
+            || self.shared.gauge.messages() != 0
     }
 }
