@@ -911,10 +911,14 @@ pub(crate) fn scale(p: &Params, channel: bool) -> Res {
     for chunk in 0..p.n.div_ceil(50) {
         let k = (p.n - chunk * 50).min(50);
         for _ in 0..k {
-            let mut b = Client::builder(format!("{}/echo", p.url)).heartbeat(Heartbeat::ping(
-                Duration::from_secs(1),
-                Duration::from_millis(500),
-            ));
+            // Heartbeats are counted from `Pong` events (channel mode reports them only when
+            // asked, since 04c6763; asked for here, as these figures always were).
+            let mut b = Client::builder(format!("{}/echo", p.url))
+                .heartbeat(Heartbeat::ping(
+                    Duration::from_secs(1),
+                    Duration::from_millis(500),
+                ))
+                .pong_events(true);
             if let Some(cap) = p.event_capacity {
                 b = b.event_capacity(cap);
             }
