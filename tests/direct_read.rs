@@ -12,18 +12,7 @@ use std::time::{Duration, Instant};
 
 use wsbeat::{Client, Event, Heartbeat, StopReason};
 use wsbeat_testkit::server::EchoServer;
-use wsbeat_testkit::{ms, serial, wait};
-
-/// Voluntary context switches of this process's only `wsbeat-io` thread: how often it slept.
-fn io_thread_sleeps() -> u64 {
-    wsbeat_testkit::only_io_thread("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
+use wsbeat_testkit::{io_thread_sleeps, ms, serial, wait};
 
 fn wait_opened(rx: &wsbeat::Events) {
     let opened = |e: &Event| matches!(e, Event::Opened { .. });
@@ -121,16 +110,23 @@ fn a_burst_arrives_whole_and_in_order() {
 
 /// A WebSocket server that reads and never sends data (tungstenite still answers pings).
 fn sink_server() -> String {
+    serve_one(|mut ws| while ws.read().is_ok() {})
+}
+
+/// A one-connection WebSocket server on loopback: `serve` runs on its own thread with the
+/// connection once the handshake is done. Returns the URL.
+fn serve_one(
+    serve: impl FnOnce(tungstenite::WebSocket<std::net::TcpStream>) + Send + 'static,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     thread::spawn(move || {
         let Ok((stream, _)) = listener.accept() else {
             return;
         };
-        let Ok(mut ws) = tungstenite::accept(stream) else {
-            return;
-        };
-        while ws.read().is_ok() {}
+        if let Ok(ws) = tungstenite::accept(stream) {
+            serve(ws);
+        }
     });
     url
 }
@@ -138,20 +134,11 @@ fn sink_server() -> String {
 /// A WebSocket server that completes the handshake and then neither reads nor writes (the
 /// connection is held until the client goes).
 fn mute_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let Ok(ws) = tungstenite::accept(stream) else {
-            return;
-        };
+    serve_one(|ws| {
         let mut sock = ws.into_inner();
         let _ = sock.set_read_timeout(Some(ms(10_000)));
         let _ = std::io::Read::read(&mut sock, &mut [0u8; 1]); // held, unread, until it closes
-    });
-    url
+    })
 }
 
 /// A consumer waiting for a reply that does not come (it reads the socket directly all the
@@ -312,15 +299,7 @@ fn a_listen_only_consumer_has_no_poller_of_its_own() {
 /// A server that reads slowly (so the client's writes back up into a full socket) and
 /// answers the text message "done" with "ok".
 fn slow_acking_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let Ok(mut ws) = tungstenite::accept(stream) else {
-            return;
-        };
+    serve_one(|mut ws| {
         while let Ok(m) = ws.read() {
             match m {
                 tungstenite::Message::Binary(_) => thread::sleep(ms(5)),
@@ -333,8 +312,7 @@ fn slow_acking_server() -> String {
                 _ => {}
             }
         }
-    });
-    url
+    })
 }
 
 /// A reply awaited while the loop still has a backed-up upload to write: the consumer must

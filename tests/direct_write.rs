@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use wsbeat::{Event, Heartbeat, Message, Reconnect};
 use wsbeat_testkit::recorder::RecordingServer;
-use wsbeat_testkit::{Ledger, ms};
+use wsbeat_testkit::{Ledger, io_thread_sleeps, ms};
 
 /// The tests read the process's one `wsbeat-io` thread: one client at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -40,17 +40,6 @@ fn silent_sink() -> (String, Receiver<String>) {
         }
     });
     (url, rx)
-}
-
-/// Voluntary context switches of this process's only `wsbeat-io` thread: how often it slept.
-fn io_thread_sleeps() -> u64 {
-    wsbeat_testkit::only_io_thread("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 fn wait_opened(rx: &wsbeat::Events) {

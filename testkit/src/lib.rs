@@ -361,6 +361,16 @@ pub fn only_io_thread(file: &str) -> String {
     found.into_iter().next().unwrap()
 }
 
+/// Voluntary context switches of this process's only I/O thread (see [`only_io_thread`]):
+/// how often it slept.
+pub fn io_thread_sleeps() -> u64 {
+    only_io_thread("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches in /proc status")
+}
+
 /// Clients running on the suites' runtime (0 without one).
 fn runtime_clients() -> usize {
     test_runtime().map_or(0, |rt| rt.clients())
